@@ -1,0 +1,176 @@
+//! `manifest.json`: what a dataset holds and where it came from. Every
+//! source file with its sha256 and its counts (read = accepted + rejected).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, IncidentFormat, IncidentKind};
+use crate::ingest::reject::Reject;
+use crate::ingest::{sources, IngestError};
+
+/// Bumped whenever a table's schema changes incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub hotspots_version: String,
+    /// Seconds since the Unix epoch, and the same as RFC 3339 UTC.
+    pub built_at_unix: u64,
+    pub built_at: String,
+    pub build_seconds: f64,
+    /// CRS of the `easting_m`/`northing_m` and `*_bng_wkb` columns.
+    pub crs_metric: String,
+    /// CRS of the `lon`/`lat` and `*_wgs84_wkb` columns.
+    pub crs_geographic: String,
+    pub study_area: String,
+    pub data_root: String,
+    pub config: Config,
+    pub boundaries_and_pois: Vec<LayerRecord>,
+    pub sources: Vec<SourceRecord>,
+    pub totals: Totals,
+}
+
+/// Counts over the whole dataset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Totals {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+}
+
+/// A boundary or POI layer and the files it was read from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayerRecord {
+    pub layer: String,
+    pub path: String,
+    /// sha256 of each file of the layer (a shapefile's .shp, .shx, .dbf, .prj, .cpg).
+    pub sha256: BTreeMap<String, String>,
+    pub features: u64,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+}
+
+impl LayerRecord {
+    /// Hashes the layer's files.
+    pub fn for_files(layer: &str, root: &Path, rel: &str, features: u64, rejected: u64) -> Result<LayerRecord, IngestError> {
+        let main = root.join(rel);
+        let mut files = vec![main.clone()];
+        if rel.to_ascii_lowercase().ends_with(".shp") {
+            for ext in ["shx", "dbf", "prj", "cpg"] {
+                let p = main.with_extension(ext);
+                if p.exists() {
+                    files.push(p);
+                }
+            }
+        }
+        let mut sha256 = BTreeMap::new();
+        for f in files {
+            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            sha256.insert(name, sources::sha256_hex(&sources::read(&f)?));
+        }
+        Ok(LayerRecord {
+            layer: layer.to_string(),
+            path: rel.to_string(),
+            sha256,
+            features,
+            rows_read: features + rejected,
+            rows_rejected: rejected,
+        })
+    }
+}
+
+/// One incident source of the config and its files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceRecord {
+    pub name: String,
+    pub format: IncidentFormat,
+    pub kind: IncidentKind,
+    pub files: Vec<FileRecord>,
+}
+
+/// One source file as stored on disk (an archive counts once, over all its members).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileRecord {
+    /// Relative to the data root.
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// JSON members of an archive (1 for a plain file).
+    pub members: u64,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// True when the rows came from the previous dataset (file unchanged).
+    pub reused: bool,
+}
+
+impl Manifest {
+    pub fn new(
+        config: &Config,
+        root: &Path,
+        sources: Vec<SourceRecord>,
+        layers: Vec<LayerRecord>,
+        rejects: &[Reject],
+        elapsed: std::time::Duration,
+    ) -> Manifest {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut totals = Totals::default();
+        for f in sources.iter().flat_map(|s| &s.files) {
+            totals.rows_read += f.rows_read;
+            totals.rows_accepted += f.rows_accepted;
+            totals.rows_rejected += f.rows_rejected;
+        }
+        for (k, v) in crate::ingest::reject::count_by_reason(rejects) {
+            totals.rejected_by_reason.insert(k.as_str().to_string(), v);
+        }
+        Manifest {
+            schema_version: SCHEMA_VERSION,
+            hotspots_version: env!("CARGO_PKG_VERSION").to_string(),
+            built_at_unix: now,
+            built_at: rfc3339(now),
+            build_seconds: elapsed.as_secs_f64(),
+            crs_metric: "EPSG:27700".into(),
+            crs_geographic: "EPSG:4326".into(),
+            study_area: config.name.clone(),
+            data_root: root.display().to_string(),
+            config: config.clone(),
+            boundaries_and_pois: layers,
+            sources,
+            totals,
+        }
+    }
+}
+
+/// Formats Unix seconds as RFC 3339 UTC (civil-from-days, Howard Hinnant).
+pub fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

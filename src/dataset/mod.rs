@@ -1,0 +1,190 @@
+//! The on-disk dataset: a directory of Parquet tables and `manifest.json`.
+//!
+//! | file | rows |
+//! |---|---|
+//! | `incidents.parquet` | accepted incidents, with BNG and WGS84 coordinates, ward, borough, nearest school and station |
+//! | `rejects.parquet` | every row that could not be used: file, line, reason, detail, raw row |
+//! | `files.parquet` | the file table `file_id` columns point into |
+//! | `wards.parquet`, `boroughs.parquet` | polygons as WKB, in BNG (`geometry_bng_wkb`) and WGS84 (`geometry_wgs84_wkb`) |
+//! | `schools.parquet`, `stations.parquet`, `pois_<kind>.parquet` | points of interest |
+//! | `manifest.json` | schema version, CRS, sources with sha256 and counts, build time |
+//! | `cache/` | parsed source files keyed by sha256, so a re-ingest skips unchanged files |
+//!
+//! Written atomically ([`write::write_atomic`]); read with [`Dataset::open`].
+
+pub mod cache;
+pub mod manifest;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use geo::MultiPolygon;
+use polars::prelude::*;
+
+use crate::index::{AreaIndex, PointIndex};
+use manifest::Manifest;
+
+/// Errors reading or writing a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Polars { path: String, source: PolarsError },
+    #[error("{path}: not a hotspots dataset (no manifest.json); create one with `hotspots ingest`")]
+    NotADataset { path: String },
+    #[error("{path}: bad manifest: {message}")]
+    Manifest { path: String, message: String },
+    #[error("{path}: column `{column}`: {message}")]
+    Column { path: String, column: String, message: String },
+    #[error("simulated failure for tests: {0}")]
+    Injected(String),
+}
+
+/// All tables of a dataset, in memory.
+pub struct Tables {
+    pub incidents: DataFrame,
+    pub rejects: DataFrame,
+    pub files: DataFrame,
+    pub wards: DataFrame,
+    pub boroughs: DataFrame,
+    /// (table name, frame): `schools`, `stations`, `pois_<kind>`.
+    pub pois: Vec<(String, DataFrame)>,
+    pub manifest: Manifest,
+}
+
+/// An opened dataset: its frames and the spatial indexes over them.
+pub struct Dataset {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub incidents: DataFrame,
+    pub wards: DataFrame,
+    pub boroughs: DataFrame,
+    pub schools: DataFrame,
+    pub stations: DataFrame,
+    /// Ward polygons in BNG metres, in `wards` row order.
+    pub ward_index: AreaIndex,
+    /// Schools and stations in BNG metres, in their frames' row order.
+    pub school_index: PointIndex,
+    pub station_index: PointIndex,
+}
+
+pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame, DatasetError> {
+    let display = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
+        path: display.clone(),
+        source,
+    })?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|source| DatasetError::Polars { path: display, source })
+}
+
+fn column_err(path: &Path, column: &str, e: impl std::fmt::Display) -> DatasetError {
+    DatasetError::Column {
+        path: path.display().to_string(),
+        column: column.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Decodes a WKB (multi)polygon column into geo types.
+pub fn polygons_from_wkb(df: &DataFrame, column: &str, path: &Path) -> Result<Vec<MultiPolygon<f64>>, DatasetError> {
+    use geo_traits::to_geo::ToGeoGeometry;
+    let col = df.column(column).map_err(|e| column_err(path, column, e))?;
+    let bin = col.binary().map_err(|e| column_err(path, column, e))?;
+    bin.iter()
+        .map(|v| {
+            let bytes = v.ok_or_else(|| column_err(path, column, "null geometry"))?;
+            let wkb = wkb::reader::read_wkb(bytes).map_err(|e| column_err(path, column, e))?;
+            match wkb.to_geometry() {
+                geo::Geometry::MultiPolygon(mp) => Ok(mp),
+                geo::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+                _ => Err(column_err(path, column, "not a polygon")),
+            }
+        })
+        .collect()
+}
+
+/// The `easting_m`/`northing_m` columns as points.
+pub fn points_bng(df: &DataFrame, path: &Path) -> Result<Vec<[f64; 2]>, DatasetError> {
+    let e = df.column("easting_m").and_then(|c| c.f64().cloned()).map_err(|err| column_err(path, "easting_m", err))?;
+    let n = df.column("northing_m").and_then(|c| c.f64().cloned()).map_err(|err| column_err(path, "northing_m", err))?;
+    Ok(e.into_no_null_iter().zip(n.into_no_null_iter()).map(|(e, n)| [e, n]).collect())
+}
+
+impl Dataset {
+    /// Opens a dataset directory: reads the manifest and tables, builds the
+    /// ward R-tree and the school/station point indexes.
+    pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
+        let manifest = read_manifest(dir)?;
+        let table = |name: &str| -> Result<DataFrame, DatasetError> {
+            let p = dir.join(format!("{name}.parquet"));
+            if p.exists() {
+                read_parquet(&p)
+            } else {
+                Ok(DataFrame::empty())
+            }
+        };
+        let ((incidents, wards), (boroughs, (schools, stations))) = rayon::join(
+            || (table("incidents"), table("wards")),
+            || (table("boroughs"), rayon::join(|| table("schools"), || table("stations"))),
+        );
+        let (incidents, wards, boroughs, schools, stations) = (incidents?, wards?, boroughs?, schools?, stations?);
+        let ward_polys = polygons_from_wkb(&wards, "geometry_bng_wkb", &dir.join("wards.parquet"))?;
+        let point_index = |df: &DataFrame, name: &str| -> Result<PointIndex, DatasetError> {
+            if df.height() == 0 {
+                return Ok(PointIndex::new(&[]));
+            }
+            Ok(PointIndex::new(&points_bng(df, &dir.join(format!("{name}.parquet")))?))
+        };
+        Ok(Dataset {
+            dir: dir.to_path_buf(),
+            school_index: point_index(&schools, "schools")?,
+            station_index: point_index(&stations, "stations")?,
+            ward_index: AreaIndex::new(ward_polys),
+            manifest,
+            incidents,
+            wards,
+            boroughs,
+            schools,
+            stations,
+        })
+    }
+
+    /// The rejects table (read on demand: analysis never needs it).
+    pub fn rejects(&self) -> Result<DataFrame, DatasetError> {
+        read_parquet(&self.dir.join("rejects.parquet"))
+    }
+
+    /// The file table.
+    pub fn files(&self) -> Result<DataFrame, DatasetError> {
+        read_parquet(&self.dir.join("files.parquet"))
+    }
+}
+
+/// Reads `manifest.json` of a dataset directory.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, DatasetError> {
+    let path = dir.join("manifest.json");
+    let display = path.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(DatasetError::NotADataset {
+                path: dir.display().to_string(),
+            })
+        }
+        Err(source) => return Err(DatasetError::Io { path: display, source }),
+    };
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| DatasetError::Manifest {
+        path: display.clone(),
+        message: e.to_string(),
+    })?;
+    if m.schema_version != manifest::SCHEMA_VERSION {
+        return Err(DatasetError::Manifest {
+            path: display,
+            message: format!("schema version {} (this build reads {}): ingest again", m.schema_version, manifest::SCHEMA_VERSION),
+        });
+    }
+    Ok(m)
+}

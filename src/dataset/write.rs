@@ -1,0 +1,157 @@
+//! Writing a dataset atomically: everything goes into a temporary sibling
+//! directory, which then replaces the old dataset in one step (Linux:
+//! `renameat2(RENAME_EXCHANGE)`; elsewhere two renames). A crash or kill at
+//! any point before that leaves the previous dataset as it was.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::cache::Cache;
+use super::{DatasetError, Tables};
+
+/// Environment variable for crash tests: when set to a table name, the
+/// process aborts (as if killed) right after writing that table.
+pub const ABORT_AFTER_ENV: &str = "HOTSPOTS_TEST_ABORT_AFTER";
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
+    move |source| DatasetError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes one frame as Parquet (zstd).
+pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), DatasetError> {
+    let file = std::fs::File::create(path).map_err(io_err(path))?;
+    ParquetWriter::new(std::io::BufWriter::new(file))
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)
+        .map_err(|source| DatasetError::Polars {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(())
+}
+
+fn temp_dir_for(out: &Path) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "dataset".into());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    out.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
+}
+
+/// Removes temporary directories left by an ingest that was killed.
+fn remove_stale_temps(out: &Path) {
+    let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else { return };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Writes `tables` (and the parse cache) to `out`, replacing any dataset there.
+pub fn write_atomic(out: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetError> {
+    remove_stale_temps(out);
+    let tmp = temp_dir_for(out);
+    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    let result = write_into(&tmp, out, tables, cache).and_then(|()| swap_into_place(&tmp, out));
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+fn write_into(tmp: &Path, out: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetError> {
+    let mut jobs: Vec<(String, DataFrame)> = vec![
+        ("incidents".into(), tables.incidents.clone()),
+        ("rejects".into(), tables.rejects.clone()),
+        ("files".into(), tables.files.clone()),
+        ("wards".into(), tables.wards.clone()),
+        ("boroughs".into(), tables.boroughs.clone()),
+    ];
+    jobs.extend(tables.pois.iter().cloned());
+    let abort_after = std::env::var(ABORT_AFTER_ENV).ok();
+    let results: Vec<Result<(), DatasetError>> = jobs
+        .par_iter_mut()
+        .map(|(name, df)| {
+            write_parquet(&tmp.join(format!("{name}.parquet")), df)?;
+            if abort_after.as_deref() == Some(name.as_str()) {
+                // Simulates `kill -9` mid-ingest for the crash test.
+                std::process::abort();
+            }
+            Ok(())
+        })
+        .collect();
+    results.into_iter().collect::<Result<(), _>>()?;
+    cache.write(&tmp.join("cache"), &out.join("cache"))?;
+    if abort_after.as_deref() == Some("cache") {
+        std::process::abort();
+    }
+    // The manifest goes last: a directory with a manifest is complete.
+    let manifest = serde_json::to_string_pretty(&tables.manifest).map_err(|e| DatasetError::Manifest {
+        path: tmp.join("manifest.json").display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mpath = tmp.join("manifest.json");
+    std::fs::write(&mpath, manifest).map_err(io_err(&mpath))?;
+    Ok(())
+}
+
+fn swap_into_place(tmp: &Path, out: &Path) -> Result<(), DatasetError> {
+    if !out.exists() {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        return std::fs::rename(tmp, out).map_err(io_err(out));
+    }
+    exchange(tmp, out)?;
+    // `tmp` now holds the old dataset.
+    std::fs::remove_dir_all(tmp).map_err(io_err(tmp))
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> Result<(), DatasetError> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let ca = CString::new(a.as_os_str().as_bytes()).map_err(|e| DatasetError::Io {
+        path: a.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+    })?;
+    let cb = CString::new(b.as_os_str().as_bytes()).map_err(|e| DatasetError::Io {
+        path: b.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+    })?;
+    // SAFETY: both are valid NUL-terminated paths; the call only reads them.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EINVAL) || err.raw_os_error() == Some(libc::ENOSYS) {
+        return exchange_by_renames(a, b);
+    }
+    Err(DatasetError::Io {
+        path: b.display().to_string(),
+        source: err,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(a: &Path, b: &Path) -> Result<(), DatasetError> {
+    exchange_by_renames(a, b)
+}
+
+/// Fallback for file systems without RENAME_EXCHANGE: a short window where
+/// `b` is missing but `b` sits complete under a side name.
+fn exchange_by_renames(a: &Path, b: &Path) -> Result<(), DatasetError> {
+    let side = a.with_extension("swap");
+    std::fs::rename(b, &side).map_err(io_err(b))?;
+    std::fs::rename(a, b).map_err(io_err(a))?;
+    std::fs::rename(&side, a).map_err(io_err(&side))
+}

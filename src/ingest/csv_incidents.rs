@@ -1,0 +1,328 @@
+//! Incident CSVs: police.uk street-level files and any CSV whose columns the
+//! config names. Headers are matched by name, so an extra unnamed leading
+//! index column, CRLF line endings and a BOM all just work.
+
+use csv::ByteRecord;
+
+use super::reject::{Reject, RejectReason};
+use super::rows::IncidentRows;
+use super::IngestError;
+use crate::config::{CsvColumns, IncidentKind};
+use crate::crs::Crs;
+
+/// Which column holds what. Optional columns may be absent from the file.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    pub crime_id: Option<String>,
+    /// A `YYYY-MM` column, or an ISO date column (the month is its first 7 chars).
+    pub month: String,
+    pub x: String,
+    pub y: String,
+    pub crs: Crs,
+    pub crime_type: Option<String>,
+    pub default_category: Option<String>,
+    /// Check categories against the police.uk list (crime sources only).
+    pub police_categories: bool,
+    pub location: Option<String>,
+    pub lsoa_code: Option<String>,
+    pub falls_within: Option<String>,
+    pub outcome: Option<String>,
+}
+
+impl ColumnMap {
+    /// The data.police.uk street-level CSV columns.
+    pub fn police_uk() -> ColumnMap {
+        ColumnMap {
+            crime_id: Some("Crime ID".into()),
+            month: "Month".into(),
+            x: "Longitude".into(),
+            y: "Latitude".into(),
+            crs: Crs::Wgs84,
+            crime_type: Some("Crime type".into()),
+            default_category: None,
+            police_categories: true,
+            location: Some("Location".into()),
+            lsoa_code: Some("LSOA code".into()),
+            falls_within: Some("Falls within".into()),
+            outcome: Some("Last outcome category".into()),
+        }
+    }
+
+    /// A mapping from the config's `[incidents.columns]`.
+    pub fn from_config(c: &CsvColumns, kind: IncidentKind) -> ColumnMap {
+        ColumnMap {
+            crime_id: c.id.clone(),
+            month: c.month.clone().or_else(|| c.date.clone()).unwrap_or_default(),
+            x: c.x.clone(),
+            y: c.y.clone(),
+            crs: Crs::parse(&c.crs).unwrap_or(Crs::Wgs84),
+            crime_type: c.category.clone(),
+            default_category: c.default_category.clone(),
+            police_categories: kind == IncidentKind::Crime && c.category.is_some(),
+            location: c.location.clone(),
+            lsoa_code: None,
+            falls_within: None,
+            outcome: None,
+        }
+    }
+}
+
+struct Resolved {
+    crime_id: Option<usize>,
+    month: usize,
+    x: usize,
+    y: usize,
+    crime_type: Option<usize>,
+    location: Option<usize>,
+    lsoa_code: Option<usize>,
+    falls_within: Option<usize>,
+    outcome: Option<usize>,
+}
+
+fn resolve(header: &ByteRecord, map: &ColumnMap, file: &str) -> Result<Resolved, IngestError> {
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let find = |name: &str| names.iter().position(|h| h.eq_ignore_ascii_case(name.trim()));
+    let required = |name: &str| {
+        find(name).ok_or_else(|| IngestError::Format {
+            file: file.to_string(),
+            line: 1,
+            field: name.to_string(),
+            message: format!("column missing from the header (found: {})", names.join(", ")),
+        })
+    };
+    let optional = |name: &Option<String>| name.as_deref().and_then(find);
+    Ok(Resolved {
+        crime_id: optional(&map.crime_id),
+        month: required(&map.month)?,
+        x: required(&map.x)?,
+        y: required(&map.y)?,
+        crime_type: match &map.crime_type {
+            Some(c) => Some(required(c)?),
+            None => None,
+        },
+        location: optional(&map.location),
+        lsoa_code: optional(&map.lsoa_code),
+        falls_within: optional(&map.falls_within),
+        outcome: optional(&map.outcome),
+    })
+}
+
+/// What one file yielded.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub rows: IncidentRows,
+    pub rejects: Vec<Reject>,
+    /// Data rows read (header excluded): always accepted + rejected.
+    pub rows_read: u64,
+}
+
+/// Parses one decompressed CSV. `file_id` is the file's index in the ingest's
+/// file table; `file` names it in errors.
+pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
+    let bytes = super::sources::strip_bom(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = ByteRecord::new();
+    let got_header = reader.read_byte_record(&mut record).map_err(|e| IngestError::Format {
+        file: file.to_string(),
+        line: 1,
+        field: "header".into(),
+        message: e.to_string(),
+    })?;
+    if !got_header {
+        return Ok(Parsed::default());
+    }
+    let width = record.len();
+    let cols = resolve(&record, map, file)?;
+    let mut out = Parsed::default();
+    let rows = &mut out.rows;
+    let default_category = map.default_category.as_deref().unwrap_or("");
+    loop {
+        let start = reader.position().byte() as usize;
+        let line = reader.position().line() as u32;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // A CSV-level error (e.g. invalid quoting): keep the rest of the line.
+                out.rows_read += 1;
+                let end = reader.position().byte() as usize;
+                out.rejects.push(Reject {
+                    file: file_id,
+                    line,
+                    reason: RejectReason::MalformedRow,
+                    detail: e.to_string(),
+                    raw: raw_text(bytes, start, end),
+                });
+                continue;
+            }
+        }
+        let end = reader.position().byte() as usize;
+        out.rows_read += 1;
+        let reject = |reason: RejectReason, detail: String| Reject {
+            file: file_id,
+            line,
+            reason,
+            detail,
+            raw: raw_text(bytes, start, end),
+        };
+        if record.len() != width {
+            out.rejects.push(reject(
+                RejectReason::MalformedRow,
+                format!("{} fields, the header has {width}", record.len()),
+            ));
+            continue;
+        }
+        let Ok(fields) = std::str::from_utf8(record.as_slice()) else {
+            out.rejects.push(reject(RejectReason::MalformedRow, "not valid UTF-8".into()));
+            continue;
+        };
+        let field = |i: usize| -> &str {
+            let b = record.range(i).unwrap_or(0..0);
+            fields[b].trim()
+        };
+        let opt = |i: Option<usize>| i.map(field).unwrap_or("");
+        // Month.
+        let month_raw = field(cols.month);
+        let Some(month) = crate::month::parse(month_raw) else {
+            out.rejects.push(reject(RejectReason::MalformedMonth, format!("{}: {month_raw:?}", map.month)));
+            continue;
+        };
+        // Crime type.
+        let crime_type = match cols.crime_type {
+            Some(i) => {
+                let raw = field(i);
+                if map.police_categories {
+                    match crate::crime_types::canonical(raw) {
+                        Some(c) => c,
+                        None => {
+                            out.rejects.push(reject(
+                                RejectReason::UnknownCrimeType,
+                                format!("{}: {raw:?}", map.crime_type.as_deref().unwrap_or("")),
+                            ));
+                            continue;
+                        }
+                    }
+                } else if raw.is_empty() {
+                    default_category
+                } else {
+                    raw
+                }
+            }
+            None => default_category,
+        };
+        if crime_type.is_empty() {
+            out.rejects.push(reject(RejectReason::UnknownCrimeType, "blank category".into()));
+            continue;
+        }
+        // Coordinates.
+        let (xs, ys) = (field(cols.x), field(cols.y));
+        if xs.is_empty() || ys.is_empty() {
+            out.rejects.push(reject(
+                RejectReason::MissingCoordinates,
+                format!("{}/{}: blank", map.x, map.y),
+            ));
+            continue;
+        }
+        let (Ok(x), Ok(y)) = (xs.parse::<f64>(), ys.parse::<f64>()) else {
+            out.rejects.push(reject(
+                RejectReason::MalformedCoordinates,
+                format!("{}/{}: {xs:?}, {ys:?}", map.x, map.y),
+            ));
+            continue;
+        };
+        let possible = match map.crs {
+            Crs::Wgs84 => crate::crs::valid_lonlat(x, y),
+            Crs::Bng => x.is_finite() && y.is_finite() && (0.0..=800_000.0).contains(&x) && (0.0..=1_400_000.0).contains(&y),
+        };
+        if !possible {
+            out.rejects.push(reject(
+                RejectReason::ImpossibleCoordinates,
+                format!("{}/{}: ({x}, {y}) out of range for {}", map.x, map.y, map.crs.epsg()),
+            ));
+            continue;
+        }
+        rows.file.push(file_id);
+        rows.line.push(line);
+        rows.raw_start.push(start as u32);
+        rows.raw_len.push((end - start) as u32);
+        rows.crime_id.push(opt(cols.crime_id));
+        rows.api_id.push(-1);
+        rows.month.push(month);
+        rows.crime_type.push(crime_type);
+        match map.crs {
+            Crs::Wgs84 => {
+                rows.lon.push(x);
+                rows.lat.push(y);
+            }
+            Crs::Bng => {
+                rows.lon.push(f64::NAN);
+                rows.lat.push(f64::NAN);
+                rows.bng.get_or_insert_with(Vec::new).push([x, y]);
+            }
+        }
+        rows.location.push(opt(cols.location));
+        rows.lsoa_code.push(opt(cols.lsoa_code));
+        rows.falls_within.push(opt(cols.falls_within));
+        rows.outcome.push(opt(cols.outcome));
+    }
+    Ok(out)
+}
+
+/// The raw text of a row, without its line ending.
+pub fn raw_text(bytes: &[u8], start: usize, end: usize) -> String {
+    let end = end.min(bytes.len());
+    let start = start.min(end);
+    String::from_utf8_lossy(&bytes[start..end]).trim_end_matches(['\r', '\n']).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICE: &str = ",Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\r\n\
+        13,abc,2013-12,Met,Met,0.13586,51.588442,On or near Hazel Grove,E01000027,B 001A,Burglary,Under investigation,\r\n\
+        14,def,2013-12,Met,Met,,,No Location,,,Burglary,Under investigation,\r\n\
+        15,ghi,2013-13,Met,Met,0.1,51.5,On or near X,E01,B,Burglary,,\r\n\
+        16,jkl,2013-12,Met,Met,0.1,51.5,On or near X,E01,B,Burglery,,\r\n\
+        17,mno,2013-12,Met,Met,abc,51.5,On or near X,E01,B,Burglary,,\r\n\
+        18,pqr,2013-12,Met,Met,0.1,51.5\r\n";
+
+    #[test]
+    fn police_csv_with_index_column_crlf_and_bom() {
+        let text = format!("\u{feff}{POLICE}");
+        let p = parse(text.as_bytes(), 7, "t.csv", &ColumnMap::police_uk()).unwrap();
+        assert_eq!(p.rows_read, 6);
+        assert_eq!(p.rows.len(), 1);
+        assert_eq!(p.rows.crime_id.get(0), "abc");
+        assert_eq!(p.rows.lon[0], 0.13586);
+        assert_eq!(p.rows.line[0], 2);
+        assert_eq!(p.rows.file[0], 7);
+        let reasons: Vec<_> = p.rejects.iter().map(|r| (r.line, r.reason)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (3, RejectReason::MissingCoordinates),
+                (4, RejectReason::MalformedMonth),
+                (5, RejectReason::UnknownCrimeType),
+                (6, RejectReason::MalformedCoordinates),
+                (7, RejectReason::MalformedRow),
+            ]
+        );
+        assert_eq!(p.rejects[0].raw, "14,def,2013-12,Met,Met,,,No Location,,,Burglary,Under investigation,");
+        // The raw range of an accepted row points at its text.
+        let (s, l) = (p.rows.raw_start[0] as usize, p.rows.raw_len[0] as usize);
+        assert!(raw_text(text.as_bytes(), s + 3, s + 3 + l).starts_with("13,abc"));
+    }
+
+    #[test]
+    fn missing_column_names_file_line_and_field() {
+        let err = parse(b"Crime ID,Month,Latitude\n", 0, "x.csv", &ColumnMap::police_uk()).unwrap_err().to_string();
+        assert!(err.contains("x.csv") && err.contains("line 1") && err.contains("Longitude"), "{err}");
+    }
+}

@@ -1,0 +1,112 @@
+//! Finding and reading source files: files, folders and globs relative to
+//! the data root; gzip transparently; a sha256 of every file as stored.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::IngestError;
+
+/// A file named by the config, resolved on disk.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Absolute (or root-joined) path.
+    pub path: PathBuf,
+    /// Path relative to the data root, with `/` separators, as recorded in the manifest.
+    pub rel: String,
+}
+
+const DATA_SUFFIXES: &[&str] = &[".csv", ".csv.gz", ".json", ".json.gz", ".tar.gz", ".tgz"];
+
+fn is_data_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    DATA_SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
+
+/// Resolves config paths (files, folders, globs) to a sorted, de-duplicated
+/// list. `key` names the config key in errors (`incidents[0].paths[1]`).
+pub fn resolve(root: &Path, patterns: &[String], key: &str) -> Result<Vec<SourceFile>, IngestError> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for (j, pattern) in patterns.iter().enumerate() {
+        let full = root.join(pattern);
+        let before = out.len();
+        if full.is_dir() {
+            let entries = std::fs::read_dir(&full).map_err(|source| IngestError::Io {
+                file: full.display().to_string(),
+                source,
+            })?;
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(is_data_file) {
+                    out.push(p);
+                }
+            }
+        } else if full.is_file() {
+            out.push(full.clone());
+        } else {
+            let pat = full.to_string_lossy().to_string();
+            let paths = glob::glob(&pat).map_err(|e| IngestError::Config(crate::config::ConfigError::Invalid {
+                path: "config".into(),
+                key: format!("{key}[{j}]"),
+                message: format!("bad glob {pattern:?}: {e}"),
+            }))?;
+            out.extend(paths.flatten().filter(|p| p.is_file()));
+        }
+        if out.len() == before {
+            return Err(IngestError::NoFiles {
+                key: format!("{key}[{j}]"),
+                pattern: full.display().to_string(),
+            });
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out
+        .into_iter()
+        .map(|path| {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            SourceFile { path, rel }
+        })
+        .collect())
+}
+
+/// Reads a file as stored.
+pub fn read(path: &Path) -> Result<Vec<u8>, IngestError> {
+    std::fs::read(path).map_err(|source| IngestError::Io {
+        file: path.display().to_string(),
+        source,
+    })
+}
+
+/// Gunzips when the bytes are gzip (by magic number, so a misnamed file works too).
+pub fn decompress(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, IngestError> {
+    if bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b {
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|source| IngestError::Io {
+                file: name.to_string(),
+                source,
+            })?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Hex sha256 of the bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Strips a UTF-8 byte-order mark.
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}

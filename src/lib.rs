@@ -1,0 +1,37 @@
+//! # hotspots
+//!
+//! A geospatial analytics engine that finds crime hotspots in London for
+//! precision policing: it ingests police.uk incidents, ward boundaries,
+//! schools and stations into a validated Parquet dataset, analyses it, and
+//! serves every layer as GeoJSON.
+//!
+//! # Layout
+//!
+//! Data flows one way: raw files → [`ingest`] → [`dataset`] → analysis → CLI / API.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`crs`] | British National Grid (EPSG:27700) ↔ WGS84 (EPSG:4326) via OSTN15; `.prj` recognition |
+//! | [`index`] | R-tree of ward polygons with exact point-in-polygon; R-tree of POIs for nearest/radius |
+//! | [`month`] | months as integers (`year * 12 + month - 1`) |
+//! | [`crime_types`] | the police.uk categories and the API's slugs for them |
+//! | [`config`] | the ingest config (`data/london.toml`): what to read and how fields map |
+//! | [`ingest`] | readers for shapefiles, GeoJSON, police.uk CSV and API JSON, POI CSVs; validation into rejects; the spatial join |
+//! | [`dataset`] | the Parquet tables and `manifest.json`; atomic write; [`dataset::Dataset::open`] |
+//! | [`info`] | the `hotspots info` report |
+//! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |
+//! | [`progress`] | progress bars that stay quiet in scripts |
+//!
+//! Units live in names: `easting_m`, `northing_m` (BNG metres), `lon`, `lat`
+//! (WGS84 degrees), `radius_m`, `area_km2`.
+
+pub mod config;
+pub mod crime_types;
+pub mod crs;
+pub mod dataset;
+pub mod demo;
+pub mod index;
+pub mod info;
+pub mod ingest;
+pub mod month;
+pub mod progress;

@@ -1,0 +1,42 @@
+//! Progress bars (indicatif) that vanish under `--quiet` or when stderr is
+//! not a terminal, so scripts and CI logs stay clean.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Makes progress bars, or hidden ones when quiet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub quiet: bool,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Progress {
+        Progress { quiet }
+    }
+
+    /// A bar over `len` items, labelled `what`.
+    pub fn bar(&self, len: u64, what: &str) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar
+    }
+
+    /// A spinner for a step of unknown length.
+    pub fn step(&self, what: &str) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+}
