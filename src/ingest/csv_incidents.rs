@@ -142,9 +142,9 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
     let mut out = Parsed::default();
     let rows = &mut out.rows;
     let default_category = map.default_category.as_deref().unwrap_or("");
+    let mut lines = LineCounter::default();
     loop {
-        let start = reader.position().byte() as usize;
-        let line = reader.position().line() as u32;
+        let (start, line) = lines.record_start(bytes, reader.position().byte() as usize);
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -274,11 +274,42 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
     Ok(out)
 }
 
-/// The raw text of a row, without its line ending.
+/// The raw text of a row, without line endings.
 pub fn raw_text(bytes: &[u8], start: usize, end: usize) -> String {
     let end = end.min(bytes.len());
     let start = start.min(end);
-    String::from_utf8_lossy(&bytes[start..end]).trim_end_matches(['\r', '\n']).to_string()
+    String::from_utf8_lossy(&bytes[start..end]).trim_matches(['\r', '\n']).to_string()
+}
+
+/// Turns the csv reader's byte positions into record starts and 1-based
+/// line numbers. (With CRLF the reader leaves the `\n` of a record's ending
+/// to the next record, so its own line counter lags; we count ourselves.)
+#[derive(Debug)]
+pub struct LineCounter {
+    pos: usize,
+    line: u32,
+}
+
+impl Default for LineCounter {
+    fn default() -> Self {
+        LineCounter { pos: 0, line: 1 }
+    }
+}
+
+impl LineCounter {
+    /// The start of the record at or after `pos` (skipping a leftover line
+    /// ending) and its line number. Positions must not go backwards.
+    pub fn record_start(&mut self, bytes: &[u8], pos: usize) -> (usize, u32) {
+        let mut start = pos.min(bytes.len());
+        while start < bytes.len() && (bytes[start] == b'\n' || bytes[start] == b'\r') {
+            start += 1;
+        }
+        if start >= self.pos {
+            self.line += memchr::memchr_iter(b'\n', &bytes[self.pos..start]).count() as u32;
+            self.pos = start;
+        }
+        (start, self.line)
+    }
 }
 
 #[cfg(test)]

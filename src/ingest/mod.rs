@@ -301,8 +301,8 @@ pub fn build(
         sources_out[f.source].files.push(record);
         all_rejects.extend(rejects);
     }
-    for (i, (mut rs, rec)) in poi_rejects.into_iter().zip(layer_records.iter()).enumerate() {
-        let _ = rec;
+    let incident_reject_count = all_rejects.len();
+    for (i, mut rs) in poi_rejects.into_iter().enumerate() {
         for r in &mut rs {
             r.file = poi_file_base + i as u32;
         }
@@ -318,7 +318,7 @@ pub fn build(
         wards: tables::areas_frame(&wards, true)?,
         boroughs: tables::areas_frame(&boroughs, false)?,
         pois: tables::pois_frames(&pois, &wards, &ward_index)?,
-        manifest: Manifest::new(config, root, sources_out, layer_records, &all_rejects, started.elapsed()),
+        manifest: Manifest::new(config, root, sources_out, layer_records, &all_rejects[..incident_reject_count], started.elapsed()),
     };
     bar.finish_and_clear();
     let cache = Cache::from_parsed(files.into_iter().map(|f| (f.sha256, config.incidents[f.source].clone(), f.members, f.parsed)));

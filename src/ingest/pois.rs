@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::csv_incidents::raw_text;
+use super::csv_incidents::{raw_text, LineCounter};
 use super::reject::{Reject, RejectReason};
 use super::IngestError;
 use crate::config::{PoiFormat, PoiSource};
@@ -43,13 +43,16 @@ struct PoiColumns {
 
 fn columns_for(source: &PoiSource) -> PoiColumns {
     match source.format {
+        // The atlas's lon/lat are primary: where the two pairs disagree by
+        // kilometres the EASTING/NORTHING pair has transposed digits (URN
+        // 135155: EASTING 521263 for 512631), while lon/lat match the postcode.
         PoiFormat::LondonSchoolsAtlas => PoiColumns {
             id: Some("URN".into()),
             name: "SCHOOL_NAM".into(),
-            x: "EASTING".into(),
-            y: "NORTHING".into(),
-            crs: Crs::Bng,
-            fallback: Some(("longitude".into(), "latitude".into(), Crs::Wgs84)),
+            x: "longitude".into(),
+            y: "latitude".into(),
+            crs: Crs::Wgs84,
+            fallback: Some(("EASTING".into(), "NORTHING".into(), Crs::Bng)),
             kind: None,
             extra: vec![("phase", "PHASE".into()), ("type", "TYPE".into()), ("status", "STATUS".into())],
         },
@@ -142,9 +145,9 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Resu
     let extra: Vec<(&str, usize)> = cols.extra.iter().filter_map(|(k, c)| Some((*k, find(c)?))).collect();
     let width = header.len();
     let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut lines = LineCounter::default();
     loop {
-        let start = reader.position().byte() as usize;
-        let line = reader.position().line() as u32;
+        let (start, line) = lines.record_start(bytes, reader.position().byte() as usize);
         let ok = match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => true,
@@ -252,14 +255,15 @@ mod tests {
         let csv = "OBJECTID,longitude,latitude,URN,SCHOOL_NAM,TYPE,PHASE,STATUS,EASTING,NORTHING\n\
             1,-0.378496,51.5074997,135155,A School,T,Primary,Open,521263,180470\n\
             2,-0.378496,51.5074997,135155,A School,T,Secondary,Open,521263,180470\n\
-            3,-0.1,51.5,200,B School,T,Primary,Open,,\n\
+            3,,,200,B School,T,Primary,Open,530000,180000\n\
             4,,,300,C School,T,Primary,Open,,\n";
         let p = parse(csv.as_bytes(), 0, "s.csv", &source(PoiFormat::LondonSchoolsAtlas, "school")).unwrap();
         assert_eq!(p.rows_read, 4);
         assert_eq!(p.pois.len(), 2);
-        assert_eq!(p.pois[0].easting_m, 521263.0);
-        assert!((p.pois[0].lon + 0.3785).abs() < 0.001);
-        assert!(p.pois[1].easting_m > 500_000.0, "fallback to lon/lat");
+        // lon/lat win over the atlas's transposed EASTING (pyproj gives 512631.1, 179976.0).
+        assert!((p.pois[0].easting_m - 512_631.1).abs() < 3.0 && (p.pois[0].northing_m - 179_976.0).abs() < 3.0, "{:?}", p.pois[0]);
+        assert_eq!(p.pois[0].lon, -0.378496);
+        assert!(p.pois[1].easting_m > 500_000.0);
         let reasons: Vec<_> = p.rejects.iter().map(|r| (r.line, r.reason)).collect();
         assert_eq!(reasons, vec![(3, RejectReason::DuplicateId), (5, RejectReason::MissingCoordinates)]);
     }
