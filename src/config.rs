@@ -15,18 +15,11 @@ use crate::crs::Crs;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read the config: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{path}: key `{key}`: {message}")]
-    Invalid {
-        path: String,
-        key: String,
-        message: String,
-    },
+    Invalid { path: String, key: String, message: String },
 }
 
 /// The whole ingest configuration.
@@ -240,32 +233,53 @@ impl Config {
             }
             if s.format == IncidentFormat::Csv {
                 let Some(c) = &s.columns else {
-                    return Err(invalid(format!("incidents[{i}].columns"), "format = \"csv\" needs a [incidents.columns] table"));
+                    return Err(invalid(
+                        format!("incidents[{i}].columns"),
+                        "format = \"csv\" needs a [incidents.columns] table",
+                    ));
                 };
                 if Crs::parse(&c.crs).is_none() {
-                    return Err(invalid(format!("incidents[{i}].columns.crs"), "must be EPSG:4326 or EPSG:27700"));
+                    return Err(invalid(
+                        format!("incidents[{i}].columns.crs"),
+                        "must be EPSG:4326 or EPSG:27700",
+                    ));
                 }
                 if c.month.is_none() == c.date.is_none() {
-                    return Err(invalid(format!("incidents[{i}].columns"), "set exactly one of `month` and `date`"));
+                    return Err(invalid(
+                        format!("incidents[{i}].columns"),
+                        "set exactly one of `month` and `date`",
+                    ));
                 }
                 if c.category.is_none() && c.default_category.is_none() {
-                    return Err(invalid(format!("incidents[{i}].columns"), "set `category` or `default_category`"));
+                    return Err(invalid(
+                        format!("incidents[{i}].columns"),
+                        "set `category` or `default_category`",
+                    ));
                 }
             }
         }
         for (i, p) in self.pois.iter().enumerate() {
             if p.format == PoiFormat::Csv {
                 let Some(c) = &p.columns else {
-                    return Err(invalid(format!("pois[{i}].columns"), "format = \"csv\" needs a [pois.columns] table"));
+                    return Err(invalid(
+                        format!("pois[{i}].columns"),
+                        "format = \"csv\" needs a [pois.columns] table",
+                    ));
                 };
                 if Crs::parse(&c.crs).is_none() {
-                    return Err(invalid(format!("pois[{i}].columns.crs"), "must be EPSG:4326 or EPSG:27700"));
+                    return Err(invalid(
+                        format!("pois[{i}].columns.crs"),
+                        "must be EPSG:4326 or EPSG:27700",
+                    ));
                 }
             }
         }
         if let Some(crs) = &self.boundaries.wards.crs {
             if Crs::parse(crs).is_none() {
-                return Err(invalid("boundaries.wards.crs".into(), "must be EPSG:4326 or EPSG:27700"));
+                return Err(invalid(
+                    "boundaries.wards.crs".into(),
+                    "must be EPSG:4326 or EPSG:27700",
+                ));
             }
         }
         Ok(())

@@ -42,7 +42,10 @@ mod tests {
     fn slugs_and_names_map_to_csv_names() {
         assert_eq!(canonical("violent-crime"), Some("Violence and sexual offences"));
         assert_eq!(canonical("burglary"), Some("Burglary"));
-        assert_eq!(canonical("Criminal damage and arson"), Some("Criminal damage and arson"));
+        assert_eq!(
+            canonical("Criminal damage and arson"),
+            Some("Criminal damage and arson")
+        );
         assert_eq!(canonical("Burglery"), None);
     }
 }

@@ -41,10 +41,7 @@ impl Crs {
 #[derive(Debug, thiserror::Error)]
 pub enum CrsError {
     #[error("{path}: cannot read the .prj file: {source}")]
-    ReadPrj {
-        path: String,
-        source: std::io::Error,
-    },
+    ReadPrj { path: String, source: std::io::Error },
     #[error("{path}: unsupported CRS in the .prj (only British National Grid EPSG:27700 and WGS84 EPSG:4326 are supported): {wkt}")]
     Unsupported { path: String, wkt: String },
     #[error("{path}: no .prj file beside the shapefile, so its CRS is unknown; add one or set `crs` in the config")]
@@ -61,7 +58,10 @@ pub fn crs_from_wkt(wkt: &str) -> Option<Crs> {
     if w.starts_with("projcs") || w.starts_with("projcrs") {
         let bng_name = w.contains("britishnationalgrid") || w.contains("osgb1936/britishnationalgrid");
         let osgb = w.contains("osgb1936") || w.contains("osgb36");
-        let false_easting = w.contains("false_easting\",400000") || w.contains("falseeasting\",400000") || w.contains("400000.0") || w.contains(",400000]");
+        let false_easting = w.contains("false_easting\",400000")
+            || w.contains("falseeasting\",400000")
+            || w.contains("400000.0")
+            || w.contains(",400000]");
         if osgb && (bng_name || false_easting) {
             return Some(Crs::Bng);
         }
@@ -168,7 +168,10 @@ mod tests {
     fn lonlat_to_bng_matches_os_test_points_to_a_decimetre() {
         for &(id, lat, lon, e, n) in OS_TEST_POINTS {
             let (ge, gn) = lonlat_to_bng(lon, lat).expect(id);
-            assert!((ge - e).abs() < 0.1 && (gn - n).abs() < 0.1, "{id}: got ({ge}, {gn}), OS says ({e}, {n})");
+            assert!(
+                (ge - e).abs() < 0.1 && (gn - n).abs() < 0.1,
+                "{id}: got ({ge}, {gn}), OS says ({e}, {n})"
+            );
         }
     }
 
@@ -177,7 +180,10 @@ mod tests {
         for &(id, _, _, e, n) in OS_TEST_POINTS {
             let (lon, lat) = bng_to_lonlat(e, n).expect(id);
             let (e2, n2) = lonlat_to_bng(lon, lat).expect(id);
-            assert!((e2 - e).abs() < 0.01 && (n2 - n).abs() < 0.01, "{id}: ({e2}, {n2}) vs ({e}, {n})");
+            assert!(
+                (e2 - e).abs() < 0.01 && (n2 - n).abs() < 0.01,
+                "{id}: ({e2}, {n2}) vs ({e}, {n})"
+            );
         }
     }
 

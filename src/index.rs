@@ -2,8 +2,8 @@
 //! envelopes with exact point-in-polygon for "which ward is this point in",
 //! and an R-tree of points for "nearest school/station" and radius queries.
 
-use geo::{BoundingRect, Coord, CoordinatePosition, MultiPolygon};
 use geo::coordinate_position::CoordPos;
+use geo::{BoundingRect, Coord, CoordinatePosition, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
@@ -44,7 +44,10 @@ impl AreaIndex {
     /// touches it, so every point inside the study area gets exactly one
     /// answer and the answer does not depend on thread scheduling.
     pub fn locate(&self, easting_m: f64, northing_m: f64) -> Option<u32> {
-        let c = Coord { x: easting_m, y: northing_m };
+        let c = Coord {
+            x: easting_m,
+            y: northing_m,
+        };
         let mut best: Option<u32> = None;
         for cand in self.tree.locate_all_at_point(&[easting_m, northing_m]) {
             let i = cand.data;
@@ -118,7 +121,9 @@ mod tests {
     use geo::polygon;
 
     fn square(x0: f64, y0: f64, s: f64) -> MultiPolygon<f64> {
-        MultiPolygon(vec![polygon![(x: x0, y: y0), (x: x0 + s, y: y0), (x: x0 + s, y: y0 + s), (x: x0, y: y0 + s), (x: x0, y: y0)]])
+        MultiPolygon(vec![
+            polygon![(x: x0, y: y0), (x: x0 + s, y: y0), (x: x0 + s, y: y0 + s), (x: x0, y: y0 + s), (x: x0, y: y0)],
+        ])
     }
 
     #[test]

@@ -13,11 +13,14 @@ fn counts(df: &DataFrame, column: &str) -> Result<BTreeMap<String, u64>, Dataset
     if df.height() == 0 {
         return Ok(out);
     }
-    let col = df.column(column).and_then(|c| c.str().cloned()).map_err(|e| DatasetError::Column {
-        path: "incidents.parquet".into(),
-        column: column.into(),
-        message: e.to_string(),
-    })?;
+    let col = df
+        .column(column)
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| DatasetError::Column {
+            path: "incidents.parquet".into(),
+            column: column.into(),
+            message: e.to_string(),
+        })?;
     for v in col.iter() {
         *out.entry(v.unwrap_or("(none)").to_string()).or_default() += 1;
     }
@@ -29,10 +32,26 @@ pub fn report(ds: &Dataset, top: usize) -> Result<String, DatasetError> {
     let m = &ds.manifest;
     let mut s = String::new();
     let _ = writeln!(s, "dataset   {}", ds.dir.display());
-    let _ = writeln!(s, "built     {} by hotspots {} in {:.2} s", m.built_at, m.hotspots_version, m.build_seconds);
-    let _ = writeln!(s, "area      {} ({} wards, {} boroughs, {} schools, {} stations)", m.study_area, ds.wards.height(), ds.boroughs.height(), ds.schools.height(), ds.stations.height());
+    let _ = writeln!(
+        s,
+        "built     {} by hotspots {} in {:.2} s",
+        m.built_at, m.hotspots_version, m.build_seconds
+    );
+    let _ = writeln!(
+        s,
+        "area      {} ({} wards, {} boroughs, {} schools, {} stations)",
+        m.study_area,
+        ds.wards.height(),
+        ds.boroughs.height(),
+        ds.schools.height(),
+        ds.stations.height()
+    );
     let _ = writeln!(s, "CRS       metric {}, geographic {}", m.crs_metric, m.crs_geographic);
-    let _ = writeln!(s, "rows      read {}  accepted {}  rejected {}", m.totals.rows_read, m.totals.rows_accepted, m.totals.rows_rejected);
+    let _ = writeln!(
+        s,
+        "rows      read {}  accepted {}  rejected {}",
+        m.totals.rows_read, m.totals.rows_accepted, m.totals.rows_rejected
+    );
     let _ = writeln!(s, "\nrejects by reason");
     for (k, v) in &m.totals.rejected_by_reason {
         let _ = writeln!(s, "  {k:<24} {v:>9}");
@@ -42,7 +61,13 @@ pub fn report(ds: &Dataset, top: usize) -> Result<String, DatasetError> {
         let read: u64 = src.files.iter().map(|f| f.rows_read).sum();
         let acc: u64 = src.files.iter().map(|f| f.rows_accepted).sum();
         let rej: u64 = src.files.iter().map(|f| f.rows_rejected).sum();
-        let _ = writeln!(s, "  {:<20} {:>4} files  read {read:>9}  accepted {acc:>9}  rejected {rej:>7}  ({})", src.name, src.files.len(), src.kind.as_str());
+        let _ = writeln!(
+            s,
+            "  {:<20} {:>4} files  read {read:>9}  accepted {acc:>9}  rejected {rej:>7}  ({})",
+            src.name,
+            src.files.len(),
+            src.kind.as_str()
+        );
     }
     let by_kind = counts(&ds.incidents, "kind")?;
     let _ = writeln!(s, "\nincidents by kind");
@@ -63,16 +88,29 @@ pub fn report(ds: &Dataset, top: usize) -> Result<String, DatasetError> {
     let wards = counts(&ds.incidents, "ward_code")?;
     let names: BTreeMap<String, String> = match (ds.wards.column("code"), ds.wards.column("name")) {
         (Ok(c), Ok(n)) => match (c.str(), n.str()) {
-            (Ok(c), Ok(n)) => c.iter().zip(n.iter()).filter_map(|(c, n)| Some((c?.to_string(), n?.to_string()))).collect(),
+            (Ok(c), Ok(n)) => c
+                .iter()
+                .zip(n.iter())
+                .filter_map(|(c, n)| Some((c?.to_string(), n?.to_string())))
+                .collect(),
             _ => BTreeMap::new(),
         },
         _ => BTreeMap::new(),
     };
     let mut wards: Vec<_> = wards.into_iter().collect();
     wards.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let _ = writeln!(s, "\ntop {} wards of {} with incidents", top.min(wards.len()), wards.len());
+    let _ = writeln!(
+        s,
+        "\ntop {} wards of {} with incidents",
+        top.min(wards.len()),
+        wards.len()
+    );
     for (code, v) in wards.into_iter().take(top) {
-        let _ = writeln!(s, "  {code} {:<32} {v:>8}", names.get(&code).map(String::as_str).unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "  {code} {:<32} {v:>8}",
+            names.get(&code).map(String::as_str).unwrap_or("")
+        );
     }
     Ok(s)
 }

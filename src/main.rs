@@ -6,7 +6,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "hotspots", version, about = "Crime hotspot analytics for London: ingest, analyse, serve.")]
+#[command(
+    name = "hotspots",
+    version,
+    about = "Crime hotspot analytics for London: ingest, analyse, serve."
+)]
 struct Cli {
     /// No progress bars (for scripts).
     #[arg(long, global = true)]
@@ -62,10 +66,19 @@ fn main() -> anyhow::Result<()> {
         .with_target(false)
         .init();
     match cli.command {
-        Command::Ingest { config, data_root, out, force } => {
+        Command::Ingest {
+            config,
+            data_root,
+            out,
+            force,
+        } => {
             let cfg = hotspots::config::Config::load(&config)?;
-            let opts = hotspots::ingest::IngestOptions { quiet: cli.quiet, force };
-            let m = hotspots::ingest::ingest(&cfg, &data_root, &out, &opts).with_context(|| format!("ingesting {}", config.display()))?;
+            let opts = hotspots::ingest::IngestOptions {
+                quiet: cli.quiet,
+                force,
+            };
+            let m = hotspots::ingest::ingest(&cfg, &data_root, &out, &opts)
+                .with_context(|| format!("ingesting {}", config.display()))?;
             let reused: usize = m.sources.iter().flat_map(|s| &s.files).filter(|f| f.reused).count();
             let files: usize = m.sources.iter().map(|s| s.files.len()).sum();
             tracing::info!(
@@ -91,8 +104,17 @@ fn main() -> anyhow::Result<()> {
             let demo = hotspots::demo::run(&dir, seed, cli.quiet)?;
             println!("demo city written to {}", demo.data_root.display());
             println!("config              {}", demo.config.display());
-            println!("dataset             {} ({} incidents, {} rejected)", demo.dataset.display(), demo.manifest.totals.rows_accepted, demo.manifest.totals.rows_rejected);
-            println!("planted hotspots    {} (see {})", demo.ground_truth.hotspots.len(), demo.data_root.join("ground_truth.json").display());
+            println!(
+                "dataset             {} ({} incidents, {} rejected)",
+                demo.dataset.display(),
+                demo.manifest.totals.rows_accepted,
+                demo.manifest.totals.rows_rejected
+            );
+            println!(
+                "planted hotspots    {} (see {})",
+                demo.ground_truth.hotspots.len(),
+                demo.data_root.join("ground_truth.json").display()
+            );
             println!("next: hotspots info {}", demo.dataset.display());
         }
     }

@@ -9,7 +9,8 @@ pub fn parse(s: &str) -> Option<u32> {
         return None;
     }
     let digits = |r: &[u8]| -> Option<u32> {
-        r.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32))
+        r.iter()
+            .try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32))
     };
     let year = digits(&b[0..4])?;
     let month = digits(&b[5..7])?;

@@ -8,7 +8,10 @@ use hotspots::dataset::{read_manifest, Dataset};
 use hotspots::ingest::{ingest, IngestOptions};
 
 fn quiet() -> IngestOptions {
-    IngestOptions { quiet: true, force: false }
+    IngestOptions {
+        quiet: true,
+        force: false,
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -31,8 +34,17 @@ fn demo_is_deterministic_and_ingests_with_its_dirt_counted() {
     let db = hotspots::demo::run(b.path(), 7, true).unwrap();
     assert_eq!(da.ground_truth, db.ground_truth);
     assert_eq!(da.manifest.totals, db.manifest.totals);
-    for f in ["boundaries/Demo_Ward.shp", "boundaries/Demo_Ward.prj", "police_uk/2023-01-demo-street.csv", "ground_truth.json"] {
-        assert_eq!(std::fs::read(da.data_root.join(f)).unwrap(), std::fs::read(db.data_root.join(f)).unwrap(), "{f}");
+    for f in [
+        "boundaries/Demo_Ward.shp",
+        "boundaries/Demo_Ward.prj",
+        "police_uk/2023-01-demo-street.csv",
+        "ground_truth.json",
+    ] {
+        assert_eq!(
+            std::fs::read(da.data_root.join(f)).unwrap(),
+            std::fs::read(db.data_root.join(f)).unwrap(),
+            "{f}"
+        );
     }
     let m = &da.manifest;
     assert_eq!(m.sources[0].files.len(), 24);
@@ -49,7 +61,10 @@ fn demo_is_deterministic_and_ingests_with_its_dirt_counted() {
     // A different seed makes a different city.
     let c = tempfile::tempdir().unwrap();
     let dc = hotspots::demo::run(c.path(), 8, true).unwrap();
-    assert_ne!(dc.ground_truth.hotspots[0].easting_m, da.ground_truth.hotspots[0].easting_m);
+    assert_ne!(
+        dc.ground_truth.hotspots[0].easting_m,
+        da.ground_truth.hotspots[0].easting_m
+    );
 }
 
 #[test]
@@ -74,14 +89,21 @@ fn killed_ingest_leaves_the_old_dataset_readable() {
         assert!(!status.success(), "the ingest was killed after writing {table}");
         let after = read_manifest(&demo.dataset).unwrap();
         assert_eq!(after, before, "the old manifest is intact after a kill at {table}");
-        assert_eq!(std::fs::read(demo.dataset.join("incidents.parquet")).unwrap(), incidents_before);
+        assert_eq!(
+            std::fs::read(demo.dataset.join("incidents.parquet")).unwrap(),
+            incidents_before
+        );
         Dataset::open(&demo.dataset).unwrap();
     }
     // The next ingest completes, clears the debris and replaces the dataset.
     let config = Config::load(&demo.config).unwrap();
     let m = ingest(&config, &demo.data_root, &demo.dataset, &quiet()).unwrap();
     assert_eq!(m.sources[0].files.len(), 23);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
     assert!(leftovers.is_empty(), "stale temp dirs removed: {leftovers:?}");
 }
 
@@ -105,24 +127,43 @@ fn reingest_with_one_more_month_parses_only_the_new_file() {
     let parsed: Vec<&str> = files.iter().filter(|f| !f.reused).map(|f| f.path.as_str()).collect();
     assert_eq!(parsed, vec!["police_uk/2024-12-demo-street.csv"]);
     // Same result as a full re-parse.
-    let full = ingest(&config, &root, &dir.path().join("full"), &IngestOptions { quiet: true, force: true }).unwrap();
+    let full = ingest(
+        &config,
+        &root,
+        &dir.path().join("full"),
+        &IngestOptions {
+            quiet: true,
+            force: true,
+        },
+    )
+    .unwrap();
     assert_eq!(second.totals, full.totals);
     assert_eq!(second.totals, demo.manifest.totals);
     let a = Dataset::open(&out).unwrap();
     let b = Dataset::open(&dir.path().join("full")).unwrap();
-    assert!(a.incidents.equals_missing(&b.incidents), "reused rows give the same incidents table");
+    assert!(
+        a.incidents.equals_missing(&b.incidents),
+        "reused rows give the same incidents table"
+    );
 }
 
 #[test]
 fn config_errors_name_the_key() {
-    let err = Config::from_toml("[boundaries.wards]\npath = 3\n", "bad.toml").unwrap_err().to_string();
+    let err = Config::from_toml("[boundaries.wards]\npath = 3\n", "bad.toml")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("bad.toml") && err.contains("path"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let demo = hotspots::demo::run(dir.path(), 1, true).unwrap();
     let text = hotspots::demo::DEMO_CONFIG.replace("paths = [\"police_uk\"]", "paths = [\"nowhere/*.csv\"]");
     let config = Config::from_toml(&text, "demo.toml").unwrap();
-    let err = ingest(&config, &demo.data_root, &dir.path().join("x"), &quiet()).unwrap_err().to_string();
-    assert!(err.contains("incidents[0].paths[0]") && err.contains("nowhere"), "{err}");
+    let err = ingest(&config, &demo.data_root, &dir.path().join("x"), &quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("incidents[0].paths[0]") && err.contains("nowhere"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,6 +173,11 @@ fn malformed_file_names_file_line_and_field() {
     let f = demo.data_root.join("police_uk/2023-02-demo-street.csv");
     std::fs::write(&f, "Crime ID,Month,Latitude,Crime type\nx,2023-02,51.5,Burglary\n").unwrap();
     let config = Config::load(&demo.config).unwrap();
-    let err = ingest(&config, &demo.data_root, &dir.path().join("x"), &quiet()).unwrap_err().to_string();
-    assert!(err.contains("2023-02-demo-street.csv") && err.contains("line 1") && err.contains("Longitude"), "{err}");
+    let err = ingest(&config, &demo.data_root, &dir.path().join("x"), &quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2023-02-demo-street.csv") && err.contains("line 1") && err.contains("Longitude"),
+        "{err}"
+    );
 }

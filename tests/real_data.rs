@@ -23,7 +23,9 @@ fn layer(path: &str) -> BoundaryLayer {
 
 #[test]
 fn ward_and_borough_counts() {
-    let Some(root) = common::real_data("ward_and_borough_counts") else { return };
+    let Some(root) = common::real_data("ward_and_borough_counts") else {
+        return;
+    };
     let wards = hotspots::ingest::boundaries::read_layer(&layer("London_Ward.shp"), &root).unwrap();
     let merged = hotspots::ingest::boundaries::read_layer(&layer("London_Ward_CityMerged.shp"), &root).unwrap();
     let boroughs = hotspots::ingest::boundaries::read_layer(&layer("London_Borough_Excluding_MHW.shp"), &root).unwrap();
@@ -36,7 +38,11 @@ fn ward_and_borough_counts() {
     // WGS84 copies land in London.
     for w in &wards {
         let c = w.geometry_wgs84.0[0].exterior().0[0];
-        assert!((-0.6..0.4).contains(&c.x) && (51.2..51.8).contains(&c.y), "{} at {c:?}", w.code);
+        assert!(
+            (-0.6..0.4).contains(&c.x) && (51.2..51.8).contains(&c.y),
+            "{} at {c:?}",
+            w.code
+        );
     }
 }
 
@@ -51,11 +57,22 @@ fn counts(df: &DataFrame, col: &str) -> BTreeMap<String, u64> {
 /// One full ingest of every London source (the slow part), then every check on it.
 #[test]
 fn london_ingest_keeps_every_row_and_locates_them_right() {
-    let Some(root) = common::real_data("london_ingest") else { return };
+    let Some(root) = common::real_data("london_ingest") else {
+        return;
+    };
     let config = Config::load(&common::repo().join("data/london.toml")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let ds_dir = out.path().join("london");
-    let manifest = hotspots::ingest::ingest(&config, &root, &ds_dir, &hotspots::ingest::IngestOptions { quiet: true, force: true }).unwrap();
+    let manifest = hotspots::ingest::ingest(
+        &config,
+        &root,
+        &ds_dir,
+        &hotspots::ingest::IngestOptions {
+            quiet: true,
+            force: true,
+        },
+    )
+    .unwrap();
 
     // read = accepted + rejected, for every file.
     for s in &manifest.sources {
@@ -67,8 +84,16 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
         }
     }
     let source = |name: &str| manifest.sources.iter().find(|s| s.name == name).unwrap();
-    let sum = |name: &str, f: fn(&hotspots::dataset::manifest::FileRecord) -> u64| source(name).files.iter().map(f).sum::<u64>();
-    let reason = |name: &str, r: &str| source(name).files.iter().map(|f| f.rejected_by_reason.get(r).copied().unwrap_or(0)).sum::<u64>();
+    let sum = |name: &str, f: fn(&hotspots::dataset::manifest::FileRecord) -> u64| {
+        source(name).files.iter().map(f).sum::<u64>()
+    };
+    let reason = |name: &str, r: &str| {
+        source(name)
+            .files
+            .iter()
+            .map(|f| f.rejected_by_reason.get(r).copied().unwrap_or(0))
+            .sum::<u64>()
+    };
 
     // Met burglary: all 135 files, 743,520 rows; the 6,703 blank-coordinate
     // rows and the points outside London kept as rejects (SOURCES.md A1).
@@ -76,7 +101,10 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
     assert_eq!(sum("met_burglary", |f| f.rows_read), 743_520);
     assert_eq!(reason("met_burglary", "missing_coordinates"), 6_703);
     let outside = reason("met_burglary", "outside_study_area");
-    assert!((400..=533).contains(&outside), "533 located points are outside the wards, less those rejected first as repeats: {outside}");
+    assert!(
+        (400..=533).contains(&outside),
+        "533 located points are outside the wards, less those rejected first as repeats: {outside}"
+    );
     // Repeated Crime IDs within monthly files (8,187 among located rows, counted independently).
     assert_eq!(reason("met_burglary", "duplicate_id"), 8_187);
 
@@ -90,7 +118,10 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
     // API JSON: 813,645 records plus the one 0-byte member; 39,333 repeats by API id.
     assert_eq!(sum("met_api", |f| f.rows_read), 813_645 + 1);
     assert_eq!(reason("met_api", "malformed_json"), 1);
-    assert!(reason("met_api", "duplicate_id") >= 39_333, "edge repeats plus crimes already read from the CSVs");
+    assert!(
+        reason("met_api", "duplicate_id") >= 39_333,
+        "edge repeats plus crimes already read from the CSVs"
+    );
     // Stop and search: its own kind, 42,956 blank coordinates.
     assert_eq!(sum("met_stop_and_search", |f| f.rows_read), 276_208);
     assert_eq!(reason("met_stop_and_search", "missing_coordinates"), 42_956);
@@ -106,7 +137,11 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
 
     // Every rejected row is kept, verbatim, with its file and line.
     let rejects = ds.rejects().unwrap();
-    assert_eq!(rejects.height() as u64, manifest.totals.rows_rejected + 396, "plus the 396 repeated school URNs");
+    assert_eq!(
+        rejects.height() as u64,
+        manifest.totals.rows_rejected + 396,
+        "plus the 396 repeated school URNs"
+    );
     let raw = rejects.column("raw").unwrap().str().unwrap();
     let blank = raw.iter().filter(|r| r.is_none_or(|s| s.is_empty())).count();
     assert_eq!(blank, 1, "only the 0-byte JSON member has no raw text");
@@ -115,12 +150,23 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
     let e = ds.incidents.column("easting_m").unwrap().f64().unwrap().clone();
     let n = ds.incidents.column("northing_m").unwrap().f64().unwrap().clone();
     let ward = ds.incidents.column("ward_code").unwrap().str().unwrap().clone();
-    let codes: Vec<String> = ds.wards.column("code").unwrap().str().unwrap().iter().map(|c| c.unwrap().to_string()).collect();
+    let codes: Vec<String> = ds
+        .wards
+        .column("code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|c| c.unwrap().to_string())
+        .collect();
     let polys = hotspots::dataset::polygons_from_wkb(&ds.wards, "geometry_bng_wkb", &ds_dir).unwrap();
     let step = (ds.incidents.height() / 3_000).max(1);
     let mut checked = 0;
     for i in (0..ds.incidents.height()).step_by(step) {
-        let c = geo::Coord { x: e.get(i).unwrap(), y: n.get(i).unwrap() };
+        let c = geo::Coord {
+            x: e.get(i).unwrap(),
+            y: n.get(i).unwrap(),
+        };
         let brute: Vec<&str> = polys
             .iter()
             .zip(&codes)
@@ -139,7 +185,11 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
     let dist = ds.incidents.column("nearest_school_m").unwrap().f64().unwrap().clone();
     for i in (0..ds.incidents.height()).step_by(step * 10) {
         let (x, y) = (e.get(i).unwrap(), n.get(i).unwrap());
-        let best = school_e.iter().zip(school_n.iter()).map(|(a, b)| ((a.unwrap() - x).powi(2) + (b.unwrap() - y).powi(2)).sqrt()).fold(f64::INFINITY, f64::min);
+        let best = school_e
+            .iter()
+            .zip(school_n.iter())
+            .map(|(a, b)| ((a.unwrap() - x).powi(2) + (b.unwrap() - y).powi(2)).sqrt())
+            .fold(f64::INFINITY, f64::min);
         assert!((best - dist.get(i).unwrap()).abs() < 1e-6, "row {i}");
     }
     let _ = Progress::new(true);

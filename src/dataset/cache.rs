@@ -102,22 +102,28 @@ impl Cache {
             path: dir.display().to_string(),
             source,
         })?;
-        self.fresh.par_iter().try_for_each(|(sha, _, parsed)| -> Result<(), DatasetError> {
-            for suffix in ["rows", "rejects"] {
-                let name = format!("{sha}.{suffix}.parquet");
-                let target = dir.join(&name);
-                if std::fs::hard_link(previous_dir.join(&name), &target).is_ok() {
-                    continue;
-                }
-                let mut df = if suffix == "rows" { rows_to_frame(&parsed.rows) } else { rejects_to_frame(&parsed.rejects) }
+        self.fresh
+            .par_iter()
+            .try_for_each(|(sha, _, parsed)| -> Result<(), DatasetError> {
+                for suffix in ["rows", "rejects"] {
+                    let name = format!("{sha}.{suffix}.parquet");
+                    let target = dir.join(&name);
+                    if std::fs::hard_link(previous_dir.join(&name), &target).is_ok() {
+                        continue;
+                    }
+                    let mut df = if suffix == "rows" {
+                        rows_to_frame(&parsed.rows)
+                    } else {
+                        rejects_to_frame(&parsed.rejects)
+                    }
                     .map_err(|source| DatasetError::Polars {
                         path: target.display().to_string(),
                         source,
                     })?;
-                write_parquet(&target, &mut df)?;
-            }
-            Ok(())
-        })?;
+                    write_parquet(&target, &mut df)?;
+                }
+                Ok(())
+            })?;
         let index: HashMap<&String, &Entry> = self.fresh.iter().map(|(s, e, _)| (s, e)).collect();
         let path = dir.join("index.json");
         std::fs::write(&path, serde_json::to_string(&index).unwrap_or_default()).map_err(|source| DatasetError::Io {
@@ -171,7 +177,11 @@ fn rows_from_frame(df: &DataFrame) -> PolarsResult<IncidentRows> {
     };
     let be = f64s("bng_e")?;
     let bn = f64s("bng_n")?;
-    let bng = if be.iter().any(|v| !v.is_nan()) { Some(be.into_iter().zip(bn).map(|(e, n)| [e, n]).collect()) } else { None };
+    let bng = if be.iter().any(|v| !v.is_nan()) {
+        Some(be.into_iter().zip(bn).map(|(e, n)| [e, n]).collect())
+    } else {
+        None
+    };
     Ok(IncidentRows {
         file: u32s("file")?,
         line: u32s("line")?,
@@ -215,7 +225,10 @@ fn rejects_from_frame(df: &DataFrame) -> PolarsResult<Vec<Reject>> {
             Ok(Reject {
                 file: file.get(i).unwrap_or(0),
                 line: line.get(i).unwrap_or(0),
-                reason: reason.get(i).and_then(RejectReason::parse).ok_or_else(|| polars_err!(ComputeError: "bad reject reason"))?,
+                reason: reason
+                    .get(i)
+                    .and_then(RejectReason::parse)
+                    .ok_or_else(|| polars_err!(ComputeError: "bad reject reason"))?,
                 detail: detail.get(i).unwrap_or("").to_string(),
                 raw: raw.get(i).unwrap_or("").to_string(),
             })

@@ -56,7 +56,13 @@ pub struct LayerRecord {
 
 impl LayerRecord {
     /// Hashes the layer's files.
-    pub fn for_files(layer: &str, root: &Path, rel: &str, features: u64, rejected: u64) -> Result<LayerRecord, IngestError> {
+    pub fn for_files(
+        layer: &str,
+        root: &Path,
+        rel: &str,
+        features: u64,
+        rejected: u64,
+    ) -> Result<LayerRecord, IngestError> {
         let main = root.join(rel);
         let mut files = vec![main.clone()];
         if rel.to_ascii_lowercase().ends_with(".shp") {
@@ -69,7 +75,10 @@ impl LayerRecord {
         }
         let mut sha256 = BTreeMap::new();
         for f in files {
-            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             sha256.insert(name, sources::sha256_hex(&sources::read(&f)?));
         }
         Ok(LayerRecord {
@@ -162,7 +171,12 @@ pub fn rfc3339(unix: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]

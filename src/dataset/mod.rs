@@ -36,7 +36,11 @@ pub enum DatasetError {
     #[error("{path}: bad manifest: {message}")]
     Manifest { path: String, message: String },
     #[error("{path}: column `{column}`: {message}")]
-    Column { path: String, column: String, message: String },
+    Column {
+        path: String,
+        column: String,
+        message: String,
+    },
     #[error("simulated failure for tests: {0}")]
     Injected(String),
 }
@@ -108,9 +112,18 @@ pub fn polygons_from_wkb(df: &DataFrame, column: &str, path: &Path) -> Result<Ve
 
 /// The `easting_m`/`northing_m` columns as points.
 pub fn points_bng(df: &DataFrame, path: &Path) -> Result<Vec<[f64; 2]>, DatasetError> {
-    let e = df.column("easting_m").and_then(|c| c.f64().cloned()).map_err(|err| column_err(path, "easting_m", err))?;
-    let n = df.column("northing_m").and_then(|c| c.f64().cloned()).map_err(|err| column_err(path, "northing_m", err))?;
-    Ok(e.into_no_null_iter().zip(n.into_no_null_iter()).map(|(e, n)| [e, n]).collect())
+    let e = df
+        .column("easting_m")
+        .and_then(|c| c.f64().cloned())
+        .map_err(|err| column_err(path, "easting_m", err))?;
+    let n = df
+        .column("northing_m")
+        .and_then(|c| c.f64().cloned())
+        .map_err(|err| column_err(path, "northing_m", err))?;
+    Ok(e.into_no_null_iter()
+        .zip(n.into_no_null_iter())
+        .map(|(e, n)| [e, n])
+        .collect())
 }
 
 impl Dataset {
@@ -128,7 +141,12 @@ impl Dataset {
         };
         let ((incidents, wards), (boroughs, (schools, stations))) = rayon::join(
             || (table("incidents"), table("wards")),
-            || (table("boroughs"), rayon::join(|| table("schools"), || table("stations"))),
+            || {
+                (
+                    table("boroughs"),
+                    rayon::join(|| table("schools"), || table("stations")),
+                )
+            },
         );
         let (incidents, wards, boroughs, schools, stations) = (incidents?, wards?, boroughs?, schools?, stations?);
         let ward_polys = polygons_from_wkb(&wards, "geometry_bng_wkb", &dir.join("wards.parquet"))?;
@@ -183,7 +201,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, DatasetError> {
     if m.schema_version != manifest::SCHEMA_VERSION {
         return Err(DatasetError::Manifest {
             path: display,
-            message: format!("schema version {} (this build reads {}): ingest again", m.schema_version, manifest::SCHEMA_VERSION),
+            message: format!(
+                "schema version {} (this build reads {}): ingest again",
+                m.schema_version,
+                manifest::SCHEMA_VERSION
+            ),
         });
     }
     Ok(m)

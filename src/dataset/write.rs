@@ -36,16 +36,28 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), DatasetError
 }
 
 fn temp_dir_for(out: &Path) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "dataset".into());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "dataset".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     out.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
 }
 
 /// Removes temporary directories left by an ingest that was killed.
 fn remove_stale_temps(out: &Path) {
-    let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else { return };
+    let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else {
+        return;
+    };
     let prefix = format!(".{}.tmp-", name.to_string_lossy());
-    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
     if let Ok(entries) = std::fs::read_dir(parent) {
         for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with(&prefix) {
@@ -128,7 +140,15 @@ fn exchange(a: &Path, b: &Path) -> Result<(), DatasetError> {
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
     })?;
     // SAFETY: both are valid NUL-terminated paths; the call only reads them.
-    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
     if rc == 0 {
         return Ok(());
     }

@@ -86,13 +86,25 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
     for (i, row) in vertex.iter_mut().enumerate() {
         for (j, v) in row.iter_mut().enumerate() {
             let interior = i > 0 && i < n && j > 0 && j < n;
-            let (dx, dy) = if interior { (rng.gen_range(-200.0..200.0), rng.gen_range(-200.0..200.0)) } else { (0.0, 0.0) };
-            *v = [CITY_ORIGIN_M[0] + i as f64 * step + dx, CITY_ORIGIN_M[1] + j as f64 * step + dy];
+            let (dx, dy) = if interior {
+                (rng.gen_range(-200.0..200.0), rng.gen_range(-200.0..200.0))
+            } else {
+                (0.0, 0.0)
+            };
+            *v = [
+                CITY_ORIGIN_M[0] + i as f64 * step + dx,
+                CITY_ORIGIN_M[1] + j as f64 * step + dy,
+            ];
         }
     }
     write_boundaries(root, &vertex)?;
 
-    let uniform_point = |rng: &mut ChaCha8Rng| [CITY_ORIGIN_M[0] + rng.gen_range(300.0..CITY_SIZE_M - 300.0), CITY_ORIGIN_M[1] + rng.gen_range(300.0..CITY_SIZE_M - 300.0)];
+    let uniform_point = |rng: &mut ChaCha8Rng| {
+        [
+            CITY_ORIGIN_M[0] + rng.gen_range(300.0..CITY_SIZE_M - 300.0),
+            CITY_ORIGIN_M[1] + rng.gen_range(300.0..CITY_SIZE_M - 300.0),
+        ]
+    };
     let schools: Vec<[f64; 2]> = (0..48).map(|_| uniform_point(&mut rng)).collect();
     let stations: Vec<[f64; 2]> = (0..16).map(|_| uniform_point(&mut rng)).collect();
     write_schools(root, &schools)?;
@@ -117,14 +129,42 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
         });
     };
     for k in 0..3 {
-        plant(&format!("school-{}", k + 1), "static", schools[k], 25.0, 0, Some(format!("school:{}", 900_001 + k)));
+        plant(
+            &format!("school-{}", k + 1),
+            "static",
+            schools[k],
+            25.0,
+            0,
+            Some(format!("school:{}", 900_001 + k)),
+        );
     }
     for k in 0..2 {
-        plant(&format!("station-{}", k + 1), "static", stations[k], 25.0, 0, Some(format!("station:{}", station_id(k))));
+        plant(
+            &format!("station-{}", k + 1),
+            "static",
+            stations[k],
+            25.0,
+            0,
+            Some(format!("station:{}", station_id(k))),
+        );
     }
     plant("street-1", "static", uniform_point(&mut rng), 30.0, 0, None);
-    plant("emerging-1", "emerging", uniform_point(&mut rng), 60.0, MONTHS / 2, None);
-    plant("emerging-2", "emerging", uniform_point(&mut rng), 60.0, MONTHS / 2, None);
+    plant(
+        "emerging-1",
+        "emerging",
+        uniform_point(&mut rng),
+        60.0,
+        MONTHS / 2,
+        None,
+    );
+    plant(
+        "emerging-2",
+        "emerging",
+        uniform_point(&mut rng),
+        60.0,
+        MONTHS / 2,
+        None,
+    );
 
     // Incidents, month by month.
     let normal = Normal::new(0.0, 1.0).expect("valid normal");
@@ -133,7 +173,12 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
         let month = month_name(k);
         let mut points: Vec<[f64; 2]> = Vec::new();
         let background = Poisson::new(BACKGROUND_PER_MONTH).expect("valid rate").sample(&mut rng) as usize;
-        points.extend((0..background).map(|_| [CITY_ORIGIN_M[0] + rng.gen_range(0.0..CITY_SIZE_M), CITY_ORIGIN_M[1] + rng.gen_range(0.0..CITY_SIZE_M)]));
+        points.extend((0..background).map(|_| {
+            [
+                CITY_ORIGIN_M[0] + rng.gen_range(0.0..CITY_SIZE_M),
+                CITY_ORIGIN_M[1] + rng.gen_range(0.0..CITY_SIZE_M),
+            ]
+        }));
         for h in &hotspots {
             let start = crate::month::parse(&h.start_month).expect("formatted above") - FIRST_MONTH;
             if k < start {
@@ -146,7 +191,10 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
             };
             let count = Poisson::new(rate).expect("positive rate").sample(&mut rng) as usize;
             for _ in 0..count {
-                points.push([h.easting_m + h.sigma_m * normal.sample(&mut rng), h.northing_m + h.sigma_m * normal.sample(&mut rng)]);
+                points.push([
+                    h.easting_m + h.sigma_m * normal.sample(&mut rng),
+                    h.northing_m + h.sigma_m * normal.sample(&mut rng),
+                ]);
             }
         }
         let path = root.join("police_uk").join(format!("{month}-demo-street.csv"));
@@ -154,12 +202,24 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
         let mut repeat: Option<String> = None;
         for p in &points {
             // police.uk snaps locations to anonymous map points: a 25 m lattice here.
-            let snapped = [(p[0] / 25.0).round() * 25.0, (p[1] / 25.0).round() * 25.0];
+            // Kept 25 m inside the city edge, so the only points outside are the planted ones.
+            let inside = |v: f64, o: f64| v.clamp(o + 25.0, o + CITY_SIZE_M - 25.0);
+            let snapped = [
+                (inside(p[0], CITY_ORIGIN_M[0]) / 25.0).round() * 25.0,
+                (inside(p[1], CITY_ORIGIN_M[1]) / 25.0).round() * 25.0,
+            ];
             let (lon, lat) = crs::bng_to_lonlat(snapped[0], snapped[1]).expect("in London");
             let crime_type = pick_crime_type(&mut rng);
             crime_no += 1;
-            let id = if crime_type == "Anti-social behaviour" { String::new() } else { crime_id(seed, crime_no) };
-            let street = format!("On or near Demo Street {}", (snapped[0] as i64 / 100 + snapped[1] as i64 / 100) % 500);
+            let id = if crime_type == "Anti-social behaviour" {
+                String::new()
+            } else {
+                crime_id(seed, crime_no)
+            };
+            let street = format!(
+                "On or near Demo Street {}",
+                (snapped[0] as i64 / 100 + snapped[1] as i64 / 100) % 500
+            );
             let row = format!("{id},{month},Demo Police,Demo Police,{lon:.6},{lat:.6},{street},E0100{:04},Demo {:03}A,{crime_type},Under investigation,\n", crime_no % 9000, crime_no % 500);
             if k == 5 && repeat.is_none() && !id.is_empty() {
                 repeat = Some(row.clone());
@@ -169,9 +229,16 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
         // Dirt: unlocated rows, points beyond the city, a repeated crime.
         for _ in 0..(points.len() / 100) {
             crime_no += 1;
-            let _ = writeln!(csv, "{},{month},Demo Police,Demo Police,,,No Location,,,Burglary,Under investigation,", crime_id(seed, crime_no));
+            let _ = writeln!(
+                csv,
+                "{},{month},Demo Police,Demo Police,,,No Location,,,Burglary,Under investigation,",
+                crime_id(seed, crime_no)
+            );
         }
-        for far in [[CITY_ORIGIN_M[0] - 20_000.0, CITY_ORIGIN_M[1]], [CITY_ORIGIN_M[0] + 40_000.0, CITY_ORIGIN_M[1] + 30_000.0]] {
+        for far in [
+            [CITY_ORIGIN_M[0] - 20_000.0, CITY_ORIGIN_M[1]],
+            [CITY_ORIGIN_M[0] + 40_000.0, CITY_ORIGIN_M[1] + 30_000.0],
+        ] {
             crime_no += 1;
             let (lon, lat) = crs::bng_to_lonlat(far[0], far[1]).expect("in England");
             let _ = writeln!(csv, "{},{month},Demo Police,Demo Police,{lon:.6},{lat:.6},On or near Far Lane,,,Burglary,Under investigation,", crime_id(seed, crime_no));
@@ -244,21 +311,38 @@ fn write_boundaries(root: &Path, v: &[Vec<[f64; 2]>]) -> Result<(), DemoError> {
         for i in 0..n {
             k += 1;
             // Clockwise: up the west side, across the north, down the east.
-            let poly = shapefile::Polygon::new(shapefile::PolygonRing::Outer(ring(vec![v[i][j], v[i][j + 1], v[i + 1][j + 1], v[i + 1][j]])));
+            let poly = shapefile::Polygon::new(shapefile::PolygonRing::Outer(ring(vec![
+                v[i][j],
+                v[i][j + 1],
+                v[i + 1][j + 1],
+                v[i + 1][j],
+            ])));
             let b = borough_of(i, j);
             let mut rec = Record::default();
-            rec.insert("NAME".into(), FieldValue::Character(Some(format!("{} {}", borough_names[b], k))));
+            rec.insert(
+                "NAME".into(),
+                FieldValue::Character(Some(format!("{} {}", borough_names[b], k))),
+            );
             rec.insert("GSS_CODE".into(), FieldValue::Character(Some(format!("E0590{k:04}"))));
-            rec.insert("LB_GSS_CD".into(), FieldValue::Character(Some(format!("E0990{:04}", b + 1))));
-            rec.insert("BOROUGH".into(), FieldValue::Character(Some(borough_names[b].to_string())));
-            w.write_shape_and_record(&poly, &rec).map_err(|e| shp_err(&ward_path, e))?;
+            rec.insert(
+                "LB_GSS_CD".into(),
+                FieldValue::Character(Some(format!("E0990{:04}", b + 1))),
+            );
+            rec.insert(
+                "BOROUGH".into(),
+                FieldValue::Character(Some(borough_names[b].to_string())),
+            );
+            w.write_shape_and_record(&poly, &rec)
+                .map_err(|e| shp_err(&ward_path, e))?;
         }
     }
     drop(w);
     std::fs::write(ward_path.with_extension("prj"), BNG_PRJ).map_err(io(&ward_path))?;
 
     let borough_path = root.join("boundaries/Demo_Borough.shp");
-    let table = TableWriterBuilder::new().add_character_field(field("NAME"), 22).add_character_field(field("GSS_CODE"), 9);
+    let table = TableWriterBuilder::new()
+        .add_character_field(field("NAME"), 22)
+        .add_character_field(field("GSS_CODE"), 9);
     let mut w = shapefile::Writer::from_path(&borough_path, table).map_err(|e| shp_err(&borough_path, e))?;
     let h = n / 2;
     for b in 0..4 {
@@ -271,8 +355,12 @@ fn write_boundaries(root: &Path, v: &[Vec<[f64; 2]>]) -> Result<(), DemoError> {
         let poly = shapefile::Polygon::new(shapefile::PolygonRing::Outer(ring(pts)));
         let mut rec = Record::default();
         rec.insert("NAME".into(), FieldValue::Character(Some(borough_names[b].to_string())));
-        rec.insert("GSS_CODE".into(), FieldValue::Character(Some(format!("E0990{:04}", b + 1))));
-        w.write_shape_and_record(&poly, &rec).map_err(|e| shp_err(&borough_path, e))?;
+        rec.insert(
+            "GSS_CODE".into(),
+            FieldValue::Character(Some(format!("E0990{:04}", b + 1))),
+        );
+        w.write_shape_and_record(&poly, &rec)
+            .map_err(|e| shp_err(&borough_path, e))?;
     }
     drop(w);
     std::fs::write(borough_path.with_extension("prj"), BNG_PRJ).map_err(io(&borough_path))?;
@@ -284,11 +372,25 @@ fn write_schools(root: &Path, schools: &[[f64; 2]]) -> Result<(), DemoError> {
     for (k, p) in schools.iter().enumerate() {
         let (lon, lat) = crs::bng_to_lonlat(p[0], p[1]).expect("in London");
         let phase = if k % 3 == 0 { "Secondary" } else { "Primary" };
-        let _ = writeln!(csv, "{},{lon:.6},{lat:.6},{},Demo School {},Community School,{phase},Open,{:.0},{:.0}", k + 1, 900_001 + k, k + 1, p[0], p[1]);
+        let _ = writeln!(
+            csv,
+            "{},{lon:.6},{lat:.6},{},Demo School {},Community School,{phase},Open,{:.0},{:.0}",
+            k + 1,
+            900_001 + k,
+            k + 1,
+            p[0],
+            p[1]
+        );
     }
     // An all-through school listed twice, as in the London Schools Atlas.
     let (lon, lat) = crs::bng_to_lonlat(schools[0][0], schools[0][1]).expect("in London");
-    let _ = writeln!(csv, "{},{lon:.6},{lat:.6},900001,Demo School 1,Community School,Primary,Open,{:.0},{:.0}", schools.len() + 1, schools[0][0], schools[0][1]);
+    let _ = writeln!(
+        csv,
+        "{},{lon:.6},{lat:.6},900001,Demo School 1,Community School,Primary,Open,{:.0},{:.0}",
+        schools.len() + 1,
+        schools[0][0],
+        schools[0][1]
+    );
     let path = root.join("schools/demo_schools.csv");
     std::fs::write(&path, csv).map_err(io(&path))
 }
@@ -297,7 +399,14 @@ fn write_stations(root: &Path, stations: &[[f64; 2]]) -> Result<(), DemoError> {
     let mut csv = String::from("Station,OS X,OS Y,Latitude,Longitude,Zone,Postcode\n");
     for (k, p) in stations.iter().enumerate() {
         let (lon, lat) = crs::bng_to_lonlat(p[0], p[1]).expect("in London");
-        let _ = writeln!(csv, "Demo Station {},{:.0},{:.0},{lat},{lon},\"{}\",", k + 1, p[0], p[1], 1 + k % 3);
+        let _ = writeln!(
+            csv,
+            "Demo Station {},{:.0},{:.0},{lat},{lon},\"{}\",",
+            k + 1,
+            p[0],
+            p[1],
+            1 + k % 3
+        );
     }
     let path = root.join("stations/demo_stations.csv");
     std::fs::write(&path, csv).map_err(io(&path))

@@ -58,19 +58,13 @@ pub fn read_layer(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, Inges
         .map(|(i, (code, name, parent_code, parent_name, geom))| {
             let (bng, wgs) = match crs {
                 Crs::Bng => {
-                    let wgs = geom.try_map_coords(|c| {
-                        crs::bng_to_lonlat(c.x, c.y)
-                            .map(|(x, y)| geo::Coord { x, y })
-                            .ok_or(c)
-                    });
+                    let wgs = geom
+                        .try_map_coords(|c| crs::bng_to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y }).ok_or(c));
                     (geom.clone(), wgs)
                 }
                 Crs::Wgs84 => {
-                    let bng = geom.try_map_coords(|c| {
-                        crs::lonlat_to_bng(c.x, c.y)
-                            .map(|(x, y)| geo::Coord { x, y })
-                            .ok_or(c)
-                    });
+                    let bng = geom
+                        .try_map_coords(|c| crs::lonlat_to_bng(c.x, c.y).map(|(x, y)| geo::Coord { x, y }).ok_or(c));
                     match bng {
                         Ok(b) => (b, Ok(geom)),
                         Err(c) => (MultiPolygon(vec![]), Err(c)),
@@ -81,7 +75,10 @@ pub fn read_layer(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, Inges
                 file: file.clone(),
                 line: i as u64 + 1,
                 field: "geometry".into(),
-                message: format!("vertex ({}, {}) of feature {code} is outside the area OSTN15 covers", c.x, c.y),
+                message: format!(
+                    "vertex ({}, {}) of feature {code} is outside the area OSTN15 covers",
+                    c.x, c.y
+                ),
             })?;
             Ok(Area {
                 code,

@@ -82,7 +82,12 @@ struct Resolved {
 fn resolve(header: &ByteRecord, map: &ColumnMap, file: &str) -> Result<Resolved, IngestError> {
     let names: Vec<String> = header
         .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_string())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
         .collect();
     let find = |name: &str| names.iter().position(|h| h.eq_ignore_ascii_case(name.trim()));
     let required = |name: &str| {
@@ -179,7 +184,8 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
             continue;
         }
         let Ok(fields) = std::str::from_utf8(record.as_slice()) else {
-            out.rejects.push(reject(RejectReason::MalformedRow, "not valid UTF-8".into()));
+            out.rejects
+                .push(reject(RejectReason::MalformedRow, "not valid UTF-8".into()));
             continue;
         };
         let field = |i: usize| -> &str {
@@ -190,7 +196,10 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
         // Month.
         let month_raw = field(cols.month);
         let Some(month) = crate::month::parse(month_raw) else {
-            out.rejects.push(reject(RejectReason::MalformedMonth, format!("{}: {month_raw:?}", map.month)));
+            out.rejects.push(reject(
+                RejectReason::MalformedMonth,
+                format!("{}: {month_raw:?}", map.month),
+            ));
             continue;
         };
         // Crime type.
@@ -217,7 +226,8 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
             None => default_category,
         };
         if crime_type.is_empty() {
-            out.rejects.push(reject(RejectReason::UnknownCrimeType, "blank category".into()));
+            out.rejects
+                .push(reject(RejectReason::UnknownCrimeType, "blank category".into()));
             continue;
         }
         // Coordinates.
@@ -238,7 +248,9 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
         };
         let possible = match map.crs {
             Crs::Wgs84 => crate::crs::valid_lonlat(x, y),
-            Crs::Bng => x.is_finite() && y.is_finite() && (0.0..=800_000.0).contains(&x) && (0.0..=1_400_000.0).contains(&y),
+            Crs::Bng => {
+                x.is_finite() && y.is_finite() && (0.0..=800_000.0).contains(&x) && (0.0..=1_400_000.0).contains(&y)
+            }
         };
         if !possible {
             out.rejects.push(reject(
@@ -278,7 +290,9 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
 pub fn raw_text(bytes: &[u8], start: usize, end: usize) -> String {
     let end = end.min(bytes.len());
     let start = start.min(end);
-    String::from_utf8_lossy(&bytes[start..end]).trim_matches(['\r', '\n']).to_string()
+    String::from_utf8_lossy(&bytes[start..end])
+        .trim_matches(['\r', '\n'])
+        .to_string()
 }
 
 /// Turns the csv reader's byte positions into record starts and 1-based
@@ -345,7 +359,10 @@ mod tests {
                 (7, RejectReason::MalformedRow),
             ]
         );
-        assert_eq!(p.rejects[0].raw, "14,def,2013-12,Met,Met,,,No Location,,,Burglary,Under investigation,");
+        assert_eq!(
+            p.rejects[0].raw,
+            "14,def,2013-12,Met,Met,,,No Location,,,Burglary,Under investigation,"
+        );
         // The raw range of an accepted row points at its text.
         let (s, l) = (p.rows.raw_start[0] as usize, p.rows.raw_len[0] as usize);
         assert!(raw_text(text.as_bytes(), s + 3, s + 3 + l).starts_with("13,abc"));
@@ -353,7 +370,12 @@ mod tests {
 
     #[test]
     fn missing_column_names_file_line_and_field() {
-        let err = parse(b"Crime ID,Month,Latitude\n", 0, "x.csv", &ColumnMap::police_uk()).unwrap_err().to_string();
-        assert!(err.contains("x.csv") && err.contains("line 1") && err.contains("Longitude"), "{err}");
+        let err = parse(b"Crime ID,Month,Latitude\n", 0, "x.csv", &ColumnMap::police_uk())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.csv") && err.contains("line 1") && err.contains("Longitude"),
+            "{err}"
+        );
     }
 }

@@ -9,8 +9,8 @@
 
 pub mod boundaries;
 pub mod csv_incidents;
-pub mod police_api;
 pub mod pois;
+pub mod police_api;
 pub mod reject;
 pub mod rows;
 pub mod sources;
@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 use crate::config::{Config, ConfigError, IncidentFormat, IncidentSource};
 use crate::crs::{self, CrsError};
-use crate::dataset::manifest::{FileRecord, LayerRecord, Manifest};
 use crate::dataset::cache::Cache;
+use crate::dataset::manifest::{FileRecord, LayerRecord, Manifest};
 use crate::dataset::Tables;
 use crate::index::{AreaIndex, PointIndex};
 use crate::progress::Progress;
@@ -106,13 +106,21 @@ pub fn build(
     // Boundaries, POIs and incidents are independent: read them side by side.
     let (layers, (pois, files)) = rayon::join(
         || read_boundaries(config, root, progress),
-        || rayon::join(|| read_pois(config, root), || read_incident_files(config, root, progress, previous)),
+        || {
+            rayon::join(
+                || read_pois(config, root),
+                || read_incident_files(config, root, progress, previous),
+            )
+        },
     );
     let (wards, boroughs, mut layer_records) = layers?;
     let (pois, poi_records, poi_rejects) = pois?;
     let files = files?;
     if wards.is_empty() {
-        return Err(IngestError::Invalid(format!("{}: the ward layer has no features", config.boundaries.wards.path)));
+        return Err(IngestError::Invalid(format!(
+            "{}: the ward layer has no features",
+            config.boundaries.wards.path
+        )));
     }
     layer_records.extend(poi_records);
 
@@ -123,7 +131,11 @@ pub fn build(
         member_base.push(file_table.len() as u32);
         let src = &config.incidents[f.source];
         for m in &f.members {
-            let path = if m.is_empty() { f.file.rel.clone() } else { format!("{}!{}", f.file.rel, m) };
+            let path = if m.is_empty() {
+                f.file.rel.clone()
+            } else {
+                format!("{}!{}", f.file.rel, m)
+            };
             file_table.push(tables::FileEntry {
                 path,
                 source: src.name.clone(),
@@ -157,7 +169,11 @@ pub fn build(
                         let first_rows = &files[ffi].parsed.rows;
                         let first = &file_table[(member_base[ffi] + first_rows.file[rr]) as usize].path;
                         let line = first_rows.line[rr];
-                        late[fi].push((r, RejectReason::DuplicateId, format!("Crime ID {id} already read from {first} line {line}")));
+                        late[fi].push((
+                            r,
+                            RejectReason::DuplicateId,
+                            format!("Crime ID {id} already read from {first} line {line}"),
+                        ));
                     }
                     None => {
                         seen.insert(id, (fi, r));
@@ -235,7 +251,10 @@ pub fn build(
                     late[fi].push((
                         r,
                         RejectReason::ImpossibleCoordinates,
-                        format!("({}, {}) is outside the area the OSTN15 transform covers (Great Britain)", rows.lon[r], rows.lat[r]),
+                        format!(
+                            "({}, {}) is outside the area the OSTN15 transform covers (Great Britain)",
+                            rows.lon[r], rows.lat[r]
+                        ),
                     ));
                 }
                 Some(l) if l.ward.is_none() => {
@@ -243,7 +262,10 @@ pub fn build(
                     late[fi].push((
                         r,
                         RejectReason::OutsideStudyArea,
-                        format!("({:.6}, {:.6}) = BNG ({:.0}, {:.0}) lies in no ward", l.lon, l.lat, l.easting_m, l.northing_m),
+                        format!(
+                            "({:.6}, {:.6}) = BNG ({:.0}, {:.0}) lies in no ward",
+                            l.lon, l.lat, l.easting_m, l.northing_m
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -289,7 +311,10 @@ pub fn build(
             rows_read: f.parsed.rows_read,
             rows_accepted: accepted,
             rows_rejected: rejects.len() as u64,
-            rejected_by_reason: reject::count_by_reason(&rejects).into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect(),
+            rejected_by_reason: reject::count_by_reason(&rejects)
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_string(), v))
+                .collect(),
             reused: f.reused,
         };
         if record.rows_read != record.rows_accepted + record.rows_rejected {
@@ -310,7 +335,17 @@ pub fn build(
     }
 
     let bar = progress.step("assembling tables");
-    let incidents = tables::incidents_frame(&files, &keep, &row_key, &located, &member_base, config, &wards, &schools, &stations)?;
+    let incidents = tables::incidents_frame(
+        &files,
+        &keep,
+        &row_key,
+        &located,
+        &member_base,
+        config,
+        &wards,
+        &schools,
+        &stations,
+    )?;
     let tables_out = Tables {
         incidents,
         rejects: tables::rejects_frame(&all_rejects, &file_table)?,
@@ -318,10 +353,21 @@ pub fn build(
         wards: tables::areas_frame(&wards, true)?,
         boroughs: tables::areas_frame(&boroughs, false)?,
         pois: tables::pois_frames(&pois, &wards, &ward_index)?,
-        manifest: Manifest::new(config, root, sources_out, layer_records, &all_rejects[..incident_reject_count], started.elapsed()),
+        manifest: Manifest::new(
+            config,
+            root,
+            sources_out,
+            layer_records,
+            &all_rejects[..incident_reject_count],
+            started.elapsed(),
+        ),
     };
     bar.finish_and_clear();
-    let cache = Cache::from_parsed(files.into_iter().map(|f| (f.sha256, config.incidents[f.source].clone(), f.members, f.parsed)));
+    let cache = Cache::from_parsed(
+        files
+            .into_iter()
+            .map(|f| (f.sha256, config.incidents[f.source].clone(), f.members, f.parsed)),
+    );
     Ok((tables_out, cache))
 }
 
@@ -332,11 +378,21 @@ fn bng_slot(_rows: &rows::IncidentRows, r: usize) -> usize {
     r
 }
 
-fn read_boundaries(config: &Config, root: &Path, progress: &Progress) -> Result<(Vec<Area>, Vec<Area>, Vec<LayerRecord>), IngestError> {
+fn read_boundaries(
+    config: &Config,
+    root: &Path,
+    progress: &Progress,
+) -> Result<(Vec<Area>, Vec<Area>, Vec<LayerRecord>), IngestError> {
     let bar = progress.step("reading boundaries");
     let mut records = Vec::new();
     let wards = boundaries::read_layer(&config.boundaries.wards, root)?;
-    records.push(LayerRecord::for_files("wards", root, &config.boundaries.wards.path, wards.len() as u64, 0)?);
+    records.push(LayerRecord::for_files(
+        "wards",
+        root,
+        &config.boundaries.wards.path,
+        wards.len() as u64,
+        0,
+    )?);
     let boroughs = match &config.boundaries.boroughs {
         Some(b) => {
             let v = boundaries::read_layer(b, root)?;
@@ -364,7 +420,13 @@ fn read_pois(config: &Config, root: &Path) -> Result<PoiResult, IngestError> {
         let name = path.display().to_string();
         let bytes = sources::decompress(sources::read(&path)?, &name)?;
         let parsed = pois::parse(&bytes, 0, &name, p)?;
-        let mut rec = LayerRecord::for_files(&format!("pois:{}", p.kind), root, &p.path, parsed.pois.len() as u64, parsed.rejects.len() as u64)?;
+        let mut rec = LayerRecord::for_files(
+            &format!("pois:{}", p.kind),
+            root,
+            &p.path,
+            parsed.pois.len() as u64,
+            parsed.rejects.len() as u64,
+        )?;
         rec.rows_read = parsed.rows_read;
         records.push(rec);
         all.extend(parsed.pois);
@@ -373,7 +435,12 @@ fn read_pois(config: &Config, root: &Path) -> Result<PoiResult, IngestError> {
     Ok((all, records, rejects))
 }
 
-fn read_incident_files(config: &Config, root: &Path, progress: &Progress, previous: Option<&Cache>) -> Result<Vec<ParsedFile>, IngestError> {
+fn read_incident_files(
+    config: &Config,
+    root: &Path,
+    progress: &Progress,
+    previous: Option<&Cache>,
+) -> Result<Vec<ParsedFile>, IngestError> {
     let mut jobs: Vec<(usize, sources::SourceFile)> = Vec::new();
     for (i, s) in config.incidents.iter().enumerate() {
         for f in sources::resolve(root, &s.paths, &format!("incidents[{i}].paths"))? {
@@ -393,7 +460,12 @@ fn read_incident_files(config: &Config, root: &Path, progress: &Progress, previo
     out
 }
 
-fn parse_file(src: &IncidentSource, source: usize, file: sources::SourceFile, previous: Option<&Cache>) -> Result<ParsedFile, IngestError> {
+fn parse_file(
+    src: &IncidentSource,
+    source: usize,
+    file: sources::SourceFile,
+    previous: Option<&Cache>,
+) -> Result<ParsedFile, IngestError> {
     let stored = sources::read(&file.path)?;
     let sha256 = sources::sha256_hex(&stored);
     let bytes = stored.len() as u64;
@@ -446,7 +518,10 @@ fn late_rejects_for(f: &ParsedFile, items: &[(usize, RejectReason, String)]) -> 
     let members: Vec<Vec<u8>> = if f.members.len() == 1 && f.members[0].is_empty() {
         vec![sources::decompress(stored, &name)?]
     } else {
-        police_api::members(stored, &name)?.into_iter().map(|(_, b)| b).collect()
+        police_api::members(stored, &name)?
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect()
     };
     let rows = &f.parsed.rows;
     Ok(items

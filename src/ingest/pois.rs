@@ -54,7 +54,11 @@ fn columns_for(source: &PoiSource) -> PoiColumns {
             crs: Crs::Wgs84,
             fallback: Some(("EASTING".into(), "NORTHING".into(), Crs::Bng)),
             kind: None,
-            extra: vec![("phase", "PHASE".into()), ("type", "TYPE".into()), ("status", "STATUS".into())],
+            extra: vec![
+                ("phase", "PHASE".into()),
+                ("type", "TYPE".into()),
+                ("status", "STATUS".into()),
+            ],
         },
         PoiFormat::Gias => PoiColumns {
             id: Some("URN".into()),
@@ -64,7 +68,10 @@ fn columns_for(source: &PoiSource) -> PoiColumns {
             crs: Crs::Bng,
             fallback: None,
             kind: None,
-            extra: vec![("phase", "PhaseOfEducation (name)".into()), ("status", "EstablishmentStatus (name)".into())],
+            extra: vec![
+                ("phase", "PhaseOfEducation (name)".into()),
+                ("status", "EstablishmentStatus (name)".into()),
+            ],
         },
         PoiFormat::Stations => PoiColumns {
             id: None,
@@ -116,7 +123,10 @@ fn slug(name: &str) -> String {
 pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Result<ParsedPois, IngestError> {
     let cols = columns_for(source);
     let bytes = super::sources::strip_bom(bytes);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
     let mut record = csv::StringRecord::new();
     let mut out = ParsedPois::default();
     if !reader.read_record(&mut record).map_err(|e| IngestError::Format {
@@ -140,7 +150,10 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Resu
     let id_col = cols.id.as_deref().map(required).transpose()?;
     let name_col = required(&cols.name)?;
     let (x_col, y_col) = (required(&cols.x)?, required(&cols.y)?);
-    let fallback = cols.fallback.as_ref().and_then(|(x, y, c)| Some((find(x)?, find(y)?, *c)));
+    let fallback = cols
+        .fallback
+        .as_ref()
+        .and_then(|(x, y, c)| Some((find(x)?, find(y)?, *c)));
     let kind_col = cols.kind.as_deref().map(required).transpose()?;
     let extra: Vec<(&str, usize)> = cols.extra.iter().filter_map(|(k, c)| Some((*k, find(c)?))).collect();
     let width = header.len();
@@ -163,7 +176,10 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Resu
             raw: raw_text(bytes, start, end),
         };
         if !ok || record.len() != width {
-            out.rejects.push(reject(RejectReason::MalformedRow, format!("{} fields, the header has {width}", record.len())));
+            out.rejects.push(reject(
+                RejectReason::MalformedRow,
+                format!("{} fields, the header has {width}", record.len()),
+            ));
             continue;
         }
         let f = |i: usize| record.get(i).unwrap_or("").trim();
@@ -189,7 +205,10 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Resu
         }
         // Coordinates: the primary pair, else the fallback pair.
         let mut point = None;
-        let mut problem = (RejectReason::MissingCoordinates, format!("{}/{}: blank", cols.x, cols.y));
+        let mut problem = (
+            RejectReason::MissingCoordinates,
+            format!("{}/{}: blank", cols.x, cols.y),
+        );
         for (xc, yc, crs) in std::iter::once((x_col, y_col, cols.crs)).chain(fallback) {
             let (xs, ys) = (f(xc), f(yc));
             if xs.is_empty() || ys.is_empty() {
@@ -208,7 +227,12 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Resu
                     point = Some(p);
                     break;
                 }
-                None => problem = (RejectReason::ImpossibleCoordinates, format!("({x}, {y}) outside Great Britain")),
+                None => {
+                    problem = (
+                        RejectReason::ImpossibleCoordinates,
+                        format!("({x}, {y}) outside Great Britain"),
+                    )
+                }
             }
         }
         let Some((easting_m, northing_m, lon, lat)) = point else {
@@ -224,7 +248,9 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Resu
         )
         .to_string();
         out.pois.push(Poi {
-            kind: kind_col.map(|i| f(i).to_string()).unwrap_or_else(|| source.kind.clone()),
+            kind: kind_col
+                .map(|i| f(i).to_string())
+                .unwrap_or_else(|| source.kind.clone()),
             id,
             name,
             easting_m,
@@ -257,15 +283,28 @@ mod tests {
             2,-0.378496,51.5074997,135155,A School,T,Secondary,Open,521263,180470\n\
             3,,,200,B School,T,Primary,Open,530000,180000\n\
             4,,,300,C School,T,Primary,Open,,\n";
-        let p = parse(csv.as_bytes(), 0, "s.csv", &source(PoiFormat::LondonSchoolsAtlas, "school")).unwrap();
+        let p = parse(
+            csv.as_bytes(),
+            0,
+            "s.csv",
+            &source(PoiFormat::LondonSchoolsAtlas, "school"),
+        )
+        .unwrap();
         assert_eq!(p.rows_read, 4);
         assert_eq!(p.pois.len(), 2);
         // lon/lat win over the atlas's transposed EASTING (pyproj gives 512631.1, 179976.0).
-        assert!((p.pois[0].easting_m - 512_631.1).abs() < 3.0 && (p.pois[0].northing_m - 179_976.0).abs() < 3.0, "{:?}", p.pois[0]);
+        assert!(
+            (p.pois[0].easting_m - 512_631.1).abs() < 3.0 && (p.pois[0].northing_m - 179_976.0).abs() < 3.0,
+            "{:?}",
+            p.pois[0]
+        );
         assert_eq!(p.pois[0].lon, -0.378496);
         assert!(p.pois[1].easting_m > 500_000.0);
         let reasons: Vec<_> = p.rejects.iter().map(|r| (r.line, r.reason)).collect();
-        assert_eq!(reasons, vec![(3, RejectReason::DuplicateId), (5, RejectReason::MissingCoordinates)]);
+        assert_eq!(
+            reasons,
+            vec![(3, RejectReason::DuplicateId), (5, RejectReason::MissingCoordinates)]
+        );
     }
 
     #[test]

@@ -154,19 +154,24 @@ pub fn parse(members: &[(String, Vec<u8>)]) -> Parsed {
             }
             let month_raw = c.month.as_deref().unwrap_or("");
             let Some(month) = crate::month::parse(month_raw) else {
-                out.rejects.push(reject(RejectReason::MalformedMonth, format!("month: {month_raw:?}")));
+                out.rejects
+                    .push(reject(RejectReason::MalformedMonth, format!("month: {month_raw:?}")));
                 continue;
             };
             let cat_raw = c.category.as_deref().unwrap_or("");
             let Some(crime_type) = crate::crime_types::canonical(cat_raw) else {
-                out.rejects.push(reject(RejectReason::UnknownCrimeType, format!("category: {cat_raw:?}")));
+                out.rejects
+                    .push(reject(RejectReason::UnknownCrimeType, format!("category: {cat_raw:?}")));
                 continue;
             };
             let loc = c.location.as_ref();
             let lat_s = loc.and_then(|l| l.latitude.as_deref()).unwrap_or("").trim();
             let lon_s = loc.and_then(|l| l.longitude.as_deref()).unwrap_or("").trim();
             if lat_s.is_empty() || lon_s.is_empty() {
-                out.rejects.push(reject(RejectReason::MissingCoordinates, "location.latitude/longitude: blank".into()));
+                out.rejects.push(reject(
+                    RejectReason::MissingCoordinates,
+                    "location.latitude/longitude: blank".into(),
+                ));
                 continue;
             }
             let (Ok(lon), Ok(lat)) = (lon_s.parse::<f64>(), lat_s.parse::<f64>()) else {
@@ -194,10 +199,19 @@ pub fn parse(members: &[(String, Vec<u8>)]) -> Parsed {
             rows.crime_type.push(crime_type);
             rows.lon.push(lon);
             rows.lat.push(lat);
-            rows.location.push(loc.and_then(|l| l.street.as_ref()).and_then(|s| s.name.as_deref()).unwrap_or(""));
+            rows.location.push(
+                loc.and_then(|l| l.street.as_ref())
+                    .and_then(|s| s.name.as_deref())
+                    .unwrap_or(""),
+            );
             rows.lsoa_code.push("");
             rows.falls_within.push("");
-            rows.outcome.push(c.outcome_status.as_ref().and_then(|o| o.category.as_deref()).unwrap_or(""));
+            rows.outcome.push(
+                c.outcome_status
+                    .as_ref()
+                    .and_then(|o| o.category.as_deref())
+                    .unwrap_or(""),
+            );
         }
     }
     out

@@ -46,11 +46,13 @@ pub fn resolve(root: &Path, patterns: &[String], key: &str) -> Result<Vec<Source
             out.push(full.clone());
         } else {
             let pat = full.to_string_lossy().to_string();
-            let paths = glob::glob(&pat).map_err(|e| IngestError::Config(crate::config::ConfigError::Invalid {
-                path: "config".into(),
-                key: format!("{key}[{j}]"),
-                message: format!("bad glob {pattern:?}: {e}"),
-            }))?;
+            let paths = glob::glob(&pat).map_err(|e| {
+                IngestError::Config(crate::config::ConfigError::Invalid {
+                    path: "config".into(),
+                    key: format!("{key}[{j}]"),
+                    message: format!("bad glob {pattern:?}: {e}"),
+                })
+            })?;
             out.extend(paths.flatten().filter(|p| p.is_file()));
         }
         if out.len() == before {

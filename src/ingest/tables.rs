@@ -39,8 +39,14 @@ fn polars_err(e: PolarsError) -> IngestError {
 /// Geometry as little-endian WKB (what GeoParquet and DuckDB read).
 pub fn to_wkb(g: &MultiPolygon<f64>) -> Vec<u8> {
     let mut buf = Vec::new();
-    wkb::writer::write_geometry(&mut buf, g, &wkb::writer::WriteOptions { endianness: wkb::Endianness::LittleEndian })
-        .expect("writing WKB to a Vec cannot fail");
+    wkb::writer::write_geometry(
+        &mut buf,
+        g,
+        &wkb::writer::WriteOptions {
+            endianness: wkb::Endianness::LittleEndian,
+        },
+    )
+    .expect("writing WKB to a Vec cannot fail");
     buf
 }
 
@@ -67,7 +73,12 @@ pub fn incidents_frame(
     let mut month = Vec::with_capacity(n);
     let mut month_str: Vec<String> = Vec::with_capacity(n);
     let mut crime_type = Vec::with_capacity(n);
-    let (mut lon, mut lat, mut e, mut nn) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut lon, mut lat, mut e, mut nn) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     let mut location: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut lsoa: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut falls: Vec<Option<&str>> = Vec::with_capacity(n);
@@ -160,11 +171,29 @@ pub fn rejects_frame(rejects: &[Reject], files: &[FileEntry]) -> Result<DataFram
         n,
         vec![
             Column::new("file_id".into(), rejects.iter().map(|r| r.file).collect::<Vec<_>>()),
-            Column::new("source".into(), rejects.iter().map(|r| file(r).map(|f| f.source.as_str()).unwrap_or("")).collect::<Vec<_>>()),
-            Column::new("source_file".into(), rejects.iter().map(|r| file(r).map(|f| f.path.as_str()).unwrap_or("")).collect::<Vec<_>>()),
+            Column::new(
+                "source".into(),
+                rejects
+                    .iter()
+                    .map(|r| file(r).map(|f| f.source.as_str()).unwrap_or(""))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "source_file".into(),
+                rejects
+                    .iter()
+                    .map(|r| file(r).map(|f| f.path.as_str()).unwrap_or(""))
+                    .collect::<Vec<_>>(),
+            ),
             Column::new("line".into(), rejects.iter().map(|r| r.line).collect::<Vec<_>>()),
-            Column::new("reason".into(), rejects.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>()),
-            Column::new("detail".into(), rejects.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "reason".into(),
+                rejects.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "detail".into(),
+                rejects.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(),
+            ),
             Column::new("raw".into(), rejects.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>()),
         ],
     )
@@ -178,7 +207,10 @@ pub fn files_frame(files: &[FileEntry]) -> Result<DataFrame, IngestError> {
         vec![
             Column::new("file_id".into(), (0..files.len() as u32).collect::<Vec<_>>()),
             Column::new("path".into(), files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>()),
-            Column::new("source".into(), files.iter().map(|f| f.source.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "source".into(),
+                files.iter().map(|f| f.source.as_str()).collect::<Vec<_>>(),
+            ),
             Column::new("kind".into(), files.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>()),
         ],
     )
@@ -194,18 +226,37 @@ pub fn areas_frame(areas: &[Area], with_parent: bool) -> Result<DataFrame, Inges
         Column::new("name".into(), areas.iter().map(|a| a.name.as_str()).collect::<Vec<_>>()),
     ];
     if with_parent {
-        cols.push(Column::new("borough_code".into(), areas.iter().map(|a| a.parent_code.as_deref()).collect::<Vec<_>>()));
-        cols.push(Column::new("borough_name".into(), areas.iter().map(|a| a.parent_name.as_deref()).collect::<Vec<_>>()));
+        cols.push(Column::new(
+            "borough_code".into(),
+            areas.iter().map(|a| a.parent_code.as_deref()).collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "borough_name".into(),
+            areas.iter().map(|a| a.parent_name.as_deref()).collect::<Vec<_>>(),
+        ));
     }
-    cols.push(Column::new("area_km2".into(), areas.iter().map(|a| a.area_km2()).collect::<Vec<_>>()));
-    cols.push(Column::new("geometry_bng_wkb".into(), bng.iter().map(|b| b.as_slice()).collect::<Vec<_>>()));
-    cols.push(Column::new("geometry_wgs84_wkb".into(), wgs.iter().map(|b| b.as_slice()).collect::<Vec<_>>()));
+    cols.push(Column::new(
+        "area_km2".into(),
+        areas.iter().map(|a| a.area_km2()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "geometry_bng_wkb".into(),
+        bng.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new(
+        "geometry_wgs84_wkb".into(),
+        wgs.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
+    ));
     DataFrame::new(areas.len(), cols).map_err(polars_err)
 }
 
 /// POI tables by kind ("school" -> schools, "station" -> stations, others
 /// -> pois_<kind>), each POI with the ward it is in (if any).
-pub fn pois_frames(pois: &[Poi], wards: &[Area], ward_index: &AreaIndex) -> Result<Vec<(String, DataFrame)>, IngestError> {
+pub fn pois_frames(
+    pois: &[Poi],
+    wards: &[Area],
+    ward_index: &AreaIndex,
+) -> Result<Vec<(String, DataFrame)>, IngestError> {
     let mut kinds: Vec<&str> = pois.iter().map(|p| p.kind.as_str()).collect();
     kinds.sort();
     kinds.dedup();
@@ -213,7 +264,10 @@ pub fn pois_frames(pois: &[Poi], wards: &[Area], ward_index: &AreaIndex) -> Resu
         .into_iter()
         .map(|kind| {
             let ps: Vec<&Poi> = pois.iter().filter(|p| p.kind == kind).collect();
-            let ward: Vec<Option<&Area>> = ps.iter().map(|p| ward_index.locate(p.easting_m, p.northing_m).map(|w| &wards[w as usize])).collect();
+            let ward: Vec<Option<&Area>> = ps
+                .iter()
+                .map(|p| ward_index.locate(p.easting_m, p.northing_m).map(|w| &wards[w as usize]))
+                .collect();
             let table = match kind {
                 "school" => "schools".to_string(),
                 "station" => "stations".to_string(),
@@ -229,9 +283,20 @@ pub fn pois_frames(pois: &[Poi], wards: &[Area], ward_index: &AreaIndex) -> Resu
                     Column::new("northing_m".into(), ps.iter().map(|p| p.northing_m).collect::<Vec<_>>()),
                     Column::new("lon".into(), ps.iter().map(|p| p.lon).collect::<Vec<_>>()),
                     Column::new("lat".into(), ps.iter().map(|p| p.lat).collect::<Vec<_>>()),
-                    Column::new("ward_code".into(), ward.iter().map(|w| w.map(|w| w.code.as_str())).collect::<Vec<_>>()),
-                    Column::new("borough_code".into(), ward.iter().map(|w| w.and_then(|w| w.parent_code.as_deref())).collect::<Vec<_>>()),
-                    Column::new("attributes".into(), ps.iter().map(|p| p.attributes.as_str()).collect::<Vec<_>>()),
+                    Column::new(
+                        "ward_code".into(),
+                        ward.iter().map(|w| w.map(|w| w.code.as_str())).collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        "borough_code".into(),
+                        ward.iter()
+                            .map(|w| w.and_then(|w| w.parent_code.as_deref()))
+                            .collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        "attributes".into(),
+                        ps.iter().map(|p| p.attributes.as_str()).collect::<Vec<_>>(),
+                    ),
                 ],
             )
             .map_err(polars_err)?;
