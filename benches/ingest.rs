@@ -49,21 +49,53 @@ fn main() {
     let config = Config::load(&repo.join("data/london-burglary.toml")).expect("config");
     let out = tempfile::tempdir().expect("tempdir");
     let ds_dir = out.path().join("burglary");
-    let opts = IngestOptions { quiet: true, force: true };
+    let opts = IngestOptions {
+        quiet: true,
+        force: true,
+    };
 
     let (best, median) = time(5, || ingest(&config, &root, &ds_dir, &opts).expect("ingest"));
-    println!("ingest, full (135 months, force re-parse)     best {:>8.1} ms  median {:>8.1} ms", ms(best), ms(median));
-    let incremental = IngestOptions { quiet: true, force: false };
+    println!(
+        "ingest, full (135 months, force re-parse)     best {:>8.1} ms  median {:>8.1} ms",
+        ms(best),
+        ms(median)
+    );
+    let incremental = IngestOptions {
+        quiet: true,
+        force: false,
+    };
     let (best, median) = time(5, || ingest(&config, &root, &ds_dir, &incremental).expect("ingest"));
-    println!("ingest, nothing changed (cache by sha256)    best {:>8.1} ms  median {:>8.1} ms", ms(best), ms(median));
+    println!(
+        "ingest, nothing changed (cache by sha256)    best {:>8.1} ms  median {:>8.1} ms",
+        ms(best),
+        ms(median)
+    );
 
     let (best, median) = time(10, || Dataset::open(&ds_dir).expect("open"));
-    println!("Dataset::open                                best {:>8.1} ms  median {:>8.1} ms", ms(best), ms(median));
+    println!(
+        "Dataset::open                                best {:>8.1} ms  median {:>8.1} ms",
+        ms(best),
+        ms(median)
+    );
 
     // The point-in-ward join on its own.
     let ds = Dataset::open(&ds_dir).expect("open");
-    let e: Vec<f64> = ds.incidents.column("easting_m").unwrap().f64().unwrap().into_no_null_iter().collect();
-    let n: Vec<f64> = ds.incidents.column("northing_m").unwrap().f64().unwrap().into_no_null_iter().collect();
+    let e: Vec<f64> = ds
+        .incidents
+        .column("easting_m")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    let n: Vec<f64> = ds
+        .incidents
+        .column("northing_m")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
     let polys = hotspots::dataset::polygons_from_wkb(&ds.wards, "geometry_bng_wkb", &ds_dir).unwrap();
     let index = AreaIndex::new(polys);
     let points = e.len();
@@ -93,7 +125,10 @@ fn main() {
     );
     let (best, _) = time(3, || {
         use rayon::prelude::*;
-        e.par_iter().zip(&n).filter(|(x, y)| index.locate(**x, **y).is_some()).count()
+        e.par_iter()
+            .zip(&n)
+            .filter(|(x, y)| index.locate(**x, **y).is_some())
+            .count()
     });
     println!(
         "point-in-ward join, every point              {:>8.1} ms  = {:>6.2} M points/s",
@@ -102,14 +137,23 @@ fn main() {
     );
 
     // Scale: the incident files replicated 4x (copies under a temp root).
-    let k: usize = std::env::var("HOTSPOTS_BENCH_REPLICATE").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let k: usize = std::env::var("HOTSPOTS_BENCH_REPLICATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
     if k > 1 {
         let big = out.path().join("root");
         replicate(&root, &big, k);
         let mut cfg = config.clone();
         cfg.incidents[0].paths = (0..k).map(|i| format!("police_uk/metropolitan_burglary_{i}")).collect();
-        let (best, median) = time(3, || ingest(&cfg, &big, &out.path().join("big"), &opts).expect("ingest"));
-        println!("ingest, incidents replicated {k}x             best {:>8.1} ms  median {:>8.1} ms", ms(best), ms(median));
+        let (best, median) = time(3, || {
+            ingest(&cfg, &big, &out.path().join("big"), &opts).expect("ingest")
+        });
+        println!(
+            "ingest, incidents replicated {k}x             best {:>8.1} ms  median {:>8.1} ms",
+            ms(best),
+            ms(median)
+        );
     }
 }
 
@@ -129,13 +173,18 @@ fn replicate(root: &std::path::Path, to: &std::path::Path, k: usize) {
     for i in 0..k {
         let dir = to.join(format!("police_uk/metropolitan_burglary_{i}"));
         std::fs::create_dir_all(&dir).unwrap();
-        for f in std::fs::read_dir(root.join("police_uk/metropolitan_burglary")).unwrap().flatten() {
+        for f in std::fs::read_dir(root.join("police_uk/metropolitan_burglary"))
+            .unwrap()
+            .flatten()
+        {
             if i == 0 {
                 std::os::unix::fs::symlink(f.path().canonicalize().unwrap(), dir.join(f.file_name())).unwrap();
                 continue;
             }
             let mut text = String::new();
-            flate2::read::MultiGzDecoder::new(std::fs::File::open(f.path()).unwrap()).read_to_string(&mut text).unwrap();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(f.path()).unwrap())
+                .read_to_string(&mut text)
+                .unwrap();
             let mut out = String::with_capacity(text.len() + text.len() / 20);
             for (n, line) in text.lines().enumerate() {
                 // `index,Crime ID,...`: suffix a non-empty id.
@@ -145,7 +194,10 @@ fn replicate(root: &std::path::Path, to: &std::path::Path, k: usize) {
                 }
                 out.push('\n');
             }
-            let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(dir.join(f.file_name())).unwrap(), flate2::Compression::fast());
+            let mut gz = flate2::write::GzEncoder::new(
+                std::fs::File::create(dir.join(f.file_name())).unwrap(),
+                flate2::Compression::fast(),
+            );
             gz.write_all(out.as_bytes()).unwrap();
             gz.finish().unwrap();
         }

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::write::write_parquet;
+use super::write::write_parquet_with;
 use super::{read_parquet, DatasetError};
 use crate::config::IncidentSource;
 use crate::ingest::csv_incidents::Parsed;
@@ -17,7 +17,7 @@ use crate::ingest::reject::{Reject, RejectReason};
 use crate::ingest::rows::{IncidentRows, StrCol};
 
 /// Bumped when parsing changes, so old caches are not trusted.
-const PARSER_VERSION: u32 = 1;
+const PARSER_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
@@ -35,10 +35,11 @@ pub struct Cache {
     fresh: Vec<(String, Entry, Parsed)>,
 }
 
-/// What determines how a file parses, besides its bytes.
-fn fingerprint(src: &IncidentSource) -> String {
+/// What determines how a file parses and locates, besides its bytes:
+/// the parser settings and (`spatial_key`) the boundaries and POIs.
+fn fingerprint(src: &IncidentSource, spatial_key: &str) -> String {
     format!(
-        "v{PARSER_VERSION}:{}:{}:{}",
+        "v{PARSER_VERSION}:{spatial_key}:{}:{}:{}",
         serde_json::to_string(&src.format).unwrap_or_default(),
         src.kind.as_str(),
         serde_json::to_string(&src.columns).unwrap_or_default()
@@ -59,9 +60,9 @@ impl Cache {
     }
 
     /// The parsed content of a file with this sha256, if cached for the same parser settings.
-    pub fn take(&self, sha256: &str, src: &IncidentSource) -> Option<(Vec<String>, Parsed)> {
+    pub fn take(&self, sha256: &str, src: &IncidentSource, spatial_key: &str) -> Option<(Vec<String>, Parsed)> {
         let entry = self.index.get(sha256)?;
-        if entry.fingerprint != fingerprint(src) {
+        if entry.fingerprint != fingerprint(src, spatial_key) {
             return None;
         }
         let dir = self.dir.as_ref()?;
@@ -78,14 +79,17 @@ impl Cache {
     }
 
     /// A cache holding this ingest's parsed files.
-    pub fn from_parsed(files: impl Iterator<Item = (String, IncidentSource, Vec<String>, Parsed)>) -> Cache {
+    pub fn from_parsed(
+        files: impl Iterator<Item = (String, IncidentSource, Vec<String>, Parsed)>,
+        spatial_key: &str,
+    ) -> Cache {
         Cache {
             dir: None,
             index: HashMap::new(),
             fresh: files
                 .map(|(sha, src, members, parsed)| {
                     let entry = Entry {
-                        fingerprint: fingerprint(&src),
+                        fingerprint: fingerprint(&src, spatial_key),
                         members,
                         rows_read: parsed.rows_read,
                     };
@@ -120,7 +124,8 @@ impl Cache {
                         path: target.display().to_string(),
                         source,
                     })?;
-                    write_parquet(&target, &mut df)?;
+                    // LZ4: the cache is read back by this program only, and fast matters more than small.
+                    write_parquet_with(&target, &mut df, ParquetCompression::Lz4Raw)?;
                 }
                 Ok(())
             })?;
@@ -138,10 +143,6 @@ fn str_col(name: &str, c: &StrCol) -> Column {
 }
 
 fn rows_to_frame(r: &IncidentRows) -> PolarsResult<DataFrame> {
-    let (be, bn): (Vec<f64>, Vec<f64>) = match &r.bng {
-        Some(b) => b.iter().map(|p| (p[0], p[1])).unzip(),
-        None => (vec![f64::NAN; r.len()], vec![f64::NAN; r.len()]),
-    };
     DataFrame::new(
         r.len(),
         vec![
@@ -155,12 +156,17 @@ fn rows_to_frame(r: &IncidentRows) -> PolarsResult<DataFrame> {
             str_col("crime_type", &r.crime_type),
             Column::new("lon".into(), r.lon.clone()),
             Column::new("lat".into(), r.lat.clone()),
-            Column::new("bng_e".into(), be),
-            Column::new("bng_n".into(), bn),
+            Column::new("easting_m".into(), r.easting_m.clone()),
+            Column::new("northing_m".into(), r.northing_m.clone()),
             str_col("location", &r.location),
             str_col("lsoa_code", &r.lsoa_code),
             str_col("falls_within", &r.falls_within),
             str_col("outcome", &r.outcome),
+            Column::new("ward".into(), r.ward.clone()),
+            Column::new("school".into(), r.school.clone()),
+            Column::new("school_m".into(), r.school_m.clone()),
+            Column::new("station".into(), r.station.clone()),
+            Column::new("station_m".into(), r.station_m.clone()),
         ],
     )
 }
@@ -175,13 +181,6 @@ fn rows_from_frame(df: &DataFrame) -> PolarsResult<IncidentRows> {
         }
         Ok(c)
     };
-    let be = f64s("bng_e")?;
-    let bn = f64s("bng_n")?;
-    let bng = if be.iter().any(|v| !v.is_nan()) {
-        Some(be.into_iter().zip(bn).map(|(e, n)| [e, n]).collect())
-    } else {
-        None
-    };
     Ok(IncidentRows {
         file: u32s("file")?,
         line: u32s("line")?,
@@ -193,11 +192,17 @@ fn rows_from_frame(df: &DataFrame) -> PolarsResult<IncidentRows> {
         crime_type: strs("crime_type")?,
         lon: f64s("lon")?,
         lat: f64s("lat")?,
-        bng,
+        easting_m: f64s("easting_m")?,
+        northing_m: f64s("northing_m")?,
         location: strs("location")?,
         lsoa_code: strs("lsoa_code")?,
         falls_within: strs("falls_within")?,
         outcome: strs("outcome")?,
+        ward: u32s("ward")?,
+        school: u32s("school")?,
+        school_m: f64s("school_m")?,
+        station: u32s("station")?,
+        station_m: f64s("station_m")?,
     })
 }
 

@@ -22,11 +22,21 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     }
 }
 
-/// Writes one frame as Parquet (zstd).
+/// Writes one frame as Parquet with LZ4 (LZ4_RAW): several times faster to
+/// write than zstd for ~1.5x the size, and read by DuckDB, Arrow and polars.
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), DatasetError> {
+    write_parquet_with(path, df, ParquetCompression::Lz4Raw)
+}
+
+/// Writes one frame as Parquet with the given compression.
+pub fn write_parquet_with(
+    path: &Path,
+    df: &mut DataFrame,
+    compression: ParquetCompression,
+) -> Result<(), DatasetError> {
     let file = std::fs::File::create(path).map_err(io_err(path))?;
     ParquetWriter::new(std::io::BufWriter::new(file))
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(compression)
         .finish(df)
         .map_err(|source| DatasetError::Polars {
             path: path.display().to_string(),

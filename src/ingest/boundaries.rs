@@ -38,6 +38,15 @@ impl Area {
 
 /// Reads a boundary layer; `path` in the layer is relative to `root`.
 pub fn read_layer(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, IngestError> {
+    let mut areas = read_layer_bng(layer, root)?;
+    fill_wgs84(&mut areas, &root.join(&layer.path).display().to_string())?;
+    Ok(areas)
+}
+
+/// Reads a boundary layer with its BNG geometry only (`geometry_wgs84` is
+/// left empty for BNG sources): what point location needs, fast. Complete
+/// it with [`fill_wgs84`].
+pub fn read_layer_bng(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, IngestError> {
     let path = root.join(&layer.path);
     let lower = layer.path.to_ascii_lowercase();
     let (raw, crs) = if lower.ends_with(".shp") {
@@ -57,29 +66,16 @@ pub fn read_layer(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, Inges
         .enumerate()
         .map(|(i, (code, name, parent_code, parent_name, geom))| {
             let (bng, wgs) = match crs {
-                Crs::Bng => {
-                    let wgs = geom
-                        .try_map_coords(|c| crs::bng_to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y }).ok_or(c));
-                    (geom.clone(), wgs)
-                }
+                Crs::Bng => (geom, MultiPolygon(vec![])),
                 Crs::Wgs84 => {
                     let bng = geom
                         .try_map_coords(|c| crs::lonlat_to_bng(c.x, c.y).map(|(x, y)| geo::Coord { x, y }).ok_or(c));
                     match bng {
-                        Ok(b) => (b, Ok(geom)),
-                        Err(c) => (MultiPolygon(vec![]), Err(c)),
+                        Ok(b) => (b, geom),
+                        Err(c) => return Err(outside_ostn15(&file, i, &code, c)),
                     }
                 }
             };
-            let wgs = wgs.map_err(|c| IngestError::Format {
-                file: file.clone(),
-                line: i as u64 + 1,
-                field: "geometry".into(),
-                message: format!(
-                    "vertex ({}, {}) of feature {code} is outside the area OSTN15 covers",
-                    c.x, c.y
-                ),
-            })?;
             Ok(Area {
                 code,
                 name,
@@ -90,6 +86,31 @@ pub fn read_layer(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, Inges
             })
         })
         .collect()
+}
+
+fn outside_ostn15(file: &str, i: usize, code: &str, c: geo::Coord<f64>) -> IngestError {
+    IngestError::Format {
+        file: file.to_string(),
+        line: i as u64 + 1,
+        field: "geometry".into(),
+        message: format!(
+            "vertex ({}, {}) of feature {code} is outside the area OSTN15 covers",
+            c.x, c.y
+        ),
+    }
+}
+
+/// Computes the WGS84 geometry of areas read from BNG (OSTN15, per vertex).
+pub fn fill_wgs84(areas: &mut [Area], file: &str) -> Result<(), IngestError> {
+    areas.par_iter_mut().enumerate().try_for_each(|(i, a)| {
+        if a.geometry_wgs84.0.is_empty() {
+            a.geometry_wgs84 = a
+                .geometry_bng
+                .try_map_coords(|c| crs::bng_to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y }).ok_or(c))
+                .map_err(|c| outside_ostn15(file, i, &a.code, c))?;
+        }
+        Ok(())
+    })
 }
 
 type RawArea = (String, String, Option<String>, Option<String>, MultiPolygon<f64>);

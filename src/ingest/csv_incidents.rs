@@ -267,17 +267,14 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
         rows.api_id.push(-1);
         rows.month.push(month);
         rows.crime_type.push(crime_type);
-        match map.crs {
-            Crs::Wgs84 => {
-                rows.lon.push(x);
-                rows.lat.push(y);
-            }
-            Crs::Bng => {
-                rows.lon.push(f64::NAN);
-                rows.lat.push(f64::NAN);
-                rows.bng.get_or_insert_with(Vec::new).push([x, y]);
-            }
-        }
+        let (lon, lat, e, n) = match map.crs {
+            Crs::Wgs84 => (x, y, f64::NAN, f64::NAN),
+            Crs::Bng => (f64::NAN, f64::NAN, x, y),
+        };
+        rows.lon.push(lon);
+        rows.lat.push(lat);
+        rows.easting_m.push(e);
+        rows.northing_m.push(n);
         rows.location.push(opt(cols.location));
         rows.lsoa_code.push(opt(cols.lsoa_code));
         rows.falls_within.push(opt(cols.falls_within));

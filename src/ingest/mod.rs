@@ -9,6 +9,7 @@
 
 pub mod boundaries;
 pub mod csv_incidents;
+pub mod locate;
 pub mod pois;
 pub mod police_api;
 pub mod reject;
@@ -16,20 +17,22 @@ pub mod rows;
 pub mod sources;
 mod tables;
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use rayon::prelude::*;
 
 use crate::config::{Config, ConfigError, IncidentFormat, IncidentSource};
-use crate::crs::{self, CrsError};
+use crate::crs::CrsError;
 use crate::dataset::cache::Cache;
-use crate::dataset::manifest::{FileRecord, LayerRecord, Manifest};
+use crate::dataset::manifest::{FileRecord, LayerRecord, Manifest, SourceRecord};
 use crate::dataset::Tables;
 use crate::index::{AreaIndex, PointIndex};
 use crate::progress::Progress;
 use csv_incidents::{ColumnMap, Parsed};
+use locate::Locator;
 use reject::{Reject, RejectReason};
+use rustc_hash::FxHashMap;
 
 pub use boundaries::Area;
 pub use pois::Poi;
@@ -76,13 +79,15 @@ pub fn ingest(config: &Config, data_root: &Path, out: &Path, opts: &IngestOption
     let previous = if opts.force { None } else { Cache::open(out) };
     let (tables, cache) = build(config, data_root, &progress, previous.as_ref())?;
     let bar = progress.step("writing dataset");
+    let t = std::time::Instant::now();
     crate::dataset::write::write_atomic(out, &tables, &cache)?;
+    tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "wrote dataset");
     bar.finish_and_clear();
     Ok(tables.manifest)
 }
 
-/// One physical incident file after parsing.
-struct ParsedFile {
+/// One physical incident file after parsing and locating.
+pub(crate) struct ParsedFile {
     source: usize,
     file: sources::SourceFile,
     sha256: String,
@@ -103,19 +108,11 @@ pub fn build(
     previous: Option<&Cache>,
 ) -> Result<(Tables, Cache), IngestError> {
     let started = std::time::Instant::now();
-    // Boundaries, POIs and incidents are independent: read them side by side.
-    let (layers, (pois, files)) = rayon::join(
-        || read_boundaries(config, root, progress),
-        || {
-            rayon::join(
-                || read_pois(config, root),
-                || read_incident_files(config, root, progress, previous),
-            )
-        },
-    );
-    let (wards, boroughs, mut layer_records) = layers?;
+    let ms = || started.elapsed().as_millis() as u64;
+    // Wards (BNG geometry) and POIs first: locating incidents needs them.
+    let (layers, pois) = rayon::join(|| read_boundaries(config, root, progress), || read_pois(config, root));
+    let (mut wards, mut boroughs, mut layer_records) = layers?;
     let (pois, poi_records, poi_rejects) = pois?;
-    let files = files?;
     if wards.is_empty() {
         return Err(IngestError::Invalid(format!(
             "{}: the ward layer has no features",
@@ -123,6 +120,32 @@ pub fn build(
         )));
     }
     layer_records.extend(poi_records);
+    // Cached parses are valid only for the same boundaries and POIs.
+    let spatial_key = sources::sha256_hex(serde_json::to_string(&layer_records).unwrap_or_default().as_bytes());
+    let ward_index = AreaIndex::new(wards.iter().map(|w| w.geometry_bng.clone()).collect());
+    let schools: Vec<&Poi> = pois.iter().filter(|p| p.kind == "school").collect();
+    let stations: Vec<&Poi> = pois.iter().filter(|p| p.kind == "station").collect();
+    let school_index = PointIndex::new(&schools.iter().map(|p| [p.easting_m, p.northing_m]).collect::<Vec<_>>());
+    let station_index = PointIndex::new(&stations.iter().map(|p| [p.easting_m, p.northing_m]).collect::<Vec<_>>());
+    let locator = Locator::new(&ward_index, &school_index, &station_index);
+    tracing::debug!(elapsed_ms = ms(), "read boundaries and POIs");
+
+    // Incidents (parsed and located in parallel), while the boundaries'
+    // WGS84 geometry is computed alongside.
+    let (files, wgs) = rayon::join(
+        || read_incident_files(config, root, progress, previous, &locator, &spatial_key),
+        || -> Result<(), IngestError> {
+            boundaries::fill_wgs84(&mut wards, &config.boundaries.wards.path)?;
+            boundaries::fill_wgs84(&mut boroughs, "boroughs")
+        },
+    );
+    let files = files?;
+    wgs?;
+    tracing::debug!(
+        elapsed_ms = ms(),
+        distinct_points = locator.distinct_points(),
+        "read and located incident files"
+    );
 
     // The global file table: one entry per file, or per member of an archive.
     let mut file_table: Vec<tables::FileEntry> = Vec::new();
@@ -144,150 +167,57 @@ pub fn build(
         }
     }
     let poi_file_base = file_table.len() as u32;
-    for (i, l) in poi_records_paths(config).into_iter().enumerate() {
+    for p in &config.pois {
         file_table.push(tables::FileEntry {
-            path: l,
-            source: format!("pois:{}", config.pois[i].kind),
+            path: p.path.clone(),
+            source: format!("pois:{}", p.kind),
             kind: crate::config::IncidentKind::Other,
         });
     }
 
-    // Cross-source de-duplication by crime id, in config order: the first
-    // row wins. Rows with a blank id (ASB, BTP) are never duplicates.
+    // De-duplication by crime id across files, in config order: the first
+    // row wins. (Repeats within a file were rejected while parsing.) Rows
+    // with a blank id (ASB, BTP) are never duplicates.
     let bar = progress.step("de-duplicating by crime id");
     let mut late: Vec<Vec<(usize, RejectReason, String)>> = files.iter().map(|_| Vec::new()).collect();
     let mut keep: Vec<Vec<bool>> = files.iter().map(|f| vec![true; f.parsed.rows.len()]).collect();
     {
-        let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+        let total: usize = files.iter().map(|f| f.parsed.rows.len()).sum();
+        let mut seen: FxHashMap<&str, (usize, usize)> = FxHashMap::with_capacity_and_hasher(total, Default::default());
         for (fi, f) in files.iter().enumerate() {
             let rows = &f.parsed.rows;
             for r in 0..rows.len() {
                 let Some(id) = rows.crime_id.get_opt(r) else { continue };
-                match seen.get(id) {
-                    Some(&(ffi, rr)) => {
+                match seen.entry(id) {
+                    Entry::Occupied(first) => {
+                        let (ffi, rr) = *first.get();
                         keep[fi][r] = false;
                         let first_rows = &files[ffi].parsed.rows;
-                        let first = &file_table[(member_base[ffi] + first_rows.file[rr]) as usize].path;
-                        let line = first_rows.line[rr];
-                        late[fi].push((
-                            r,
-                            RejectReason::DuplicateId,
-                            format!("Crime ID {id} already read from {first} line {line}"),
-                        ));
+                        let path = &file_table[(member_base[ffi] + first_rows.file[rr]) as usize].path;
+                        let detail = format!("Crime ID {id} already read from {path} line {}", first_rows.line[rr]);
+                        late[fi].push((r, RejectReason::DuplicateId, detail));
                     }
-                    None => {
-                        seen.insert(id, (fi, r));
+                    Entry::Vacant(v) => {
+                        v.insert((fi, r));
                     }
                 }
             }
         }
     }
     bar.finish_and_clear();
-
-    // Project and locate each distinct point once.
-    let bar = progress.step("locating points in wards");
-    let ward_index = AreaIndex::new(wards.iter().map(|w| w.geometry_bng.clone()).collect());
-    let schools: Vec<&Poi> = pois.iter().filter(|p| p.kind == "school").collect();
-    let stations: Vec<&Poi> = pois.iter().filter(|p| p.kind == "station").collect();
-    let school_index = PointIndex::new(&schools.iter().map(|p| [p.easting_m, p.northing_m]).collect::<Vec<_>>());
-    let station_index = PointIndex::new(&stations.iter().map(|p| [p.easting_m, p.northing_m]).collect::<Vec<_>>());
-    let mut key_of: HashMap<(u64, u64, bool), u32> = HashMap::new();
-    let mut keys: Vec<(f64, f64, bool)> = Vec::new();
-    let mut row_key: Vec<Vec<u32>> = Vec::with_capacity(files.len());
-    for (fi, f) in files.iter().enumerate() {
-        let rows = &f.parsed.rows;
-        let mut rk = vec![u32::MAX; rows.len()];
-        for r in 0..rows.len() {
-            if !keep[fi][r] {
-                continue;
-            }
-            let (x, y, is_bng) = match &rows.bng {
-                Some(b) if rows.lon[r].is_nan() => (b[bng_slot(rows, r)][0], b[bng_slot(rows, r)][1], true),
-                _ => (rows.lon[r], rows.lat[r], false),
-            };
-            let next = keys.len() as u32;
-            let k = *key_of.entry((x.to_bits(), y.to_bits(), is_bng)).or_insert_with(|| {
-                keys.push((x, y, is_bng));
-                next
-            });
-            rk[r] = k;
-        }
-        row_key.push(rk);
-    }
-    drop(key_of);
-    let located: Vec<Option<tables::Located>> = keys
-        .par_iter()
-        .map(|&(x, y, is_bng)| {
-            let (e, n, lon, lat) = if is_bng {
-                let (lon, lat) = crs::bng_to_lonlat(x, y)?;
-                (x, y, lon, lat)
-            } else {
-                let (e, n) = crs::lonlat_to_bng(x, y)?;
-                (e, n, x, y)
-            };
-            let ward = ward_index.locate(e, n);
-            let school = school_index.nearest(e, n);
-            let station = station_index.nearest(e, n);
-            Some(tables::Located {
-                easting_m: e,
-                northing_m: n,
-                lon,
-                lat,
-                ward,
-                school,
-                station,
-            })
-        })
-        .collect();
-    for (fi, f) in files.iter().enumerate() {
-        let rows = &f.parsed.rows;
-        for r in 0..rows.len() {
-            if !keep[fi][r] {
-                continue;
-            }
-            match &located[row_key[fi][r] as usize] {
-                None => {
-                    keep[fi][r] = false;
-                    late[fi].push((
-                        r,
-                        RejectReason::ImpossibleCoordinates,
-                        format!(
-                            "({}, {}) is outside the area the OSTN15 transform covers (Great Britain)",
-                            rows.lon[r], rows.lat[r]
-                        ),
-                    ));
-                }
-                Some(l) if l.ward.is_none() => {
-                    keep[fi][r] = false;
-                    late[fi].push((
-                        r,
-                        RejectReason::OutsideStudyArea,
-                        format!(
-                            "({:.6}, {:.6}) = BNG ({:.0}, {:.0}) lies in no ward",
-                            l.lon, l.lat, l.easting_m, l.northing_m
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    bar.finish_and_clear();
-
-    // Rejects found after parsing need their raw rows: read those files again.
-    let bar = progress.step("collecting rejected rows");
+    // Those rejects need their raw rows: read just those files again.
     let late_rejects: Vec<Vec<Reject>> = files
         .par_iter()
         .zip(late.par_iter())
         .map(|(f, items)| late_rejects_for(f, items))
         .collect::<Result<_, _>>()?;
-    bar.finish_and_clear();
+    tracing::debug!(elapsed_ms = ms(), "de-duplicated across files");
 
     // Per-file counts for the manifest: read = accepted + rejected.
-    let mut sources_out: Vec<crate::dataset::manifest::SourceRecord> = config
+    let mut sources_out: Vec<SourceRecord> = config
         .incidents
         .iter()
-        .map(|s| crate::dataset::manifest::SourceRecord {
+        .map(|s| SourceRecord {
             name: s.name.clone(),
             format: s.format,
             kind: s.kind,
@@ -335,24 +265,35 @@ pub fn build(
     }
 
     let bar = progress.step("assembling tables");
-    let incidents = tables::incidents_frame(
-        &files,
-        &keep,
-        &row_key,
-        &located,
-        &member_base,
+    let ctx = tables::IncidentContext {
         config,
-        &wards,
-        &schools,
-        &stations,
-    )?;
+        wards: &wards,
+        schools: &schools,
+        stations: &stations,
+        member_base: &member_base,
+    };
+    let ((incidents, rejects), (areas, pois_frames)) = rayon::join(
+        || {
+            (
+                tables::incidents_frame(&files, &keep, &ctx),
+                tables::rejects_frame(&all_rejects, &file_table),
+            )
+        },
+        || {
+            (
+                tables::areas_frame(&wards, true).and_then(|w| Ok((w, tables::areas_frame(&boroughs, false)?))),
+                tables::pois_frames(&pois, &wards, &ward_index),
+            )
+        },
+    );
+    let (wards_frame, boroughs_frame) = areas?;
     let tables_out = Tables {
-        incidents,
-        rejects: tables::rejects_frame(&all_rejects, &file_table)?,
+        incidents: incidents?,
+        rejects: rejects?,
         files: tables::files_frame(&file_table)?,
-        wards: tables::areas_frame(&wards, true)?,
-        boroughs: tables::areas_frame(&boroughs, false)?,
-        pois: tables::pois_frames(&pois, &wards, &ward_index)?,
+        wards: wards_frame,
+        boroughs: boroughs_frame,
+        pois: pois_frames?,
         manifest: Manifest::new(
             config,
             root,
@@ -363,19 +304,14 @@ pub fn build(
         ),
     };
     bar.finish_and_clear();
+    tracing::debug!(elapsed_ms = ms(), "assembled tables");
     let cache = Cache::from_parsed(
         files
             .into_iter()
             .map(|f| (f.sha256, config.incidents[f.source].clone(), f.members, f.parsed)),
+        &spatial_key,
     );
     Ok((tables_out, cache))
-}
-
-/// Index of row `r` in `rows.bng` (BNG rows only): rows of one file are all
-/// BNG or all WGS84, so it is `r` itself.
-#[inline]
-fn bng_slot(_rows: &rows::IncidentRows, r: usize) -> usize {
-    r
 }
 
 fn read_boundaries(
@@ -385,7 +321,7 @@ fn read_boundaries(
 ) -> Result<(Vec<Area>, Vec<Area>, Vec<LayerRecord>), IngestError> {
     let bar = progress.step("reading boundaries");
     let mut records = Vec::new();
-    let wards = boundaries::read_layer(&config.boundaries.wards, root)?;
+    let wards = boundaries::read_layer_bng(&config.boundaries.wards, root)?;
     records.push(LayerRecord::for_files(
         "wards",
         root,
@@ -395,7 +331,7 @@ fn read_boundaries(
     )?);
     let boroughs = match &config.boundaries.boroughs {
         Some(b) => {
-            let v = boundaries::read_layer(b, root)?;
+            let v = boundaries::read_layer_bng(b, root)?;
             records.push(LayerRecord::for_files("boroughs", root, &b.path, v.len() as u64, 0)?);
             v
         }
@@ -403,10 +339,6 @@ fn read_boundaries(
     };
     bar.finish_and_clear();
     Ok((wards, boroughs, records))
-}
-
-fn poi_records_paths(config: &Config) -> Vec<String> {
-    config.pois.iter().map(|p| p.path.clone()).collect()
 }
 
 type PoiResult = (Vec<Poi>, Vec<LayerRecord>, Vec<Vec<Reject>>);
@@ -440,6 +372,8 @@ fn read_incident_files(
     root: &Path,
     progress: &Progress,
     previous: Option<&Cache>,
+    locator: &Locator,
+    spatial_key: &str,
 ) -> Result<Vec<ParsedFile>, IngestError> {
     let mut jobs: Vec<(usize, sources::SourceFile)> = Vec::new();
     for (i, s) in config.incidents.iter().enumerate() {
@@ -451,7 +385,7 @@ fn read_incident_files(
     let out = jobs
         .into_par_iter()
         .map(|(source, file)| {
-            let result = parse_file(&config.incidents[source], source, file, previous);
+            let result = parse_file(&config.incidents[source], source, file, previous, locator, spatial_key);
             bar.inc(1);
             result
         })
@@ -465,11 +399,13 @@ fn parse_file(
     source: usize,
     file: sources::SourceFile,
     previous: Option<&Cache>,
+    locator: &Locator,
+    spatial_key: &str,
 ) -> Result<ParsedFile, IngestError> {
     let stored = sources::read(&file.path)?;
     let sha256 = sources::sha256_hex(&stored);
     let bytes = stored.len() as u64;
-    if let Some((members, parsed)) = previous.and_then(|c| c.take(&sha256, src)) {
+    if let Some((members, parsed)) = previous.and_then(|c| c.take(&sha256, src, spatial_key)) {
         return Ok(ParsedFile {
             source,
             file,
@@ -484,7 +420,15 @@ fn parse_file(
     let (members, parsed) = match src.format {
         IncidentFormat::PoliceUkApiJson => {
             let members = police_api::members(stored, &name)?;
-            let parsed = police_api::parse(&members);
+            let mut parsed = police_api::parse(&members);
+            locator.finish(
+                &mut parsed,
+                |m, start, len| {
+                    let data = sources::strip_bom(&members[m as usize].1);
+                    csv_incidents::raw_text(data, start as usize, (start + len) as usize)
+                },
+                |m| members[m as usize].0.clone(),
+            );
             (members.into_iter().map(|(n, _)| n).collect(), parsed)
         }
         IncidentFormat::PoliceUkCsv | IncidentFormat::Csv => {
@@ -493,7 +437,14 @@ fn parse_file(
                 _ => ColumnMap::police_uk(),
             };
             let data = sources::decompress(stored, &name)?;
-            (vec![String::new()], csv_incidents::parse(&data, 0, &name, &map)?)
+            let mut parsed = csv_incidents::parse(&data, 0, &name, &map)?;
+            let text = sources::strip_bom(&data);
+            locator.finish(
+                &mut parsed,
+                |_, start, len| csv_incidents::raw_text(text, start as usize, (start + len) as usize),
+                |_| "this file".to_string(),
+            );
+            (vec![String::new()], parsed)
         }
     };
     Ok(ParsedFile {

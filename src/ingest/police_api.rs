@@ -199,6 +199,8 @@ pub fn parse(members: &[(String, Vec<u8>)]) -> Parsed {
             rows.crime_type.push(crime_type);
             rows.lon.push(lon);
             rows.lat.push(lat);
+            rows.easting_m.push(f64::NAN);
+            rows.northing_m.push(f64::NAN);
             rows.location.push(
                 loc.and_then(|l| l.street.as_ref())
                     .and_then(|s| s.name.as_deref())

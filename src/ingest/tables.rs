@@ -18,18 +18,14 @@ pub struct FileEntry {
     pub kind: IncidentKind,
 }
 
-/// A distinct point, projected and located.
-#[derive(Debug, Clone, Copy)]
-pub struct Located {
-    pub easting_m: f64,
-    pub northing_m: f64,
-    pub lon: f64,
-    pub lat: f64,
-    /// Index into the ward list.
-    pub ward: Option<u32>,
-    /// (index into the schools list, distance in metres).
-    pub school: Option<(u32, f64)>,
-    pub station: Option<(u32, f64)>,
+/// What the incidents table needs besides the rows.
+pub struct IncidentContext<'a> {
+    pub config: &'a Config,
+    pub wards: &'a [Area],
+    pub schools: &'a [&'a Poi],
+    pub stations: &'a [&'a Poi],
+    /// File-table index of each parsed file's first member.
+    pub member_base: &'a [u32],
 }
 
 fn polars_err(e: PolarsError) -> IngestError {
@@ -51,116 +47,70 @@ pub fn to_wkb(g: &MultiPolygon<f64>) -> Vec<u8> {
 }
 
 /// The incidents table: one row per accepted incident.
-#[allow(clippy::too_many_arguments)]
 pub fn incidents_frame(
     files: &[ParsedFile],
     keep: &[Vec<bool>],
-    row_key: &[Vec<u32>],
-    located: &[Option<Located>],
-    member_base: &[u32],
-    config: &Config,
-    wards: &[Area],
-    schools: &[&Poi],
-    stations: &[&Poi],
+    ctx: &IncidentContext,
 ) -> Result<DataFrame, IngestError> {
     let n: usize = keep.iter().map(|k| k.iter().filter(|x| **x).count()).sum();
-    let mut source = Vec::with_capacity(n);
-    let mut kind = Vec::with_capacity(n);
-    let mut file_id = Vec::with_capacity(n);
-    let mut line = Vec::with_capacity(n);
-    let mut crime_id: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut api_id: Vec<Option<i64>> = Vec::with_capacity(n);
-    let mut month = Vec::with_capacity(n);
-    let mut month_str: Vec<String> = Vec::with_capacity(n);
-    let mut crime_type = Vec::with_capacity(n);
-    let (mut lon, mut lat, mut e, mut nn) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let mut location: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut lsoa: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut falls: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut outcome: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut ward_code = Vec::with_capacity(n);
-    let mut borough_code: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut school_id: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut school_m: Vec<Option<f64>> = Vec::with_capacity(n);
-    let mut station_id: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut station_m: Vec<Option<f64>> = Vec::with_capacity(n);
-    let month_names: std::collections::HashMap<u32, String> = files
+    let months: std::collections::BTreeMap<u32, String> = files
         .iter()
-        .flat_map(|f| f.parsed.rows.month.iter().copied())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|m| (m, crate::month::format(m)))
+        .flat_map(|f| f.parsed.rows.month.iter().map(|m| (*m, crate::month::format(*m))))
         .collect();
-    for (fi, f) in files.iter().enumerate() {
-        let rows = &f.parsed.rows;
-        let src = &config.incidents[f.source];
-        for r in 0..rows.len() {
-            if !keep[fi][r] {
-                continue;
+    // One column: `$value` evaluated for every kept row `$r` of file `$fi`.
+    macro_rules! column {
+        ($name:expr, |$fi:ident, $f:ident, $rows:ident, $r:ident| $value:expr) => {{
+            let mut v = Vec::with_capacity(n);
+            for ($fi, $f) in files.iter().enumerate() {
+                let $rows = &$f.parsed.rows;
+                for $r in 0..$rows.len() {
+                    if keep[$fi][$r] {
+                        v.push($value);
+                    }
+                }
             }
-            let l = located[row_key[fi][r] as usize].expect("kept rows are located");
-            let w = &wards[l.ward.expect("kept rows are in a ward") as usize];
-            source.push(src.name.as_str());
-            kind.push(src.kind.as_str());
-            file_id.push(member_base[fi] + rows.file[r]);
-            line.push(rows.line[r]);
-            crime_id.push(rows.crime_id.get_opt(r));
-            api_id.push(Some(rows.api_id[r]).filter(|v| *v >= 0));
-            month.push(rows.month[r]);
-            month_str.push(month_names[&rows.month[r]].clone());
-            crime_type.push(rows.crime_type.get(r));
-            lon.push(l.lon);
-            lat.push(l.lat);
-            e.push(l.easting_m);
-            nn.push(l.northing_m);
-            location.push(rows.location.get_opt(r));
-            lsoa.push(rows.lsoa_code.get_opt(r));
-            falls.push(rows.falls_within.get_opt(r));
-            outcome.push(rows.outcome.get_opt(r));
-            ward_code.push(w.code.as_str());
-            borough_code.push(w.parent_code.as_deref());
-            school_id.push(l.school.map(|(i, _)| schools[i as usize].id.as_str()));
-            school_m.push(l.school.map(|(_, d)| d));
-            station_id.push(l.station.map(|(i, _)| stations[i as usize].id.as_str()));
-            station_m.push(l.station.map(|(_, d)| d));
-        }
+            Column::new($name.into(), v)
+        }};
     }
-    let incident_id: Vec<u32> = (0..n as u32).collect();
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("incident_id".into(), incident_id),
-            Column::new("source".into(), source),
-            Column::new("kind".into(), kind),
-            Column::new("file_id".into(), file_id),
-            Column::new("line".into(), line),
-            Column::new("crime_id".into(), crime_id),
-            Column::new("api_id".into(), api_id),
-            Column::new("month".into(), month_str),
-            Column::new("month_index".into(), month),
-            Column::new("crime_type".into(), crime_type),
-            Column::new("lon".into(), lon),
-            Column::new("lat".into(), lat),
-            Column::new("easting_m".into(), e),
-            Column::new("northing_m".into(), nn),
-            Column::new("location".into(), location),
-            Column::new("lsoa_code".into(), lsoa),
-            Column::new("falls_within".into(), falls),
-            Column::new("last_outcome".into(), outcome),
-            Column::new("ward_code".into(), ward_code),
-            Column::new("borough_code".into(), borough_code),
-            Column::new("nearest_school_id".into(), school_id),
-            Column::new("nearest_school_m".into(), school_m),
-            Column::new("nearest_station_id".into(), station_id),
-            Column::new("nearest_station_m".into(), station_m),
-        ],
-    )
-    .map_err(polars_err)
+    fn poi<'p>(list: &[&'p Poi], i: u32) -> Option<&'p str> {
+        (i != u32::MAX).then(|| list[i as usize].id.as_str())
+    }
+    let dist = |d: f64| if d.is_nan() { None } else { Some(d) };
+    let base = ctx.member_base;
+    let columns = vec![
+        Column::new("incident_id".into(), (0..n as u32).collect::<Vec<_>>()),
+        column!("source", |_fi, f, rows, r| ctx.config.incidents[f.source].name.as_str()),
+        column!("kind", |_fi, f, rows, r| ctx.config.incidents[f.source].kind.as_str()),
+        column!("file_id", |fi, _f, rows, r| base[fi] + rows.file[r]),
+        column!("line", |_fi, f, rows, r| rows.line[r]),
+        column!("crime_id", |_fi, f, rows, r| rows.crime_id.get_opt(r)),
+        column!("api_id", |_fi, f, rows, r| Some(rows.api_id[r]).filter(|v| *v >= 0)),
+        column!("month", |_fi, f, rows, r| months[&rows.month[r]].as_str()),
+        column!("month_index", |_fi, f, rows, r| rows.month[r]),
+        column!("crime_type", |_fi, f, rows, r| rows.crime_type.get(r)),
+        column!("lon", |_fi, f, rows, r| rows.lon[r]),
+        column!("lat", |_fi, f, rows, r| rows.lat[r]),
+        column!("easting_m", |_fi, f, rows, r| rows.easting_m[r]),
+        column!("northing_m", |_fi, f, rows, r| rows.northing_m[r]),
+        column!("location", |_fi, f, rows, r| rows.location.get_opt(r)),
+        column!("lsoa_code", |_fi, f, rows, r| rows.lsoa_code.get_opt(r)),
+        column!("falls_within", |_fi, f, rows, r| rows.falls_within.get_opt(r)),
+        column!("last_outcome", |_fi, f, rows, r| rows.outcome.get_opt(r)),
+        column!("ward_code", |_fi, f, rows, r| ctx.wards[rows.ward[r] as usize]
+            .code
+            .as_str()),
+        column!("borough_code", |_fi, f, rows, r| ctx.wards[rows.ward[r] as usize]
+            .parent_code
+            .as_deref()),
+        column!("nearest_school_id", |_fi, f, rows, r| poi(ctx.schools, rows.school[r])),
+        column!("nearest_school_m", |_fi, f, rows, r| dist(rows.school_m[r])),
+        column!("nearest_station_id", |_fi, f, rows, r| poi(
+            ctx.stations,
+            rows.station[r]
+        )),
+        column!("nearest_station_m", |_fi, f, rows, r| dist(rows.station_m[r])),
+    ];
+    DataFrame::new(n, columns).map_err(polars_err)
 }
 
 /// The rejects table: every row that could not be used, verbatim.
