@@ -76,7 +76,7 @@ pub fn report(ds: &Dataset, top: usize) -> Result<String, DatasetError> {
     }
     let _ = writeln!(s, "\nincidents by crime type");
     let mut types: Vec<_> = counts(&ds.incidents, "crime_type")?.into_iter().collect();
-    types.sort_by(|a, b| b.1.cmp(&a.1));
+    types.sort_by_key(|t| std::cmp::Reverse(t.1));
     for (k, v) in types {
         let _ = writeln!(s, "  {k:<32} {v:>9}");
     }

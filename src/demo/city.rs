@@ -128,21 +128,21 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
             near_poi: near,
         });
     };
-    for k in 0..3 {
+    for (k, at) in schools.iter().take(3).enumerate() {
         plant(
             &format!("school-{}", k + 1),
             "static",
-            schools[k],
+            *at,
             25.0,
             0,
             Some(format!("school:{}", 900_001 + k)),
         );
     }
-    for k in 0..2 {
+    for (k, at) in stations.iter().take(2).enumerate() {
         plant(
             &format!("station-{}", k + 1),
             "static",
-            stations[k],
+            *at,
             25.0,
             0,
             Some(format!("station:{}", station_id(k))),
@@ -345,7 +345,7 @@ fn write_boundaries(root: &Path, v: &[Vec<[f64; 2]>]) -> Result<(), DemoError> {
         .add_character_field(field("GSS_CODE"), 9);
     let mut w = shapefile::Writer::from_path(&borough_path, table).map_err(|e| shp_err(&borough_path, e))?;
     let h = n / 2;
-    for b in 0..4 {
+    for (b, borough_name) in borough_names.iter().enumerate() {
         let (i0, j0) = ((b % 2) * h, (b / 2) * h);
         let mut pts = Vec::new();
         pts.extend((0..h).map(|t| v[i0][j0 + t])); // west side, going north
@@ -354,7 +354,7 @@ fn write_boundaries(root: &Path, v: &[Vec<[f64; 2]>]) -> Result<(), DemoError> {
         pts.extend((0..h).map(|t| v[i0 + h - t][j0])); // south side, going west
         let poly = shapefile::Polygon::new(shapefile::PolygonRing::Outer(ring(pts)));
         let mut rec = Record::default();
-        rec.insert("NAME".into(), FieldValue::Character(Some(borough_names[b].to_string())));
+        rec.insert("NAME".into(), FieldValue::Character(Some(borough_name.to_string())));
         rec.insert(
             "GSS_CODE".into(),
             FieldValue::Character(Some(format!("E0990{:04}", b + 1))),

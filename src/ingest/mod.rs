@@ -186,12 +186,12 @@ pub fn build(
         let mut seen: FxHashMap<&str, (usize, usize)> = FxHashMap::with_capacity_and_hasher(total, Default::default());
         for (fi, f) in files.iter().enumerate() {
             let rows = &f.parsed.rows;
-            for r in 0..rows.len() {
+            for (r, kept) in keep[fi].iter_mut().enumerate() {
                 let Some(id) = rows.crime_id.get_opt(r) else { continue };
                 match seen.entry(id) {
                     Entry::Occupied(first) => {
                         let (ffi, rr) = *first.get();
-                        keep[fi][r] = false;
+                        *kept = false;
                         let first_rows = &files[ffi].parsed.rows;
                         let path = &file_table[(member_base[ffi] + first_rows.file[rr]) as usize].path;
                         let detail = format!("Crime ID {id} already read from {path} line {}", first_rows.line[rr]);
@@ -314,11 +314,10 @@ pub fn build(
     Ok((tables_out, cache))
 }
 
-fn read_boundaries(
-    config: &Config,
-    root: &Path,
-    progress: &Progress,
-) -> Result<(Vec<Area>, Vec<Area>, Vec<LayerRecord>), IngestError> {
+/// Wards, boroughs and the records of the files they came from.
+type Layers = (Vec<Area>, Vec<Area>, Vec<LayerRecord>);
+
+fn read_boundaries(config: &Config, root: &Path, progress: &Progress) -> Result<Layers, IngestError> {
     let bar = progress.step("reading boundaries");
     let mut records = Vec::new();
     let wards = boundaries::read_layer_bng(&config.boundaries.wards, root)?;
