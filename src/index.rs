@@ -106,6 +106,15 @@ impl PointIndex {
             .map(|(p, d2)| (p.data, d2.sqrt()))
     }
 
+    /// The `k` nearest points, nearest first.
+    pub fn nearest_k(&self, easting_m: f64, northing_m: f64, k: usize) -> Vec<u32> {
+        self.tree
+            .nearest_neighbor_iter(&[easting_m, northing_m])
+            .take(k)
+            .map(|p| p.data)
+            .collect()
+    }
+
     /// Every point within `radius_m` metres (inclusive).
     pub fn within(&self, easting_m: f64, northing_m: f64, radius_m: f64) -> impl Iterator<Item = u32> + '_ {
         // rstar takes the squared radius.

@@ -18,6 +18,7 @@
 //! | [`config`] | the ingest config (`data/london.toml`): what to read and how fields map |
 //! | [`ingest`] | readers for shapefiles, GeoJSON, police.uk CSV and API JSON, POI CSVs; validation into rejects; the spatial join |
 //! | [`dataset`] | the Parquet tables and `manifest.json`; atomic write; [`dataset::Dataset::open`] |
+//! | [`analysis`] | grids, spatial weights, Gi* with FDR, default scales, result layers (GeoJSON/CSV) |
 //! | [`info`] | the `hotspots info` report |
 //! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |
 //! | [`progress`] | progress bars that stay quiet in scripts |
@@ -25,6 +26,7 @@
 //! Units live in names: `easting_m`, `northing_m` (BNG metres), `lon`, `lat`
 //! (WGS84 degrees), `radius_m`, `area_km2`.
 
+pub mod analysis;
 pub mod config;
 pub mod crime_types;
 pub mod crs;

@@ -52,6 +52,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Getis-Ord Gi* hotspots on a grid, with FDR: a GeoJSON or CSV layer.
+    Gistar {
+        #[command(flatten)]
+        hotspot: HotspotArgs,
+    },
     /// Write a synthetic city with planted hotspots and ingest it.
     Demo {
         /// Where to write it.
@@ -61,6 +66,101 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+/// Options shared by the hotspot commands.
+#[derive(clap::Args)]
+struct HotspotArgs {
+    /// The dataset directory.
+    #[arg(long)]
+    dataset: PathBuf,
+    /// Units of analysis.
+    #[arg(long, value_enum, default_value = "square")]
+    grid: GridArg,
+    /// Cell size in metres (default: chosen from the data, stated in the output).
+    #[arg(long)]
+    cell: Option<f64>,
+    /// Distance band in metres (default: chosen from the data, stated in the output).
+    #[arg(long)]
+    band: Option<f64>,
+    /// Weights within the band.
+    #[arg(long, value_enum, default_value = "binary")]
+    weights: WeightsArg,
+    /// police.uk crime types to keep (repeatable); default all.
+    #[arg(long = "crime-type")]
+    crime_type: Vec<String>,
+    /// First month, YYYY-MM.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last month, YYYY-MM.
+    #[arg(long)]
+    to: Option<String>,
+    /// Conditional permutations for pseudo p-values (e.g. 999).
+    #[arg(long, default_value_t = 0)]
+    permutations: usize,
+    /// Seed for the permutations.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Significance level.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Multiple-testing correction for `significant`.
+    #[arg(long, value_enum, default_value = "fdr")]
+    correction: CorrectionArg,
+    /// Output file: .geojson (RFC 7946) or .csv.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GridArg {
+    Square,
+    Hex,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum WeightsArg {
+    Binary,
+    InverseDistance,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CorrectionArg {
+    None,
+    Fdr,
+    Bonferroni,
+}
+
+impl HotspotArgs {
+    fn request(&self) -> hotspots::analysis::hotspot::HotspotRequest {
+        use hotspots::analysis::{fdr::Correction, grid::GridKind, hotspot::WeightKind};
+        hotspots::analysis::hotspot::HotspotRequest {
+            selection: hotspots::analysis::select::Selection {
+                crime_types: self.crime_type.clone(),
+                from: self.from.clone(),
+                to: self.to.clone(),
+                kind: None,
+            },
+            grid: match self.grid {
+                GridArg::Square => GridKind::Square,
+                GridArg::Hex => GridKind::Hex,
+            },
+            cell_m: self.cell,
+            band_m: self.band,
+            weights: match self.weights {
+                WeightsArg::Binary => WeightKind::Binary,
+                WeightsArg::InverseDistance => WeightKind::InverseDistance,
+            },
+            permutations: self.permutations,
+            seed: self.seed,
+            alpha: self.alpha,
+            correction: match self.correction {
+                CorrectionArg::None => Correction::None,
+                CorrectionArg::Fdr => Correction::Fdr,
+                CorrectionArg::Bonferroni => Correction::Bonferroni,
+            },
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -104,6 +204,24 @@ fn main() -> anyhow::Result<()> {
                 let ds = hotspots::dataset::Dataset::open(&dataset)?;
                 print!("{}", hotspots::info::report(&ds, top)?);
             }
+        }
+        Command::Gistar { hotspot } => {
+            let ds = hotspots::dataset::Dataset::open(&hotspot.dataset)?;
+            let result = hotspots::analysis::hotspot::gi_star(&ds, &hotspot.request())?;
+            result.to_layer().write(&hotspot.out)?;
+            let hot = result.bin_fdr.iter().filter(|b| **b > 0).count();
+            let cold = result.bin_fdr.iter().filter(|b| **b < 0).count();
+            println!(
+                "{} cells of {} m ({}), band {} m ({}); {} hot and {} cold at 90 %+ with FDR; wrote {}",
+                result.grid.cells.len(),
+                result.cell_choice.value,
+                result.cell_choice.rule,
+                result.band_choice.value,
+                result.band_choice.rule,
+                hot,
+                cold,
+                hotspot.out.display()
+            );
         }
         Command::Demo { dir, seed } => {
             let demo = hotspots::demo::run(&dir, seed, cli.quiet)?;

@@ -25,3 +25,48 @@ pub fn real_data(test: &str) -> Option<PathBuf> {
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The Met burglary dataset (data/london-burglary.toml), ingested once per
+/// test binary into a temporary folder.
+pub fn burglary_dataset(test: &str) -> Option<PathBuf> {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let root = real_data(test)?;
+    Some(
+        DIR.get_or_init(|| {
+            let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+            let out = tmp.path().join("burglary");
+            let config = hotspots::config::Config::load(&repo().join("data/london-burglary.toml")).unwrap();
+            hotspots::ingest::ingest(
+                &config,
+                &root,
+                &out,
+                &hotspots::ingest::IngestOptions {
+                    quiet: true,
+                    force: true,
+                },
+            )
+            .unwrap();
+            out
+        })
+        .clone(),
+    )
+}
+
+/// The Python with PySAL (tests/reference/requirements.txt) named by
+/// `HOTSPOTS_PYTHON`, or `None` (after saying the test is skipped). With
+/// `HOTSPOTS_REQUIRE_REFERENCE=1` (as in CI) a missing one fails instead.
+pub fn reference_python(test: &str) -> Option<PathBuf> {
+    let required = std::env::var("HOTSPOTS_REQUIRE_REFERENCE").is_ok_and(|v| v == "1");
+    match std::env::var_os("HOTSPOTS_PYTHON").map(PathBuf::from) {
+        Some(p) if p.exists() => Some(p),
+        other => {
+            let msg = format!("{test}: reference Python not found (HOTSPOTS_PYTHON={other:?})");
+            if required {
+                panic!("{msg}, and HOTSPOTS_REQUIRE_REFERENCE=1");
+            }
+            eprintln!("SKIPPED {msg}");
+            None
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Analysis grids in British National Grid metres: square fishnets and
+//! pointy-top hexagons. The origin is snapped to a multiple of the cell
+//! size, and a cell is kept when its centre lies inside the study area
+//! (the union of the wards), found by scanline fill of the ward polygons.
+
+use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon};
+use rustc_hash::FxHashMap;
+
+/// Square or hexagonal cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GridKind {
+    /// Squares of side `cell_m`.
+    Square,
+    /// Pointy-top hexagons whose centres are `cell_m` apart (flat-to-flat
+    /// width `cell_m`, area √3/2 · cell_m²).
+    Hex,
+}
+
+/// One cell: its lattice position and centre (BNG metres).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridCell {
+    pub col: i32,
+    pub row: i32,
+    pub centre: [f64; 2],
+}
+
+/// A grid over the study area.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    pub kind: GridKind,
+    pub cell_m: f64,
+    /// Lattice origin (BNG metres), a multiple of `cell_m`.
+    pub origin: [f64; 2],
+    pub cells: Vec<GridCell>,
+    lookup: FxHashMap<(i32, i32), u32>,
+}
+
+impl Grid {
+    /// The cells whose centres fall inside `areas` (BNG polygons).
+    pub fn new(kind: GridKind, cell_m: f64, areas: &[MultiPolygon<f64>]) -> Grid {
+        assert!(cell_m > 0.0, "cell size must be positive");
+        let bbox = areas.iter().filter_map(|a| a.bounding_rect()).reduce(|a, b| {
+            geo::Rect::new(
+                Coord {
+                    x: a.min().x.min(b.min().x),
+                    y: a.min().y.min(b.min().y),
+                },
+                Coord {
+                    x: a.max().x.max(b.max().x),
+                    y: a.max().y.max(b.max().y),
+                },
+            )
+        });
+        let Some(bbox) = bbox else {
+            return Grid {
+                kind,
+                cell_m,
+                origin: [0.0, 0.0],
+                cells: Vec::new(),
+                lookup: FxHashMap::default(),
+            };
+        };
+        let origin = [
+            (bbox.min().x / cell_m).floor() * cell_m,
+            (bbox.min().y / cell_m).floor() * cell_m,
+        ];
+        let mut grid = Grid {
+            kind,
+            cell_m,
+            origin,
+            cells: Vec::new(),
+            lookup: FxHashMap::default(),
+        };
+        let (dy, row_count) = match kind {
+            GridKind::Square => (cell_m, ((bbox.max().y - origin[1]) / cell_m).ceil() as i32 + 1),
+            GridKind::Hex => (
+                grid.hex_radius() * 1.5,
+                ((bbox.max().y - origin[1]) / (grid.hex_radius() * 1.5)).ceil() as i32 + 2,
+            ),
+        };
+        // Scanline fill: for each row's centre line, the x-crossings of every
+        // ring of every polygon, paired even-odd, give the inside intervals.
+        let mut crossings: Vec<Vec<f64>> = vec![Vec::new(); row_count.max(0) as usize];
+        let mut inside: std::collections::BTreeSet<(i32, i32)> = std::collections::BTreeSet::new();
+        for mp in areas {
+            for poly in &mp.0 {
+                for c in crossings.iter_mut() {
+                    c.clear();
+                }
+                for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                    for seg in ring.lines() {
+                        let (a, b) = (seg.start, seg.end);
+                        let (lo, hi) = if a.y < b.y { (a, b) } else { (b, a) };
+                        if lo.y == hi.y {
+                            continue;
+                        }
+                        let first = (((lo.y - origin[1]) / dy - grid.row_offset()).ceil() as i32).max(0);
+                        let last = (((hi.y - origin[1]) / dy - grid.row_offset()).ceil() as i32 - 1).min(row_count - 1);
+                        for row in first..=last {
+                            let yc = grid.row_centre_y(row);
+                            if yc >= lo.y && yc < hi.y {
+                                crossings[row as usize].push(lo.x + (yc - lo.y) * (hi.x - lo.x) / (hi.y - lo.y));
+                            }
+                        }
+                    }
+                }
+                for (row, xs) in crossings.iter_mut().enumerate() {
+                    xs.sort_by(f64::total_cmp);
+                    for pair in xs.chunks_exact(2) {
+                        let (c0, c1) = grid.cols_between(row as i32, pair[0], pair[1]);
+                        for col in c0..=c1 {
+                            inside.insert((col, row as i32));
+                        }
+                    }
+                }
+            }
+        }
+        for (col, row) in inside {
+            let centre = grid.centre_of(col, row);
+            grid.lookup.insert((col, row), grid.cells.len() as u32);
+            grid.cells.push(GridCell { col, row, centre });
+        }
+        grid
+    }
+
+    fn hex_radius(&self) -> f64 {
+        self.cell_m / 3f64.sqrt()
+    }
+
+    fn row_offset(&self) -> f64 {
+        match self.kind {
+            GridKind::Square => 0.5,
+            GridKind::Hex => 0.0,
+        }
+    }
+
+    fn row_centre_y(&self, row: i32) -> f64 {
+        match self.kind {
+            GridKind::Square => self.origin[1] + (row as f64 + 0.5) * self.cell_m,
+            GridKind::Hex => self.origin[1] + row as f64 * self.hex_radius() * 1.5,
+        }
+    }
+
+    fn row_shift(&self, row: i32) -> f64 {
+        match self.kind {
+            GridKind::Square => 0.5 * self.cell_m,
+            // Odd rows of pointy-top hexes are shifted half a cell.
+            GridKind::Hex => {
+                if row.rem_euclid(2) == 1 {
+                    0.5 * self.cell_m
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// Centre (BNG metres) of the cell at (col, row).
+    pub fn centre_of(&self, col: i32, row: i32) -> [f64; 2] {
+        [
+            self.origin[0] + col as f64 * self.cell_m + self.row_shift(row),
+            self.row_centre_y(row),
+        ]
+    }
+
+    /// Columns whose centres on `row` lie in [x0, x1).
+    fn cols_between(&self, row: i32, x0: f64, x1: f64) -> (i32, i32) {
+        let shift = self.origin[0] + self.row_shift(row);
+        let c0 = ((x0 - shift) / self.cell_m).ceil() as i32;
+        let mut c1 = ((x1 - shift) / self.cell_m).ceil() as i32 - 1;
+        if c1 < c0 {
+            c1 = c0 - 1;
+        }
+        (c0, c1)
+    }
+
+    /// The cell containing the point (BNG metres), if it is a kept cell.
+    pub fn cell_of(&self, easting_m: f64, northing_m: f64) -> Option<u32> {
+        let key = match self.kind {
+            GridKind::Square => (
+                ((easting_m - self.origin[0]) / self.cell_m).floor() as i32,
+                ((northing_m - self.origin[1]) / self.cell_m).floor() as i32,
+            ),
+            GridKind::Hex => self.hex_of(easting_m, northing_m),
+        };
+        self.lookup.get(&key).copied()
+    }
+
+    /// Offset (odd-row shifted) coordinates of the hexagon containing a point.
+    fn hex_of(&self, x: f64, y: f64) -> (i32, i32) {
+        // To axial (pointy-top), round in cube coordinates, back to offset.
+        let r = self.hex_radius();
+        let px = x - self.origin[0];
+        let py = y - self.origin[1];
+        let q = (3f64.sqrt() / 3.0 * px - py / 3.0) / r;
+        let rr = (2.0 / 3.0 * py) / r;
+        let (x3, z3) = (q, rr);
+        let y3 = -x3 - z3;
+        let (mut rx, ry, mut rz) = (x3.round(), y3.round(), z3.round());
+        let (dx, dy, dz) = ((rx - x3).abs(), (ry - y3).abs(), (rz - z3).abs());
+        if dx > dy && dx > dz {
+            rx = -ry - rz;
+        } else if dy <= dz {
+            rz = -rx - ry;
+        }
+        let row = rz as i32;
+        let col = rx as i32 + (row - (row & 1)) / 2;
+        (col, row)
+    }
+
+    /// Area of one cell in km².
+    pub fn cell_area_km2(&self) -> f64 {
+        match self.kind {
+            GridKind::Square => self.cell_m * self.cell_m / 1e6,
+            GridKind::Hex => 3f64.sqrt() / 2.0 * self.cell_m * self.cell_m / 1e6,
+        }
+    }
+
+    /// A stable id: `sq250-<col>-<row>` or `hex250-<col>-<row>` (lattice
+    /// positions relative to BNG 0,0, so ids agree between runs).
+    pub fn id(&self, i: usize) -> String {
+        let c = self.cells[i];
+        let (oc, or) = ((self.origin[0] / self.cell_m).round() as i64, self.origin[1]);
+        let row_base = match self.kind {
+            GridKind::Square => (or / self.cell_m).round() as i64,
+            GridKind::Hex => (or / (self.hex_radius() * 1.5)).round() as i64,
+        };
+        let prefix = match self.kind {
+            GridKind::Square => "sq",
+            GridKind::Hex => "hex",
+        };
+        format!(
+            "{prefix}{}-{}-{}",
+            self.cell_m,
+            oc + c.col as i64,
+            row_base + c.row as i64
+        )
+    }
+
+    /// The cell's polygon in BNG metres (counter-clockwise, closed).
+    pub fn polygon_bng(&self, i: usize) -> Polygon<f64> {
+        let [x, y] = self.cells[i].centre;
+        let ring: Vec<Coord<f64>> = match self.kind {
+            GridKind::Square => {
+                let h = self.cell_m / 2.0;
+                vec![
+                    (x - h, y - h),
+                    (x + h, y - h),
+                    (x + h, y + h),
+                    (x - h, y + h),
+                    (x - h, y - h),
+                ]
+                .into_iter()
+                .map(|(x, y)| Coord { x, y })
+                .collect()
+            }
+            GridKind::Hex => {
+                let r = self.hex_radius();
+                let mut v: Vec<Coord<f64>> = (0..6)
+                    .map(|k| {
+                        let a = std::f64::consts::PI / 180.0 * (60.0 * k as f64 - 30.0);
+                        Coord {
+                            x: x + r * a.cos(),
+                            y: y + r * a.sin(),
+                        }
+                    })
+                    .collect();
+                v.push(v[0]);
+                v
+            }
+        };
+        Polygon::new(LineString(ring), vec![])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    fn square_area(x0: f64, y0: f64, s: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![
+            polygon![(x: x0, y: y0), (x: x0 + s, y: y0), (x: x0 + s, y: y0 + s), (x: x0, y: y0 + s), (x: x0, y: y0)],
+        ])
+    }
+
+    #[test]
+    fn square_grid_snaps_origin_and_keeps_centres_inside() {
+        // A 1 km square from (10_100, 20_100): origin snaps to (10_000, 20_000).
+        let g = Grid::new(GridKind::Square, 250.0, &[square_area(10_100.0, 20_100.0, 1_000.0)]);
+        assert_eq!(g.origin, [10_000.0, 20_000.0]);
+        // Centres at 10_125 + 250k: inside [10_100, 11_100) are 10_125..10_875 and 11_125? no -> 4 per axis.
+        assert_eq!(g.cells.len(), 16);
+        assert!(g.cells.iter().all(|c| c.centre[0] > 10_100.0 && c.centre[0] < 11_100.0));
+        assert_eq!(g.cell_of(10_130.0, 20_130.0), Some(0));
+        assert_eq!(
+            g.cell_of(10_010.0, 20_010.0),
+            Some(0),
+            "the whole square of a kept centre counts"
+        );
+        assert_eq!(g.cell_of(9_990.0, 20_130.0), None, "outside the kept cells");
+        assert_eq!(g.id(0), "sq250-40-80");
+    }
+
+    #[test]
+    fn hex_grid_covers_area_and_points_find_their_hexagon() {
+        let area = square_area(0.0, 0.0, 2_000.0);
+        let g = Grid::new(GridKind::Hex, 200.0, &[area]);
+        // Area / hex area ≈ 4e6 / (√3/2 · 4e4) ≈ 115 cells.
+        assert!((100..=130).contains(&g.cells.len()), "{}", g.cells.len());
+        for (i, c) in g.cells.iter().enumerate() {
+            assert_eq!(g.cell_of(c.centre[0], c.centre[1]), Some(i as u32), "centre of {i}");
+        }
+        // Hexagons are the Voronoi cells of their centres: a point belongs to
+        // the nearest centre.
+        for k in 0..2_000 {
+            let p = [
+                (k * 7919 % 1_600) as f64 + 200.0 + 0.37,
+                (k * 104_729 % 1_600) as f64 + 200.0 + 0.61,
+            ];
+            let nearest = (0..g.cells.len())
+                .min_by(|&a, &b| {
+                    let d = |i: usize| (g.cells[i].centre[0] - p[0]).powi(2) + (g.cells[i].centre[1] - p[1]).powi(2);
+                    d(a).total_cmp(&d(b))
+                })
+                .unwrap();
+            assert_eq!(g.cell_of(p[0], p[1]), Some(nearest as u32), "point {p:?}");
+        }
+        // Neighbouring centres are cell_m apart.
+        let w = crate::analysis::weights::Weights::distance_band(
+            &g.cells.iter().map(|c| c.centre).collect::<Vec<_>>(),
+            200.0,
+            false,
+        );
+        let interior = (0..g.cells.len()).filter(|&i| w.neighbour_count(i) == 6).count();
+        assert!(
+            interior > 60,
+            "interior hexes have 6 neighbours at exactly cell_m: {interior}"
+        );
+    }
+}

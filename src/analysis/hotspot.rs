@@ -1,0 +1,245 @@
+//! A Getis-Ord Gi* hotspot layer: incidents counted per grid cell, Gi* over
+//! a distance band, p-values, Benjamini–Hochberg FDR and ArcGIS-style bins.
+
+use geo::{Geometry, MapCoords};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::fdr::{self, Correction};
+use super::gi_star;
+use super::grid::{Grid, GridKind};
+use super::layer::{Feature, Layer};
+use super::scale::{self, Choice};
+use super::select::Selection;
+use super::weights::Weights;
+use super::AnalysisError;
+use crate::dataset::Dataset;
+
+/// Weights for Gi*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightKind {
+    /// 1 within the band (the fixed distance band of ArcGIS's hot spot tools).
+    #[default]
+    Binary,
+    /// 1/d within the band.
+    InverseDistance,
+}
+
+/// What to compute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HotspotRequest {
+    pub selection: Selection,
+    pub grid: GridKind,
+    /// Cell size in metres; `None` chooses one from the data.
+    pub cell_m: Option<f64>,
+    /// Distance band in metres; `None` chooses one from the data.
+    pub band_m: Option<f64>,
+    pub weights: WeightKind,
+    /// Conditional permutations for pseudo p-values (0 = none).
+    pub permutations: usize,
+    pub seed: u64,
+    /// Significance level for the `significant` flag.
+    pub alpha: f64,
+    /// Correction used for `significant` (bins are given both raw and FDR).
+    pub correction: Correction,
+}
+
+impl Default for HotspotRequest {
+    fn default() -> Self {
+        HotspotRequest {
+            selection: Selection::default(),
+            grid: GridKind::Square,
+            cell_m: None,
+            band_m: None,
+            weights: WeightKind::Binary,
+            permutations: 0,
+            seed: 1,
+            alpha: 0.05,
+            correction: Correction::Fdr,
+        }
+    }
+}
+
+/// The result, cell by cell (same order as `grid.cells`).
+#[derive(Debug, Clone)]
+pub struct Hotspots {
+    pub request: HotspotRequest,
+    pub grid: Grid,
+    pub cell_choice: Choice,
+    pub band_choice: Choice,
+    pub weights: Weights,
+    pub count: Vec<f64>,
+    pub z: Vec<f64>,
+    pub p: Vec<f64>,
+    /// BH-adjusted p (q-values).
+    pub q: Vec<f64>,
+    pub p_sim: Option<Vec<f64>>,
+    pub bin: Vec<i8>,
+    pub bin_fdr: Vec<i8>,
+    pub significant: Vec<bool>,
+    /// Incidents selected, and how many fell outside every kept cell.
+    pub incidents: usize,
+    pub outside_grid: usize,
+}
+
+fn check_positive(name: &str, v: Option<f64>) -> Result<(), AnalysisError> {
+    match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => Err(AnalysisError::Param {
+            name: name.into(),
+            message: format!("must be a positive number of metres, got {x}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Computes a Gi* hotspot layer.
+pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisError> {
+    check_positive("cell", req.cell_m)?;
+    check_positive("band", req.band_m)?;
+    if !(req.alpha > 0.0 && req.alpha < 1.0) {
+        return Err(AnalysisError::Param {
+            name: "alpha".into(),
+            message: "must be between 0 and 1".into(),
+        });
+    }
+    let points = req.selection.apply(ds)?;
+    if points.is_empty() {
+        return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+    }
+    let xy: Vec<[f64; 2]> = points
+        .easting_m
+        .iter()
+        .zip(&points.northing_m)
+        .map(|(e, n)| [*e, *n])
+        .collect();
+    let cell_choice = match req.cell_m {
+        Some(c) => Choice::given(c),
+        None => scale::default_cell_size(&xy),
+    };
+    let areas = ds.ward_index.polygons();
+    let grid = Grid::new(req.grid, cell_choice.value, areas);
+    if grid.cells.len() < 3 {
+        return Err(AnalysisError::Param {
+            name: "cell".into(),
+            message: format!(
+                "{} m leaves {} cells in the study area",
+                cell_choice.value,
+                grid.cells.len()
+            ),
+        });
+    }
+    let mut count = vec![0.0; grid.cells.len()];
+    let mut outside_grid = 0;
+    for p in &xy {
+        match grid.cell_of(p[0], p[1]) {
+            Some(i) => count[i as usize] += 1.0,
+            None => outside_grid += 1,
+        }
+    }
+    let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.centre).collect();
+    let band_choice = match req.band_m {
+        Some(b) => Choice::given(b),
+        None => scale::default_band(&centres, &count, grid.cell_m),
+    };
+    let weights = Weights::distance_band(&centres, band_choice.value, req.weights == WeightKind::InverseDistance);
+    let z = gi_star::z_scores(&count, &weights, 1.0);
+    let p: Vec<f64> = z.iter().map(|z| gi_star::p_two_sided(*z)).collect();
+    let q = fdr::bh_adjust(&p);
+    let p_sim =
+        (req.permutations > 0).then(|| gi_star::permutation_p(&count, &weights, 1.0, req.permutations, req.seed));
+    let bin = fdr::confidence_bins(&z, &p, Correction::None);
+    let bin_fdr = fdr::confidence_bins(&z, &p, Correction::Fdr);
+    let threshold = match req.correction {
+        Correction::None => req.alpha,
+        Correction::Fdr => fdr::bh_threshold(&p, req.alpha),
+        Correction::Bonferroni => fdr::bonferroni_threshold(p.len(), req.alpha),
+    };
+    let significant = p.iter().map(|p| *p <= threshold).collect();
+    Ok(Hotspots {
+        request: req.clone(),
+        grid,
+        cell_choice,
+        band_choice,
+        weights,
+        count,
+        z,
+        p,
+        q,
+        p_sim,
+        bin,
+        bin_fdr,
+        significant,
+        incidents: xy.len(),
+        outside_grid,
+    })
+}
+
+impl Hotspots {
+    /// Cells with fewer than 8 neighbours (ArcGIS's guidance for Gi*).
+    pub fn few_neighbours(&self) -> usize {
+        self.weights.fewer_than(8).len()
+    }
+
+    /// What produced the layer, for its metadata.
+    pub fn metadata(&self) -> Value {
+        json!({
+            "statistic": "Getis-Ord Gi* (Ord & Getis 1995 general form, self weight 1)",
+            "request": self.request,
+            "grid": self.grid.kind,
+            "cell_m": self.cell_choice.value,
+            "cell_rule": self.cell_choice.rule,
+            "band_m": self.band_choice.value,
+            "band_rule": self.band_choice.rule,
+            "weights": self.weights.spec,
+            "cells": self.grid.cells.len(),
+            "incidents": self.incidents,
+            "incidents_outside_grid": self.outside_grid,
+            "islands": self.weights.islands().len(),
+            "cells_with_fewer_than_8_neighbours": self.few_neighbours(),
+            "crs": "EPSG:4326 (lon, lat); metric work in EPSG:27700",
+        })
+    }
+
+    /// The layer: one polygon feature per cell, in WGS84.
+    pub fn to_layer(&self) -> Layer {
+        let area = self.grid.cell_area_km2();
+        let features = (0..self.grid.cells.len())
+            .map(|i| {
+                let poly = self.grid.polygon_bng(i);
+                let wgs = poly.map_coords(|c| {
+                    let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
+                    geo::Coord { x, y }
+                });
+                let cell = self.grid.cells[i];
+                let num = |v: f64| if v.is_finite() { Value::from(v) } else { Value::Null };
+                let mut props = Map::new();
+                props.insert("cell_id".into(), Value::from(self.grid.id(i)));
+                props.insert("easting_m".into(), Value::from(cell.centre[0]));
+                props.insert("northing_m".into(), Value::from(cell.centre[1]));
+                props.insert("count".into(), num(self.count[i]));
+                props.insert("per_km2".into(), num(self.count[i] / area));
+                props.insert("neighbours".into(), Value::from(self.weights.neighbour_count(i)));
+                props.insert("gi_z".into(), num(self.z[i]));
+                props.insert("gi_p".into(), num(self.p[i]));
+                props.insert("gi_q_fdr".into(), num(self.q[i]));
+                if let Some(ps) = &self.p_sim {
+                    props.insert("gi_p_sim".into(), num(ps[i]));
+                }
+                props.insert("gi_bin".into(), Value::from(self.bin[i]));
+                props.insert("gi_bin_fdr".into(), Value::from(self.bin_fdr[i]));
+                props.insert("significant".into(), Value::from(self.significant[i]));
+                Feature {
+                    id: self.grid.id(i),
+                    geometry: Geometry::Polygon(wgs),
+                    properties: props,
+                }
+            })
+            .collect();
+        Layer {
+            name: "gi_star".into(),
+            features,
+            metadata: self.metadata(),
+        }
+    }
+}

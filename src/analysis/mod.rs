@@ -1,0 +1,37 @@
+//! The analytic core: units of analysis (grids), spatial weights, and the
+//! statistics an analyst puts in front of a commander. Reads a
+//! [`crate::dataset::Dataset`], never raw files, and knows nothing of HTTP:
+//! the CLI and the server call the same functions.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `select.rs` | which incidents: crime types, months, kind |
+//! | `grid.rs` | square and hexagon grids in BNG metres over the study area |
+//! | `weights.rs` | sparse spatial weights: distance band, inverse distance, kNN |
+//! | `gi_star.rs` | Getis-Ord Gi* (Ord & Getis 1995 general form), permutation inference |
+//! | `fdr.rs` | Benjamini–Hochberg FDR, Bonferroni, ArcGIS confidence bins |
+//! | `scale.rs` | default cell size and distance band, chosen from the data |
+//! | `hotspot.rs` | a Gi* hotspot layer: counts per cell, z, p, FDR, bins |
+//! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
+
+pub mod fdr;
+pub mod gi_star;
+pub mod grid;
+pub mod hotspot;
+pub mod layer;
+pub mod scale;
+pub mod select;
+pub mod weights;
+
+/// Errors from analyses. `Param` names the request parameter at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("parameter `{name}`: {message}")]
+    Param { name: String, message: String },
+    #[error("no incidents match the selection ({0})")]
+    Empty(String),
+    #[error("dataset: {0}")]
+    Data(String),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}

@@ -1,0 +1,131 @@
+//! Choosing incidents for an analysis: crime types, a month range, the kind
+//! of record (crime by default, never stop and search unless asked), and a
+//! weight per incident (1, or its harm).
+
+use polars::prelude::*;
+
+use super::AnalysisError;
+use crate::dataset::Dataset;
+
+/// Which incidents an analysis uses.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Selection {
+    /// police.uk categories to keep (CSV names or API slugs); empty = all.
+    pub crime_types: Vec<String>,
+    /// First and last month (`YYYY-MM`), inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Record kind: "crime" (default), "stop_and_search", ...
+    pub kind: Option<String>,
+}
+
+/// Selected incidents, in BNG metres, with their month number and crime type.
+#[derive(Debug, Clone, Default)]
+pub struct Points {
+    pub easting_m: Vec<f64>,
+    pub northing_m: Vec<f64>,
+    pub month: Vec<u32>,
+    pub crime_type: Vec<String>,
+}
+
+impl Points {
+    pub fn len(&self) -> usize {
+        self.easting_m.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.easting_m.is_empty()
+    }
+}
+
+fn col_err(column: &str, e: PolarsError) -> AnalysisError {
+    AnalysisError::Data(format!("incidents column `{column}`: {e}"))
+}
+
+impl Selection {
+    /// The month range as numbers, checked.
+    pub fn months(&self) -> Result<(Option<u32>, Option<u32>), AnalysisError> {
+        let parse = |name: &str, v: &Option<String>| -> Result<Option<u32>, AnalysisError> {
+            v.as_deref()
+                .map(|s| {
+                    crate::month::parse(s).ok_or_else(|| AnalysisError::Param {
+                        name: name.into(),
+                        message: format!("{s:?} is not a month (YYYY-MM)"),
+                    })
+                })
+                .transpose()
+        };
+        let (from, to) = (parse("from", &self.from)?, parse("to", &self.to)?);
+        if let (Some(a), Some(b)) = (from, to) {
+            if a > b {
+                return Err(AnalysisError::Param {
+                    name: "from".into(),
+                    message: format!("{} is after to {}", crate::month::format(a), crate::month::format(b)),
+                });
+            }
+        }
+        Ok((from, to))
+    }
+
+    /// The canonical crime types asked for, checked.
+    pub fn types(&self) -> Result<Vec<&'static str>, AnalysisError> {
+        self.crime_types
+            .iter()
+            .map(|t| {
+                crate::crime_types::canonical(t).ok_or_else(|| AnalysisError::Param {
+                    name: "crime_type".into(),
+                    message: format!("{t:?} is not a police.uk crime type"),
+                })
+            })
+            .collect()
+    }
+
+    /// The incidents of `ds` this selection keeps.
+    pub fn apply(&self, ds: &Dataset) -> Result<Points, AnalysisError> {
+        let (from, to) = self.months()?;
+        let types = self.types()?;
+        let kind = self.kind.as_deref().unwrap_or("crime");
+        let df = &ds.incidents;
+        if df.height() == 0 {
+            return Ok(Points::default());
+        }
+        let e = df
+            .column("easting_m")
+            .and_then(|c| c.f64().cloned())
+            .map_err(|e| col_err("easting_m", e))?;
+        let n = df
+            .column("northing_m")
+            .and_then(|c| c.f64().cloned())
+            .map_err(|e| col_err("northing_m", e))?;
+        let m = df
+            .column("month_index")
+            .and_then(|c| c.u32().cloned())
+            .map_err(|e| col_err("month_index", e))?;
+        let t = df
+            .column("crime_type")
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| col_err("crime_type", e))?;
+        let k = df
+            .column("kind")
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| col_err("kind", e))?;
+        let mut out = Points::default();
+        for ((((e, n), m), t), k) in e.iter().zip(n.iter()).zip(m.iter()).zip(t.iter()).zip(k.iter()) {
+            let (Some(e), Some(n), Some(m), Some(t), Some(k)) = (e, n, m, t, k) else {
+                continue;
+            };
+            if k != kind
+                || from.is_some_and(|f| m < f)
+                || to.is_some_and(|l| m > l)
+                || (!types.is_empty() && !types.contains(&t))
+            {
+                continue;
+            }
+            out.easting_m.push(e);
+            out.northing_m.push(n);
+            out.month.push(m);
+            out.crime_type.push(t.to_string());
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,196 @@
+//! Spatial weights between analysis units, stored sparse (CSR). The focal
+//! unit's own weight is not stored: Gi* adds it (`self_weight`, 1).
+//!
+//! Distances are between unit centres, in BNG metres. A pair at exactly the
+//! threshold distance is a neighbour.
+
+use rustc_hash::FxHashMap;
+
+/// How weights were built (reported with every result).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WeightsSpec {
+    /// w = 1 within `band_m`.
+    DistanceBand { band_m: f64 },
+    /// w = 1 / d within `band_m` (d in metres).
+    InverseDistance { band_m: f64 },
+    /// w = 1 for the `k` nearest.
+    Knn { k: usize },
+    /// Polygons sharing an edge (rook) or any point (queen).
+    Contiguity { queen: bool },
+}
+
+/// Sparse spatial weights: unit `i`'s neighbours are
+/// `neighbours[offsets[i]..offsets[i + 1]]` with weights in `weights`
+/// (empty `weights` means all 1).
+#[derive(Debug, Clone)]
+pub struct Weights {
+    pub spec: WeightsSpec,
+    pub offsets: Vec<usize>,
+    pub neighbours: Vec<u32>,
+    pub weights: Vec<f64>,
+}
+
+/// Relative tolerance for "at exactly the threshold": grid centres at
+/// 750.000000001 m because of floating point are still at 750 m.
+const EDGE_TOLERANCE: f64 = 1e-9;
+
+impl Weights {
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Unit `i`'s neighbours and their weights.
+    pub fn row(&self, i: usize) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let range = self.offsets[i]..self.offsets[i + 1];
+        let binary = self.weights.is_empty();
+        range.map(move |k| (self.neighbours[k], if binary { 1.0 } else { self.weights[k] }))
+    }
+
+    pub fn neighbour_count(&self, i: usize) -> usize {
+        self.offsets[i + 1] - self.offsets[i]
+    }
+
+    /// Units with no neighbours at all.
+    pub fn islands(&self) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.neighbour_count(i) == 0).collect()
+    }
+
+    /// Units with fewer than `k` neighbours (ArcGIS recommends at least 8 for Gi*).
+    pub fn fewer_than(&self, k: usize) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.neighbour_count(i) < k).collect()
+    }
+
+    /// Distance-band weights over points (BNG metres): binary, or inverse distance.
+    pub fn distance_band(points: &[[f64; 2]], band_m: f64, inverse: bool) -> Weights {
+        let limit = band_m * (1.0 + EDGE_TOLERANCE);
+        let limit2 = limit * limit;
+        // Bucket the points by a grid of side `band`: neighbours lie in the 3x3 block.
+        let key = |p: &[f64; 2]| ((p[0] / limit).floor() as i64, (p[1] / limit).floor() as i64);
+        let mut buckets: FxHashMap<(i64, i64), Vec<u32>> = FxHashMap::default();
+        for (i, p) in points.iter().enumerate() {
+            buckets.entry(key(p)).or_default().push(i as u32);
+        }
+        let mut offsets = Vec::with_capacity(points.len() + 1);
+        let mut neighbours = Vec::new();
+        let mut weights = Vec::new();
+        offsets.push(0);
+        let mut row: Vec<(u32, f64)> = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            let (bx, by) = key(p);
+            row.clear();
+            for dx in -1..=1 {
+                for dy in -1..=1 {
+                    if let Some(b) = buckets.get(&(bx + dx, by + dy)) {
+                        for &j in b {
+                            if j as usize == i {
+                                continue;
+                            }
+                            let q = points[j as usize];
+                            let d2 = (q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2);
+                            if d2 <= limit2 {
+                                row.push((j, d2.sqrt()));
+                            }
+                        }
+                    }
+                }
+            }
+            row.sort_by_key(|r| r.0);
+            for &(j, d) in &row {
+                neighbours.push(j);
+                if inverse {
+                    weights.push(if d > 0.0 { 1.0 / d } else { 1.0 });
+                }
+            }
+            offsets.push(neighbours.len());
+        }
+        Weights {
+            spec: if inverse {
+                WeightsSpec::InverseDistance { band_m }
+            } else {
+                WeightsSpec::DistanceBand { band_m }
+            },
+            offsets,
+            neighbours,
+            weights,
+        }
+    }
+
+    /// k-nearest-neighbour weights (binary) via an R-tree.
+    pub fn knn(points: &[[f64; 2]], k: usize) -> Weights {
+        let index = crate::index::PointIndex::new(points);
+        let mut offsets = vec![0];
+        let mut neighbours = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            let mut row: Vec<u32> = index
+                .nearest_k(p[0], p[1], k + 1)
+                .into_iter()
+                .filter(|&j| j as usize != i)
+                .take(k)
+                .collect();
+            row.sort_unstable();
+            neighbours.extend(row);
+            offsets.push(neighbours.len());
+        }
+        Weights {
+            spec: WeightsSpec::Knn { k },
+            offsets,
+            neighbours,
+            weights: Vec::new(),
+        }
+    }
+
+    /// Builds weights from explicit neighbour lists (binary).
+    pub fn from_lists(spec: WeightsSpec, lists: Vec<Vec<u32>>) -> Weights {
+        let mut offsets = vec![0];
+        let mut neighbours = Vec::new();
+        for mut l in lists {
+            l.sort_unstable();
+            l.dedup();
+            neighbours.extend(l);
+            offsets.push(neighbours.len());
+        }
+        Weights {
+            spec,
+            offsets,
+            neighbours,
+            weights: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_includes_pairs_at_exactly_the_threshold() {
+        // A 250 m lattice: with a 750 m band each interior point has the 28
+        // others with di² + dj² <= 9 (offsets (±3,0), (0,±3) included).
+        let pts: Vec<[f64; 2]> = (0..11)
+            .flat_map(|i| (0..11).map(move |j| [i as f64 * 250.0 + 125.0, j as f64 * 250.0 + 125.0]))
+            .collect();
+        let w = Weights::distance_band(&pts, 750.0, false);
+        let centre = 5 * 11 + 5;
+        assert_eq!(w.neighbour_count(centre), 28);
+        // Corner: (a, b) in 0..=3 with a² + b² <= 9, less itself.
+        assert_eq!(w.neighbour_count(0), 10);
+        let inv = Weights::distance_band(&pts, 750.0, true);
+        let (_, wt) = inv.row(centre).find(|(j, _)| *j as usize == centre + 1).unwrap();
+        assert!((wt - 1.0 / 250.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn knn_and_islands() {
+        let pts = [[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [100.0, 0.0]];
+        let w = Weights::knn(&pts, 1);
+        assert_eq!(w.row(0).map(|r| r.0).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(w.row(2).map(|r| r.0).collect::<Vec<_>>(), vec![1]);
+        let band = Weights::distance_band(&pts, 2.0, false);
+        assert_eq!(band.islands(), vec![3]);
+    }
+}

@@ -1,0 +1,147 @@
+//! Gi* against independent computations: PySAL esda on the real Met
+//! burglary grid (binary weights), the general Ord & Getis formula in numpy
+//! (inverse distance), and the planted hotspots of the demo city.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use hotspots::analysis::hotspot::{gi_star, HotspotRequest, WeightKind};
+use hotspots::dataset::Dataset;
+
+/// Writes the engine's cells, runs the reference script, returns (ours, theirs) z by cell id.
+fn compare_with_reference(
+    python: &std::path::Path,
+    result: &hotspots::analysis::hotspot::Hotspots,
+    band: f64,
+    inverse: bool,
+) -> Vec<(f64, f64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = dir.path().join("cells.csv");
+    let mut text = String::from("cell_id,x_m,y_m,count\n");
+    for (i, c) in result.grid.cells.iter().enumerate() {
+        text.push_str(&format!(
+            "{},{:?},{:?},{:?}\n",
+            result.grid.id(i),
+            c.centre[0],
+            c.centre[1],
+            result.count[i]
+        ));
+    }
+    std::fs::write(&cells, text).unwrap();
+    let out = dir.path().join("ref.csv");
+    let mut cmd = Command::new(python);
+    cmd.arg(common::repo().join("tests/reference/gistar_esda.py"))
+        .arg("--cells")
+        .arg(&cells)
+        .arg("--band")
+        .arg(band.to_string())
+        .arg("--out")
+        .arg(&out);
+    if inverse {
+        cmd.arg("--inverse-distance");
+    }
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "reference script failed");
+    let theirs: HashMap<String, f64> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (id, z) = l.split_once(',').unwrap();
+            (id.to_string(), z.parse::<f64>().unwrap())
+        })
+        .collect();
+    assert_eq!(theirs.len(), result.grid.cells.len());
+    (0..result.grid.cells.len())
+        .map(|i| (result.z[i], theirs[&result.grid.id(i)]))
+        .collect()
+}
+
+#[test]
+fn gi_star_matches_esda_on_real_burglary_grid() {
+    let Some(ds_dir) = common::burglary_dataset("gi_star_matches_esda") else {
+        return;
+    };
+    let Some(python) = common::reference_python("gi_star_matches_esda") else {
+        return;
+    };
+    let ds = Dataset::open(&ds_dir).unwrap();
+    let req = HotspotRequest {
+        cell_m: Some(250.0),
+        band_m: Some(750.0),
+        ..Default::default()
+    };
+    let result = gi_star(&ds, &req).unwrap();
+    assert!(
+        (24_000..27_000).contains(&result.grid.cells.len()),
+        "≈25,500 cells: {}",
+        result.grid.cells.len()
+    );
+    let pairs = compare_with_reference(&python, &result, 750.0, false);
+    // Tolerance 1e-9 (absolute, on z): the two sum the same floats in different orders.
+    let worst = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-9, "max |z_ours - z_esda| = {worst:e}");
+    eprintln!("esda binary: {} cells, max |dz| = {worst:e}", pairs.len());
+
+    // Inverse distance against the general formula computed independently in numpy.
+    let req = HotspotRequest {
+        weights: WeightKind::InverseDistance,
+        ..req
+    };
+    let result = gi_star(&ds, &req).unwrap();
+    let pairs = compare_with_reference(&python, &result, 750.0, true);
+    let worst = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-9, "inverse distance: max |dz| = {worst:e}");
+    eprintln!("general formula, 1/d: {} cells, max |dz| = {worst:e}", pairs.len());
+}
+
+#[test]
+fn demo_planted_hotspots_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 42, true).unwrap();
+    let ds = Dataset::open(&demo.dataset).unwrap();
+    let req = HotspotRequest {
+        cell_m: Some(250.0),
+        band_m: Some(500.0),
+        ..Default::default()
+    };
+    let result = gi_star(&ds, &req).unwrap();
+    // Planted cells: the cell holding each planted centre, and any whose
+    // centre is within 1.5 sigma of it.
+    let mut planted = 0;
+    let mut found = 0;
+    for h in &demo.ground_truth.hotspots {
+        for (i, c) in result.grid.cells.iter().enumerate() {
+            let d = ((c.centre[0] - h.easting_m).powi(2) + (c.centre[1] - h.northing_m).powi(2)).sqrt();
+            if d <= 1.5 * h.sigma_m || result.grid.cell_of(h.easting_m, h.northing_m) == Some(i as u32) {
+                planted += 1;
+                if result.significant[i] && result.z[i] > 0.0 {
+                    found += 1;
+                }
+            }
+        }
+    }
+    let recall = found as f64 / planted as f64;
+    assert!(planted >= 8, "{planted}");
+    assert!(recall >= 0.9, "recall {recall} ({found} of {planted}) at FDR 0.05");
+    // And few false alarms far from every planted hotspot (beyond 1 km).
+    let far_hot = result
+        .grid
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            result.significant[*i]
+                && result.z[*i] > 0.0
+                && demo.ground_truth.hotspots.iter().all(|h| {
+                    ((c.centre[0] - h.easting_m).powi(2) + (c.centre[1] - h.northing_m).powi(2)).sqrt() > 1_000.0
+                })
+        })
+        .count();
+    assert!(
+        far_hot as f64 <= 0.02 * result.grid.cells.len() as f64,
+        "{far_hot} significant cells far from any planted hotspot"
+    );
+}
