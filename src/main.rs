@@ -57,6 +57,34 @@ enum Command {
         #[command(flatten)]
         hotspot: HotspotArgs,
     },
+    /// Emerging hot spots: monthly space-time Gi*, Mann-Kendall trends, ArcGIS categories.
+    Emerging {
+        /// The dataset directory.
+        #[arg(long)]
+        dataset: PathBuf,
+        #[arg(long, value_enum, default_value = "square")]
+        grid: GridArg,
+        /// Cell size in metres.
+        #[arg(long, default_value_t = 250.0)]
+        cell: f64,
+        /// Distance band in metres.
+        #[arg(long, default_value_t = 750.0)]
+        band: f64,
+        /// Months in each bin's neighbourhood (1 = its own month).
+        #[arg(long, default_value_t = 1)]
+        time_step: usize,
+        #[arg(long = "crime-type")]
+        crime_type: Vec<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+        /// Output file: .geojson or .csv.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a synthetic city with planted hotspots and ingest it.
     Demo {
         /// Where to write it.
@@ -222,6 +250,41 @@ fn main() -> anyhow::Result<()> {
                 cold,
                 hotspot.out.display()
             );
+        }
+        Command::Emerging {
+            dataset,
+            grid,
+            cell,
+            band,
+            time_step,
+            crime_type,
+            from,
+            to,
+            alpha,
+            out,
+        } => {
+            use hotspots::analysis::emerging::{emerging, EmergingRequest};
+            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let req = EmergingRequest {
+                selection: hotspots::analysis::select::Selection {
+                    crime_types: crime_type,
+                    from,
+                    to,
+                    kind: None,
+                },
+                grid: match grid {
+                    GridArg::Square => hotspots::analysis::grid::GridKind::Square,
+                    GridArg::Hex => hotspots::analysis::grid::GridKind::Hex,
+                },
+                cell_m: cell,
+                band_m: band,
+                time_step,
+                alpha,
+            };
+            let layer = emerging(&ds, &req)?.to_layer();
+            layer.write(&out)?;
+            println!("{}", serde_json::to_string_pretty(&layer.metadata["categories"])?);
+            println!("wrote {}", out.display());
         }
         Command::Demo { dir, seed } => {
             let demo = hotspots::demo::run(&dir, seed, cli.quiet)?;

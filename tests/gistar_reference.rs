@@ -112,7 +112,14 @@ fn demo_planted_hotspots_are_found() {
     // centre is within 1.5 sigma of it.
     let mut planted = 0;
     let mut found = 0;
-    for h in &demo.ground_truth.hotspots {
+    // Over all 24 months; the hotspot planted in the final month only is the
+    // emerging test's business, not this one's.
+    for h in demo
+        .ground_truth
+        .hotspots
+        .iter()
+        .filter(|h| h.start_month != demo.ground_truth.last_month)
+    {
         for (i, c) in result.grid.cells.iter().enumerate() {
             let d = ((c.centre[0] - h.easting_m).powi(2) + (c.centre[1] - h.northing_m).powi(2)).sqrt();
             if d <= 1.5 * h.sigma_m || result.grid.cell_of(h.easting_m, h.northing_m) == Some(i as u32) {
@@ -124,7 +131,7 @@ fn demo_planted_hotspots_are_found() {
         }
     }
     let recall = found as f64 / planted as f64;
-    assert!(planted >= 8, "{planted}");
+    assert!(planted >= 7, "{planted}");
     assert!(recall >= 0.9, "recall {recall} ({found} of {planted}) at FDR 0.05");
     // And few false alarms far from every planted hotspot (beyond 1 km).
     let far_hot = result
@@ -144,4 +151,52 @@ fn demo_planted_hotspots_are_found() {
         far_hot as f64 <= 0.02 * result.grid.cells.len() as f64,
         "{far_hot} significant cells far from any planted hotspot"
     );
+}
+
+#[test]
+fn demo_emerging_hotspots_are_classed_as_growing() {
+    use hotspots::analysis::emerging::{emerging, Category, EmergingRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 42, true).unwrap();
+    let ds = Dataset::open(&demo.dataset).unwrap();
+    let result = emerging(
+        &ds,
+        &EmergingRequest {
+            band_m: 500.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(result.months.len(), 24);
+    for h in demo.ground_truth.hotspots.iter().filter(|h| h.kind == "emerging") {
+        let cell = result.grid.cell_of(h.easting_m, h.northing_m).unwrap() as usize;
+        let c = result.category[cell];
+        assert!(
+            matches!(
+                c,
+                Category::IntensifyingHotSpot | Category::NewHotSpot | Category::ConsecutiveHotSpot
+            ),
+            "{} ({}): {c:?}",
+            h.id,
+            h.start_month
+        );
+        if h.start_month == demo.ground_truth.last_month {
+            assert_eq!(c, Category::NewHotSpot, "{}", h.id);
+        } else {
+            assert_eq!(c, Category::IntensifyingHotSpot, "{}", h.id);
+        }
+    }
+    // Static planted hotspots are persistent.
+    for h in demo.ground_truth.hotspots.iter().filter(|h| h.kind == "static") {
+        let cell = result.grid.cell_of(h.easting_m, h.northing_m).unwrap() as usize;
+        assert!(
+            matches!(
+                result.category[cell],
+                Category::PersistentHotSpot | Category::IntensifyingHotSpot | Category::DiminishingHotSpot
+            ),
+            "{}: {:?}",
+            h.id,
+            result.category[cell]
+        );
+    }
 }

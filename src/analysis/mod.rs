@@ -12,13 +12,17 @@
 //! | `fdr.rs` | Benjamini–Hochberg FDR, Bonferroni, ArcGIS confidence bins |
 //! | `scale.rs` | default cell size and distance band, chosen from the data |
 //! | `hotspot.rs` | a Gi* hotspot layer: counts per cell, z, p, FDR, bins |
+//! | `mann_kendall.rs` | the Mann–Kendall trend test |
+//! | `emerging.rs` | emerging hot spots: space-time Gi*, trends, ArcGIS categories |
 //! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
 
+pub mod emerging;
 pub mod fdr;
 pub mod gi_star;
 pub mod grid;
 pub mod hotspot;
 pub mod layer;
+pub mod mann_kendall;
 pub mod scale;
 pub mod select;
 pub mod weights;

@@ -1,8 +1,8 @@
 //! The synthetic city: an 8 x 8 grid of irregular wards (1.5 km) in four
 //! boroughs over central London's BNG coordinates, 24 months of police.uk
 //! style incidents with background noise and planted hotspots (static ones
-//! at schools, stations and elsewhere; emerging ones that start half way and
-//! grow), and the real files' dirt (blank coordinates, points outside the
+//! at schools, stations and elsewhere; an emerging one that grows month by
+//! month and a new one in the final month), and the real files' dirt (blank coordinates, points outside the
 //! city, a repeated crime, a school listed twice).
 
 use std::fmt::Write as _;
@@ -149,20 +149,15 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
         );
     }
     plant("street-1", "static", uniform_point(&mut rng), 30.0, 0, None);
-    plant(
-        "emerging-1",
-        "emerging",
-        uniform_point(&mut rng),
-        60.0,
-        MONTHS / 2,
-        None,
-    );
+    // Intensifying: from a quarter of its final rate in month 0 up to 60.
+    plant("emerging-1", "emerging", uniform_point(&mut rng), 60.0, 0, None);
+    // New: appears in the final month only.
     plant(
         "emerging-2",
         "emerging",
         uniform_point(&mut rng),
-        60.0,
-        MONTHS / 2,
+        40.0,
+        MONTHS - 1,
         None,
     );
 
@@ -184,8 +179,8 @@ pub fn write_city(root: &Path, seed: u64) -> Result<GroundTruth, DemoError> {
             if k < start {
                 continue;
             }
-            let rate = if h.kind == "emerging" {
-                h.rate_per_month * (k - start + 1) as f64 / (MONTHS - start) as f64
+            let rate = if h.kind == "emerging" && MONTHS - 1 > start {
+                h.rate_per_month * (0.25 + 0.75 * (k - start) as f64 / (MONTHS - 1 - start) as f64)
             } else {
                 h.rate_per_month
             };

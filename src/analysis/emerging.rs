@@ -1,0 +1,377 @@
+//! Emerging hot spots: a monthly space-time cube over grid cells, Gi* in
+//! every bin, the Mann–Kendall trend of each location's Gi* z-scores, and
+//! ArcGIS's categories.
+//!
+//! Each bin (cell, month) has as neighbours the cells within the band in the
+//! same month and the `time_step − 1` months before (the neighbourhood time
+//! step); x̄ and S are taken over the whole cube, as in a space-time Gi*.
+//! A bin is a significant hot (cold) spot when its Gi* p-value passes the
+//! Benjamini–Hochberg FDR threshold at `alpha` over all bins and z > 0 (< 0).
+//! A trend is significant when the Mann–Kendall p-value is below `alpha`.
+//!
+//! Categories, in Esri's words (Pro 2.8 "How Emerging Hot Spot Analysis
+//! works"), checked in this order for hot spots and then, mirrored, for cold:
+//! - **New**: significant hot spot in the final time step, never before.
+//! - **Consecutive**: a single uninterrupted run of hot bins in the final
+//!   time steps, never hot before that run, and less than 90 % of bins hot.
+//! - **Intensifying**: hot for at least 90 % of time steps including the
+//!   final one, with a significant increasing trend in clustering intensity.
+//! - **Diminishing**: the same, with a significant decreasing trend.
+//! - **Historical**: the final time step is not hot, but at least 90 % were.
+//! - **Persistent**: hot for at least 90 % of time steps, no significant trend.
+//! - **Oscillating**: hot in the final time step, cold in some earlier one,
+//!   less than 90 % hot.
+//! - **Sporadic**: on-again, off-again hot, less than 90 % hot, never cold.
+//! - **No pattern detected**: none of the above.
+
+use geo::{Geometry, MapCoords};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::grid::{Grid, GridKind};
+use super::layer::{Feature, Layer};
+use super::mann_kendall::{self, MannKendall};
+use super::select::Selection;
+use super::weights::Weights;
+use super::{fdr, gi_star, AnalysisError};
+use crate::dataset::Dataset;
+
+/// What to compute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmergingRequest {
+    pub selection: Selection,
+    pub grid: GridKind,
+    pub cell_m: f64,
+    pub band_m: f64,
+    /// Months in each bin's neighbourhood (1 = its own month only).
+    pub time_step: usize,
+    pub alpha: f64,
+}
+
+impl Default for EmergingRequest {
+    fn default() -> Self {
+        EmergingRequest {
+            selection: Selection::default(),
+            grid: GridKind::Square,
+            cell_m: 250.0,
+            band_m: 750.0,
+            time_step: 1,
+            alpha: 0.05,
+        }
+    }
+}
+
+/// An emerging hot spot category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    NewHotSpot,
+    ConsecutiveHotSpot,
+    IntensifyingHotSpot,
+    PersistentHotSpot,
+    DiminishingHotSpot,
+    SporadicHotSpot,
+    OscillatingHotSpot,
+    HistoricalHotSpot,
+    NewColdSpot,
+    ConsecutiveColdSpot,
+    IntensifyingColdSpot,
+    PersistentColdSpot,
+    DiminishingColdSpot,
+    SporadicColdSpot,
+    OscillatingColdSpot,
+    HistoricalColdSpot,
+    NoPatternDetected,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::NewHotSpot => "new_hot_spot",
+            Category::ConsecutiveHotSpot => "consecutive_hot_spot",
+            Category::IntensifyingHotSpot => "intensifying_hot_spot",
+            Category::PersistentHotSpot => "persistent_hot_spot",
+            Category::DiminishingHotSpot => "diminishing_hot_spot",
+            Category::SporadicHotSpot => "sporadic_hot_spot",
+            Category::OscillatingHotSpot => "oscillating_hot_spot",
+            Category::HistoricalHotSpot => "historical_hot_spot",
+            Category::NewColdSpot => "new_cold_spot",
+            Category::ConsecutiveColdSpot => "consecutive_cold_spot",
+            Category::IntensifyingColdSpot => "intensifying_cold_spot",
+            Category::PersistentColdSpot => "persistent_cold_spot",
+            Category::DiminishingColdSpot => "diminishing_cold_spot",
+            Category::SporadicColdSpot => "sporadic_cold_spot",
+            Category::OscillatingColdSpot => "oscillating_cold_spot",
+            Category::HistoricalColdSpot => "historical_cold_spot",
+            Category::NoPatternDetected => "no_pattern_detected",
+        }
+    }
+}
+
+/// Classifies one location from its per-month significance (`hot[t]`,
+/// `cold[t]`) and the Mann–Kendall trend of its z-scores (`trend_z`,
+/// significant when `trend_significant`).
+pub fn classify(hot: &[bool], cold: &[bool], trend_z: f64, trend_significant: bool) -> Category {
+    use Category::*;
+    let hot_cats = [
+        NewHotSpot,
+        ConsecutiveHotSpot,
+        IntensifyingHotSpot,
+        DiminishingHotSpot,
+        HistoricalHotSpot,
+        PersistentHotSpot,
+        OscillatingHotSpot,
+        SporadicHotSpot,
+    ];
+    let cold_cats = [
+        NewColdSpot,
+        ConsecutiveColdSpot,
+        IntensifyingColdSpot,
+        DiminishingColdSpot,
+        HistoricalColdSpot,
+        PersistentColdSpot,
+        OscillatingColdSpot,
+        SporadicColdSpot,
+    ];
+    classify_side(hot, cold, trend_z, trend_significant, &hot_cats)
+        .or_else(|| classify_side(cold, hot, -trend_z, trend_significant, &cold_cats))
+        .unwrap_or(NoPatternDetected)
+}
+
+/// `up` = the side being classified (hot), `other` = the opposite side;
+/// `trend` is oriented so that positive means intensifying on this side.
+fn classify_side(
+    up: &[bool],
+    other: &[bool],
+    trend: f64,
+    trend_significant: bool,
+    cats: &[Category; 8],
+) -> Option<Category> {
+    let n = up.len();
+    if n == 0 {
+        return None;
+    }
+    let count = up.iter().filter(|b| **b).count();
+    if count == 0 {
+        return None;
+    }
+    let share = count as f64 / n as f64;
+    let last = up[n - 1];
+    let run = up.iter().rev().take_while(|b| **b).count();
+    let before_run = up[..n - run].iter().any(|b| *b);
+    let ever_other = other.iter().any(|b| *b);
+    let [new, consecutive, intensifying, diminishing, historical, persistent, oscillating, sporadic] = *cats;
+    Some(if last && count == 1 {
+        new
+    } else if last && !before_run && share < 0.9 {
+        consecutive
+    } else if last && share >= 0.9 && trend_significant && trend > 0.0 {
+        intensifying
+    } else if last && share >= 0.9 && trend_significant && trend < 0.0 {
+        diminishing
+    } else if !last && share >= 0.9 {
+        historical
+    } else if share >= 0.9 {
+        persistent
+    } else if last && ever_other {
+        oscillating
+    } else if !ever_other {
+        sporadic
+    } else {
+        return None;
+    })
+}
+
+/// The result.
+#[derive(Debug, Clone)]
+pub struct Emerging {
+    pub request: EmergingRequest,
+    pub grid: Grid,
+    /// Month numbers of the cube's time steps.
+    pub months: Vec<u32>,
+    /// Counts and Gi* z per bin, `cell * months.len() + t`.
+    pub count: Vec<f64>,
+    pub z: Vec<f64>,
+    pub hot: Vec<bool>,
+    pub cold: Vec<bool>,
+    pub trend: Vec<MannKendall>,
+    pub category: Vec<Category>,
+}
+
+/// Builds the cube and classifies every cell.
+pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, AnalysisError> {
+    if !(req.cell_m > 0.0) || !(req.band_m > 0.0) {
+        return Err(AnalysisError::Param {
+            name: "cell".into(),
+            message: "cell and band must be positive metres".into(),
+        });
+    }
+    if req.time_step == 0 {
+        return Err(AnalysisError::Param {
+            name: "time_step".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    let points = req.selection.apply(ds)?;
+    if points.is_empty() {
+        return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+    }
+    let (from, to) = req.selection.months()?;
+    let first = from.unwrap_or_else(|| *points.month.iter().min().unwrap_or(&0));
+    let last = to.unwrap_or_else(|| *points.month.iter().max().unwrap_or(&0));
+    let months: Vec<u32> = (first..=last).collect();
+    let t_n = months.len();
+    if t_n < 2 {
+        return Err(AnalysisError::Param {
+            name: "from".into(),
+            message: "an emerging hot spot analysis needs at least two months".into(),
+        });
+    }
+    let grid = Grid::new(req.grid, req.cell_m, ds.ward_index.polygons());
+    let n_cells = grid.cells.len();
+    let mut count = vec![0.0; n_cells * t_n];
+    for k in 0..points.len() {
+        if let Some(c) = grid.cell_of(points.easting_m[k], points.northing_m[k]) {
+            count[c as usize * t_n + (points.month[k] - first) as usize] += 1.0;
+        }
+    }
+    let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.centre).collect();
+    let w = Weights::distance_band(&centres, req.band_m, false);
+    // Space-time Gi*: n = all bins; neighbours = band cells (and self) in the window.
+    let n = count.len() as f64;
+    let mean = count.iter().sum::<f64>() / n;
+    let s = (count.iter().map(|v| v * v).sum::<f64>() / n - mean * mean)
+        .max(0.0)
+        .sqrt();
+    let mut z = vec![f64::NAN; count.len()];
+    for i in 0..n_cells {
+        for t in 0..t_n {
+            let t0 = (t + 1).saturating_sub(req.time_step);
+            let mut lag = 0.0;
+            let mut sw = 0.0;
+            for tt in t0..=t {
+                lag += count[i * t_n + tt];
+                sw += 1.0;
+                for (j, wij) in w.row(i) {
+                    lag += wij * count[j as usize * t_n + tt];
+                    sw += wij;
+                }
+            }
+            // Binary weights: Σw² = Σw.
+            let den = s * ((n * sw - sw * sw) / (n - 1.0)).sqrt();
+            z[i * t_n + t] = if den > 0.0 { (lag - mean * sw) / den } else { f64::NAN };
+        }
+    }
+    let p: Vec<f64> = z.iter().map(|v| gi_star::p_two_sided(*v)).collect();
+    let threshold = fdr::bh_threshold(&p, req.alpha);
+    let hot: Vec<bool> = z.iter().zip(&p).map(|(z, p)| *p <= threshold && *z > 0.0).collect();
+    let cold: Vec<bool> = z.iter().zip(&p).map(|(z, p)| *p <= threshold && *z < 0.0).collect();
+    let mut trend = Vec::with_capacity(n_cells);
+    let mut category = Vec::with_capacity(n_cells);
+    for i in 0..n_cells {
+        let r = i * t_n..(i + 1) * t_n;
+        let mk = mann_kendall::test(&z[r.clone()]);
+        let has_data = count[r.clone()].iter().any(|c| *c > 0.0);
+        category.push(if has_data {
+            classify(&hot[r.clone()], &cold[r], mk.z, mk.p < req.alpha)
+        } else {
+            Category::NoPatternDetected
+        });
+        trend.push(mk);
+    }
+    Ok(Emerging {
+        request: req.clone(),
+        grid,
+        months,
+        count,
+        z,
+        hot,
+        cold,
+        trend,
+        category,
+    })
+}
+
+impl Emerging {
+    /// One polygon per cell (WGS84) with its category and trend.
+    pub fn to_layer(&self) -> Layer {
+        let t_n = self.months.len();
+        let features = (0..self.grid.cells.len())
+            .map(|i| {
+                let wgs = self.grid.polygon_bng(i).map_coords(|c| {
+                    let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
+                    geo::Coord { x, y }
+                });
+                let r = i * t_n..(i + 1) * t_n;
+                let num = |v: f64| if v.is_finite() { Value::from(v) } else { Value::Null };
+                let mut props = Map::new();
+                props.insert("cell_id".into(), Value::from(self.grid.id(i)));
+                props.insert("category".into(), Value::from(self.category[i].as_str()));
+                props.insert("count".into(), Value::from(self.count[r.clone()].iter().sum::<f64>()));
+                props.insert(
+                    "hot_months".into(),
+                    Value::from(self.hot[r.clone()].iter().filter(|b| **b).count()),
+                );
+                props.insert(
+                    "cold_months".into(),
+                    Value::from(self.cold[r.clone()].iter().filter(|b| **b).count()),
+                );
+                props.insert("final_gi_z".into(), num(self.z[r.end - 1]));
+                props.insert("trend_z".into(), num(self.trend[i].z));
+                props.insert("trend_p".into(), num(self.trend[i].p));
+                props.insert("trend_tau".into(), num(self.trend[i].tau));
+                Feature {
+                    id: self.grid.id(i),
+                    geometry: Geometry::Polygon(wgs),
+                    properties: props,
+                }
+            })
+            .collect();
+        let mut tally: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for c in &self.category {
+            *tally.entry(c.as_str()).or_default() += 1;
+        }
+        Layer {
+            name: "emerging_hot_spots".into(),
+            features,
+            metadata: json!({
+                "statistic": "space-time Getis-Ord Gi* per month, Mann-Kendall trend of z, ArcGIS emerging hot spot categories",
+                "request": self.request,
+                "first_month": crate::month::format(self.months[0]),
+                "last_month": crate::month::format(*self.months.last().unwrap_or(&0)),
+                "time_steps": t_n,
+                "cells": self.grid.cells.len(),
+                "categories": tally,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Category::*;
+
+    fn bits(s: &str) -> Vec<bool> {
+        s.chars().map(|c| c == 'H').collect()
+    }
+
+    #[test]
+    fn categories_follow_the_definitions() {
+        let none = vec![false; 10];
+        assert_eq!(classify(&bits("........HH"), &none, 2.5, true), ConsecutiveHotSpot);
+        assert_eq!(classify(&bits(".........H"), &none, 1.0, false), NewHotSpot);
+        assert_eq!(classify(&bits(".HHHHHHHHH"), &none, 3.0, true), IntensifyingHotSpot);
+        assert_eq!(classify(&bits("HHHHHHHHHH"), &none, -3.0, true), DiminishingHotSpot);
+        assert_eq!(classify(&bits("HHHHHHHHHH"), &none, 0.3, false), PersistentHotSpot);
+        assert_eq!(classify(&bits("HHHHHHHHH."), &none, 0.3, false), HistoricalHotSpot);
+        assert_eq!(classify(&bits("H..H..H..."), &none, 0.0, false), SporadicHotSpot);
+        assert_eq!(
+            classify(&bits("H....H...H"), &bits("..H......."), 0.0, false),
+            OscillatingHotSpot
+        );
+        // Cold mirror: hot and cold swapped, trend sign flipped.
+        assert_eq!(classify(&none, &bits(".HHHHHHHHH"), -3.0, true), IntensifyingColdSpot);
+        assert_eq!(classify(&none, &none, 0.0, false), NoPatternDetected);
+    }
+}
