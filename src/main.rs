@@ -85,6 +85,27 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Kernel density (quartic) per km² on a raster of square cells.
+    Kde {
+        /// The dataset directory.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Raster cell size in metres.
+        #[arg(long, default_value_t = 50.0)]
+        cell: f64,
+        /// Bandwidth (search radius) in metres (default: stated rule).
+        #[arg(long)]
+        bandwidth: Option<f64>,
+        #[arg(long = "crime-type")]
+        crime_type: Vec<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// Output file: .geojson or .csv.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a synthetic city with planted hotspots and ingest it.
     Demo {
         /// Where to write it.
@@ -285,6 +306,37 @@ fn main() -> anyhow::Result<()> {
             layer.write(&out)?;
             println!("{}", serde_json::to_string_pretty(&layer.metadata["categories"])?);
             println!("wrote {}", out.display());
+        }
+        Command::Kde {
+            dataset,
+            cell,
+            bandwidth,
+            crime_type,
+            from,
+            to,
+            out,
+        } => {
+            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let req = hotspots::analysis::kde::KdeRequest {
+                selection: hotspots::analysis::select::Selection {
+                    crime_types: crime_type,
+                    from,
+                    to,
+                    kind: None,
+                },
+                cell_m: cell,
+                bandwidth_m: bandwidth,
+            };
+            let result = hotspots::analysis::kde::kde(&ds, &req)?;
+            result.to_layer().write(&out)?;
+            println!(
+                "{} cells of {} m, bandwidth {:.0} m ({}); wrote {}",
+                result.grid.cells.len(),
+                cell,
+                result.bandwidth.value,
+                result.bandwidth.rule,
+                out.display()
+            );
         }
         Command::Demo { dir, seed } => {
             let demo = hotspots::demo::run(&dir, seed, cli.quiet)?;

@@ -14,6 +14,7 @@
 //! | `hotspot.rs` | a Gi* hotspot layer: counts per cell, z, p, FDR, bins |
 //! | `mann_kendall.rs` | the Mann–Kendall trend test |
 //! | `emerging.rs` | emerging hot spots: space-time Gi*, trends, ArcGIS categories |
+//! | `kde.rs` | quartic kernel density per km², Silverman-style default bandwidth |
 //! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
 
 pub mod emerging;
@@ -21,6 +22,7 @@ pub mod fdr;
 pub mod gi_star;
 pub mod grid;
 pub mod hotspot;
+pub mod kde;
 pub mod layer;
 pub mod mann_kendall;
 pub mod scale;
