@@ -85,6 +85,11 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Local Moran's I (LISA) on a grid: HH/LH/LL/HL with permutation p and FDR.
+    Lisa {
+        #[command(flatten)]
+        hotspot: HotspotArgs,
+    },
     /// Kernel density (quartic) per km² on a raster of square cells.
     Kde {
         /// The dataset directory.
@@ -306,6 +311,20 @@ fn main() -> anyhow::Result<()> {
             layer.write(&out)?;
             println!("{}", serde_json::to_string_pretty(&layer.metadata["categories"])?);
             println!("wrote {}", out.display());
+        }
+        Command::Lisa { hotspot } => {
+            let ds = hotspots::dataset::Dataset::open(&hotspot.dataset)?;
+            let mut req = hotspot.request();
+            let permutations = if req.permutations == 0 { 999 } else { req.permutations };
+            req.permutations = 0;
+            let h = hotspots::analysis::hotspot::gi_star(&ds, &req)?;
+            let l = hotspots::analysis::lisa::local_morans_i(&h.count, &h.weights, permutations, req.seed);
+            hotspots::analysis::lisa::to_layer(&h, &l, req.alpha).write(&hotspot.out)?;
+            println!(
+                "{} cells, {permutations} permutations; wrote {}",
+                h.grid.cells.len(),
+                hotspot.out.display()
+            );
         }
         Command::Kde {
             dataset,

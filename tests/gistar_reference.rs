@@ -10,13 +10,15 @@ use std::process::Command;
 use hotspots::analysis::hotspot::{gi_star, HotspotRequest, WeightKind};
 use hotspots::dataset::Dataset;
 
-/// Writes the engine's cells, runs the reference script, returns (ours, theirs) z by cell id.
-fn compare_with_reference(
+/// Writes the engine's cells and counts, runs the reference script (`mode`:
+/// "" for esda Gi*, "--inverse-distance", "--lisa"), returns its values in
+/// grid order.
+fn reference_values(
     python: &std::path::Path,
     result: &hotspots::analysis::hotspot::Hotspots,
     band: f64,
-    inverse: bool,
-) -> Vec<(f64, f64)> {
+    mode: &str,
+) -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
     let cells = dir.path().join("cells.csv");
     let mut text = String::from("cell_id,x_m,y_m,count\n");
@@ -39,8 +41,8 @@ fn compare_with_reference(
         .arg(band.to_string())
         .arg("--out")
         .arg(&out);
-    if inverse {
-        cmd.arg("--inverse-distance");
+    if !mode.is_empty() {
+        cmd.arg(mode);
     }
     let status = cmd.status().unwrap();
     assert!(status.success(), "reference script failed");
@@ -55,7 +57,7 @@ fn compare_with_reference(
         .collect();
     assert_eq!(theirs.len(), result.grid.cells.len());
     (0..result.grid.cells.len())
-        .map(|i| (result.z[i], theirs[&result.grid.id(i)]))
+        .map(|i| theirs[&result.grid.id(i)])
         .collect()
 }
 
@@ -79,7 +81,12 @@ fn gi_star_matches_esda_on_real_burglary_grid() {
         "≈25,500 cells: {}",
         result.grid.cells.len()
     );
-    let pairs = compare_with_reference(&python, &result, 750.0, false);
+    let pairs: Vec<(f64, f64)> = result
+        .z
+        .iter()
+        .copied()
+        .zip(reference_values(&python, &result, 750.0, ""))
+        .collect();
     // Tolerance 1e-9 (absolute, on z): the two sum the same floats in different orders.
     let worst = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-9, "max |z_ours - z_esda| = {worst:e}");
@@ -91,10 +98,32 @@ fn gi_star_matches_esda_on_real_burglary_grid() {
         ..req
     };
     let result = gi_star(&ds, &req).unwrap();
-    let pairs = compare_with_reference(&python, &result, 750.0, true);
+    let pairs: Vec<(f64, f64)> = result
+        .z
+        .iter()
+        .copied()
+        .zip(reference_values(&python, &result, 750.0, "--inverse-distance"))
+        .collect();
     let worst = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-9, "inverse distance: max |dz| = {worst:e}");
     eprintln!("general formula, 1/d: {} cells, max |dz| = {worst:e}", pairs.len());
+
+    // Local Moran's I against esda's Moran_Local (row-standardised binary band).
+    let req = HotspotRequest {
+        weights: WeightKind::Binary,
+        ..req
+    };
+    let result = gi_star(&ds, &req).unwrap();
+    let lisa = hotspots::analysis::lisa::local_morans_i(&result.count, &result.weights, 0, 1);
+    let pairs: Vec<(f64, f64)> = lisa
+        .i
+        .iter()
+        .copied()
+        .zip(reference_values(&python, &result, 750.0, "--lisa"))
+        .collect();
+    let worst = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-9, "LISA: max |dI| = {worst:e}");
+    eprintln!("esda Moran_Local: {} cells, max |dI| = {worst:e}", pairs.len());
 }
 
 #[test]

@@ -200,12 +200,8 @@ pub struct Emerging {
 
 /// Builds the cube and classifies every cell.
 pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, AnalysisError> {
-    if !(req.cell_m > 0.0) || !(req.band_m > 0.0) {
-        return Err(AnalysisError::Param {
-            name: "cell".into(),
-            message: "cell and band must be positive metres".into(),
-        });
-    }
+    super::positive_metres("cell", req.cell_m)?;
+    super::positive_metres("band", req.band_m)?;
     if req.time_step == 0 {
         return Err(AnalysisError::Param {
             name: "time_step".into(),

@@ -84,13 +84,7 @@ pub struct Hotspots {
 }
 
 fn check_positive(name: &str, v: Option<f64>) -> Result<(), AnalysisError> {
-    match v {
-        Some(x) if !(x.is_finite() && x > 0.0) => Err(AnalysisError::Param {
-            name: name.into(),
-            message: format!("must be a positive number of metres, got {x}"),
-        }),
-        _ => Ok(()),
-    }
+    v.map_or(Ok(()), |v| super::positive_metres(name, v))
 }
 
 /// Computes a Gi* hotspot layer.

@@ -78,19 +78,9 @@ pub fn default_bandwidth(points: &[[f64; 2]]) -> Choice {
 
 /// Computes the surface.
 pub fn kde(ds: &Dataset, req: &KdeRequest) -> Result<Kde, AnalysisError> {
-    if !(req.cell_m > 0.0) {
-        return Err(AnalysisError::Param {
-            name: "cell".into(),
-            message: "must be positive metres".into(),
-        });
-    }
+    super::positive_metres("cell", req.cell_m)?;
     if let Some(b) = req.bandwidth_m {
-        if !(b > 0.0) {
-            return Err(AnalysisError::Param {
-                name: "bandwidth".into(),
-                message: "must be positive metres".into(),
-            });
-        }
+        super::positive_metres("bandwidth", b)?;
     }
     let pts = req.selection.apply(ds)?;
     if pts.is_empty() {

@@ -15,6 +15,7 @@
 //! | `mann_kendall.rs` | the Mann–Kendall trend test |
 //! | `emerging.rs` | emerging hot spots: space-time Gi*, trends, ArcGIS categories |
 //! | `kde.rs` | quartic kernel density per km², Silverman-style default bandwidth |
+//! | `lisa.rs` | Local Moran's I (row-standardised, as esda), quadrants, permutation p |
 //! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
 
 pub mod emerging;
@@ -24,6 +25,7 @@ pub mod grid;
 pub mod hotspot;
 pub mod kde;
 pub mod layer;
+pub mod lisa;
 pub mod mann_kendall;
 pub mod scale;
 pub mod select;
@@ -40,4 +42,16 @@ pub enum AnalysisError {
     Data(String),
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+}
+
+/// Checks a length parameter: a finite number of metres above zero.
+pub(crate) fn positive_metres(name: &str, v: f64) -> Result<(), AnalysisError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(AnalysisError::Param {
+            name: name.into(),
+            message: format!("must be a positive number of metres, got {v}"),
+        })
+    }
 }
