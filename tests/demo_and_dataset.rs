@@ -181,3 +181,62 @@ fn malformed_file_names_file_line_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn geojson_wards_ingest_like_the_shapefile() {
+    use hotspots::analysis::layer::{Feature, Layer};
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 5, true).unwrap();
+    // Write the demo's wards as RFC 7946 GeoJSON (WGS84) from the dataset.
+    let ds = Dataset::open(&demo.dataset).unwrap();
+    let polys = hotspots::dataset::polygons_from_wkb(&ds.wards, "geometry_wgs84_wkb", &demo.dataset).unwrap();
+    let col = |name: &str| -> Vec<String> {
+        ds.wards
+            .column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
+    };
+    let (codes, names, boroughs) = (col("code"), col("name"), col("borough_code"));
+    let features = polys
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| Feature {
+            id: codes[i].clone(),
+            geometry: geo::Geometry::MultiPolygon(p),
+            properties: serde_json::Map::from_iter([
+                ("GSS_CODE".to_string(), serde_json::Value::from(codes[i].clone())),
+                ("NAME".to_string(), serde_json::Value::from(names[i].clone())),
+                ("LB_GSS_CD".to_string(), serde_json::Value::from(boroughs[i].clone())),
+            ]),
+        })
+        .collect();
+    let layer = Layer {
+        name: "wards".into(),
+        features,
+        metadata: serde_json::json!({}),
+    };
+    std::fs::write(demo.data_root.join("boundaries/wards.geojson"), layer.to_geojson()).unwrap();
+    let text = hotspots::demo::DEMO_CONFIG
+        .replace("boundaries/Demo_Ward.shp", "boundaries/wards.geojson")
+        .replace("parent_name_field = \"BOROUGH\"\n", "");
+    let config = Config::from_toml(&text, "geojson.toml").unwrap();
+    let m = ingest(
+        &config,
+        &demo.data_root,
+        &dir.path().join("gj"),
+        &IngestOptions {
+            quiet: true,
+            force: true,
+        },
+    )
+    .unwrap();
+    let gj = Dataset::open(&dir.path().join("gj")).unwrap();
+    assert_eq!(gj.wards.height(), 64);
+    // Same incidents accepted, up to points within ~0.1 m (6-decimal rounding) of the city edge.
+    let (a, b) = (m.totals.rows_accepted as f64, demo.manifest.totals.rows_accepted as f64);
+    assert!((a - b).abs() <= 0.001 * b, "{a} vs {b}");
+}
