@@ -61,14 +61,18 @@ fn main() {
         ..Default::default()
     };
     let r = gi_star(&ds, &req).unwrap();
-    println!("250 m grid: {} cells, {} incidents", r.grid.cells.len(), r.incidents);
+    println!(
+        "250 m grid: {} cells, {} incidents",
+        r.units.grid().unwrap().cells.len(),
+        r.incidents
+    );
     let (best, median) = time(10, || gi_star(&ds, &req).unwrap());
     println!(
         "Gi*, 250 m, 750 m band, end to end (select, grid, count, weights, z, FDR)  best {:>7.1} ms  median {:>7.1} ms",
         ms(best),
         ms(median)
     );
-    let centres: Vec<[f64; 2]> = r.grid.cells.iter().map(|c| c.centre).collect();
+    let centres: Vec<[f64; 2]> = r.units.grid().unwrap().cells.iter().map(|c| c.centre).collect();
     let (best, _) = time(10, || {
         let w = Weights::distance_band(&centres, 750.0, false);
         hotspots::analysis::gi_star::z_scores(&r.count, &w, 1.0)
@@ -99,7 +103,7 @@ fn main() {
     let (best, median) = time(5, || gi_star(&ds, &req100).unwrap());
     println!(
         "Gi*, 100 m grid ({} cells), 300 m band, end to end                    best {:>7.1} ms  median {:>7.1} ms",
-        r100.grid.cells.len(),
+        r100.units.grid().unwrap().cells.len(),
         ms(best),
         ms(median)
     );

@@ -170,12 +170,28 @@ struct HotspotArgs {
 enum GridArg {
     Square,
     Hex,
+    Ward,
+    Borough,
+}
+
+impl GridArg {
+    fn unit(self) -> hotspots::analysis::units::UnitKind {
+        use hotspots::analysis::units::UnitKind;
+        match self {
+            GridArg::Square => UnitKind::Square,
+            GridArg::Hex => UnitKind::Hex,
+            GridArg::Ward => UnitKind::Ward,
+            GridArg::Borough => UnitKind::Borough,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum WeightsArg {
     Binary,
     InverseDistance,
+    Queen,
+    Rook,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -187,7 +203,7 @@ enum CorrectionArg {
 
 impl HotspotArgs {
     fn request(&self) -> hotspots::analysis::hotspot::HotspotRequest {
-        use hotspots::analysis::{fdr::Correction, grid::GridKind, hotspot::WeightKind};
+        use hotspots::analysis::{fdr::Correction, hotspot::WeightKind};
         hotspots::analysis::hotspot::HotspotRequest {
             selection: hotspots::analysis::select::Selection {
                 crime_types: self.crime_type.clone(),
@@ -195,15 +211,14 @@ impl HotspotArgs {
                 to: self.to.clone(),
                 kind: None,
             },
-            grid: match self.grid {
-                GridArg::Square => GridKind::Square,
-                GridArg::Hex => GridKind::Hex,
-            },
+            grid: self.grid.unit(),
             cell_m: self.cell,
             band_m: self.band,
             weights: match self.weights {
                 WeightsArg::Binary => WeightKind::Binary,
                 WeightsArg::InverseDistance => WeightKind::InverseDistance,
+                WeightsArg::Queen => WeightKind::Queen,
+                WeightsArg::Rook => WeightKind::Rook,
             },
             permutations: self.permutations,
             seed: self.seed,
@@ -267,7 +282,7 @@ fn main() -> anyhow::Result<()> {
             let cold = result.bin_fdr.iter().filter(|b| **b < 0).count();
             println!(
                 "{} cells of {} m ({}), band {} m ({}); {} hot and {} cold at 90 %+ with FDR; wrote {}",
-                result.grid.cells.len(),
+                result.units.len(),
                 result.cell_choice.value,
                 result.cell_choice.rule,
                 result.band_choice.value,
@@ -298,10 +313,10 @@ fn main() -> anyhow::Result<()> {
                     to,
                     kind: None,
                 },
-                grid: match grid {
-                    GridArg::Square => hotspots::analysis::grid::GridKind::Square,
-                    GridArg::Hex => hotspots::analysis::grid::GridKind::Hex,
-                },
+                grid: grid
+                    .unit()
+                    .grid()
+                    .ok_or_else(|| anyhow::anyhow!("emerging hot spots run on square or hex cells"))?,
                 cell_m: cell,
                 band_m: band,
                 time_step,
@@ -322,7 +337,7 @@ fn main() -> anyhow::Result<()> {
             hotspots::analysis::lisa::to_layer(&h, &l, req.alpha).write(&hotspot.out)?;
             println!(
                 "{} cells, {permutations} permutations; wrote {}",
-                h.grid.cells.len(),
+                h.units.len(),
                 hotspot.out.display()
             );
         }

@@ -22,10 +22,10 @@ fn reference_values(
     let dir = tempfile::tempdir().unwrap();
     let cells = dir.path().join("cells.csv");
     let mut text = String::from("cell_id,x_m,y_m,count\n");
-    for (i, c) in result.grid.cells.iter().enumerate() {
+    for (i, c) in result.units.grid().unwrap().cells.iter().enumerate() {
         text.push_str(&format!(
             "{},{:?},{:?},{:?}\n",
-            result.grid.id(i),
+            result.units.grid().unwrap().id(i),
             c.centre[0],
             c.centre[1],
             result.count[i]
@@ -55,9 +55,9 @@ fn reference_values(
             (id.to_string(), z.parse::<f64>().unwrap())
         })
         .collect();
-    assert_eq!(theirs.len(), result.grid.cells.len());
-    (0..result.grid.cells.len())
-        .map(|i| theirs[&result.grid.id(i)])
+    assert_eq!(theirs.len(), result.units.grid().unwrap().cells.len());
+    (0..result.units.grid().unwrap().cells.len())
+        .map(|i| theirs[&result.units.grid().unwrap().id(i)])
         .collect()
 }
 
@@ -77,9 +77,9 @@ fn gi_star_matches_esda_on_real_burglary_grid() {
     };
     let result = gi_star(&ds, &req).unwrap();
     assert!(
-        (24_000..27_000).contains(&result.grid.cells.len()),
+        (24_000..27_000).contains(&result.units.grid().unwrap().cells.len()),
         "≈25,500 cells: {}",
-        result.grid.cells.len()
+        result.units.grid().unwrap().cells.len()
     );
     let pairs: Vec<(f64, f64)> = result
         .z
@@ -149,9 +149,10 @@ fn demo_planted_hotspots_are_found() {
         .iter()
         .filter(|h| h.start_month != demo.ground_truth.last_month)
     {
-        for (i, c) in result.grid.cells.iter().enumerate() {
+        for (i, c) in result.units.grid().unwrap().cells.iter().enumerate() {
             let d = ((c.centre[0] - h.easting_m).powi(2) + (c.centre[1] - h.northing_m).powi(2)).sqrt();
-            if d <= 1.5 * h.sigma_m || result.grid.cell_of(h.easting_m, h.northing_m) == Some(i as u32) {
+            if d <= 1.5 * h.sigma_m || result.units.grid().unwrap().cell_of(h.easting_m, h.northing_m) == Some(i as u32)
+            {
                 planted += 1;
                 if result.significant[i] && result.z[i] > 0.0 {
                     found += 1;
@@ -164,7 +165,9 @@ fn demo_planted_hotspots_are_found() {
     assert!(recall >= 0.9, "recall {recall} ({found} of {planted}) at FDR 0.05");
     // And few false alarms far from every planted hotspot (beyond 1 km).
     let far_hot = result
-        .grid
+        .units
+        .grid()
+        .unwrap()
         .cells
         .iter()
         .enumerate()
@@ -177,7 +180,7 @@ fn demo_planted_hotspots_are_found() {
         })
         .count();
     assert!(
-        far_hot as f64 <= 0.02 * result.grid.cells.len() as f64,
+        far_hot as f64 <= 0.02 * result.units.grid().unwrap().cells.len() as f64,
         "{far_hot} significant cells far from any planted hotspot"
     );
 }
@@ -228,4 +231,45 @@ fn demo_emerging_hotspots_are_classed_as_growing() {
             result.category[cell]
         );
     }
+}
+
+#[test]
+fn ward_units_with_queen_contiguity() {
+    use hotspots::analysis::units::UnitKind;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 42, true).unwrap();
+    let ds = Dataset::open(&demo.dataset).unwrap();
+    let req = HotspotRequest {
+        grid: UnitKind::Ward,
+        weights: WeightKind::Queen,
+        ..Default::default()
+    };
+    let result = gi_star(&ds, &req).unwrap();
+    assert_eq!(result.units.len(), 64);
+    // An 8 x 8 block of wards: corner wards have 3 queen neighbours, interior ones 8.
+    let counts: Vec<usize> = (0..64).map(|i| result.weights.neighbour_count(i)).collect();
+    assert_eq!(counts.iter().filter(|c| **c == 3).count(), 4, "{counts:?}");
+    assert_eq!(counts.iter().filter(|c| **c == 8).count(), 36, "{counts:?}");
+    // Counts per ward add up to every incident (all are in a ward).
+    assert_eq!(result.count.iter().sum::<f64>() as usize, result.incidents);
+    let rook = gi_star(
+        &ds,
+        &HotspotRequest {
+            weights: WeightKind::Rook,
+            ..req.clone()
+        },
+    )
+    .unwrap();
+    assert!((0..64).all(|i| rook.weights.neighbour_count(i) <= 4));
+    // Contiguity on a grid is refused with the parameter named.
+    let err = gi_star(
+        &ds,
+        &HotspotRequest {
+            grid: UnitKind::Square,
+            ..req
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("weights"), "{err}");
 }

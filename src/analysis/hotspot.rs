@@ -1,16 +1,16 @@
 //! A Getis-Ord Gi* hotspot layer: incidents counted per grid cell, Gi* over
 //! a distance band, p-values, Benjamini–Hochberg FDR and ArcGIS-style bins.
 
-use geo::{Geometry, MapCoords};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::fdr::{self, Correction};
 use super::gi_star;
-use super::grid::{Grid, GridKind};
+use super::grid::Grid;
 use super::layer::{Feature, Layer};
 use super::scale::{self, Choice};
 use super::select::Selection;
+use super::units::{AreaUnits, UnitKind, Units};
 use super::weights::Weights;
 use super::AnalysisError;
 use crate::dataset::Dataset;
@@ -24,13 +24,18 @@ pub enum WeightKind {
     Binary,
     /// 1/d within the band.
     InverseDistance,
+    /// Polygons sharing a boundary point (ward and borough units).
+    Queen,
+    /// Polygons sharing a boundary edge (ward and borough units).
+    Rook,
 }
 
 /// What to compute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HotspotRequest {
     pub selection: Selection,
-    pub grid: GridKind,
+    /// Units: square or hex cells, or wards or boroughs.
+    pub grid: UnitKind,
     /// Cell size in metres; `None` chooses one from the data.
     pub cell_m: Option<f64>,
     /// Distance band in metres; `None` chooses one from the data.
@@ -49,7 +54,7 @@ impl Default for HotspotRequest {
     fn default() -> Self {
         HotspotRequest {
             selection: Selection::default(),
-            grid: GridKind::Square,
+            grid: UnitKind::Square,
             cell_m: None,
             band_m: None,
             weights: WeightKind::Binary,
@@ -65,7 +70,7 @@ impl Default for HotspotRequest {
 #[derive(Debug, Clone)]
 pub struct Hotspots {
     pub request: HotspotRequest,
-    pub grid: Grid,
+    pub units: Units,
     pub cell_choice: Choice,
     pub band_choice: Choice,
     pub weights: Weights,
@@ -97,46 +102,97 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             message: "must be between 0 and 1".into(),
         });
     }
-    let points = req.selection.apply(ds)?;
-    if points.is_empty() {
-        return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
-    }
-    let xy: Vec<[f64; 2]> = points
-        .easting_m
-        .iter()
-        .zip(&points.northing_m)
-        .map(|(e, n)| [*e, *n])
-        .collect();
-    let cell_choice = match req.cell_m {
-        Some(c) => Choice::given(c),
-        None => scale::default_cell_size(&xy),
+    let contiguity = matches!(req.weights, WeightKind::Queen | WeightKind::Rook);
+    let (units, points, cell_choice) = match req.grid.grid() {
+        Some(kind) => {
+            if contiguity {
+                return Err(AnalysisError::Param {
+                    name: "weights".into(),
+                    message: "queen and rook contiguity are for ward and borough units; grids use a distance band"
+                        .into(),
+                });
+            }
+            let points = req.selection.apply(ds)?;
+            if points.is_empty() {
+                return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+            }
+            let xy: Vec<[f64; 2]> = points
+                .easting_m
+                .iter()
+                .zip(&points.northing_m)
+                .map(|(e, n)| [*e, *n])
+                .collect();
+            let cell_choice = match req.cell_m {
+                Some(c) => Choice::given(c),
+                None => scale::default_cell_size(&xy),
+            };
+            let grid = Grid::new(kind, cell_choice.value, ds.ward_index.polygons());
+            if grid.cells.len() < 3 {
+                return Err(AnalysisError::Param {
+                    name: "cell".into(),
+                    message: format!(
+                        "{} m leaves {} cells in the study area",
+                        cell_choice.value,
+                        grid.cells.len()
+                    ),
+                });
+            }
+            (Units::Grid(grid), points, cell_choice)
+        }
+        None => {
+            let level = if req.grid == UnitKind::Ward { "ward" } else { "borough" };
+            let areas = AreaUnits::from_dataset(ds, level)?;
+            let points = req
+                .selection
+                .apply_with_areas(ds, &format!("{level}_code"), &areas.codes)?;
+            if points.is_empty() {
+                return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+            }
+            (
+                Units::Areas(areas),
+                points,
+                Choice {
+                    value: f64::NAN,
+                    rule: format!("{level} polygons"),
+                },
+            )
+        }
     };
-    let areas = ds.ward_index.polygons();
-    let grid = Grid::new(req.grid, cell_choice.value, areas);
-    if grid.cells.len() < 3 {
-        return Err(AnalysisError::Param {
-            name: "cell".into(),
-            message: format!(
-                "{} m leaves {} cells in the study area",
-                cell_choice.value,
-                grid.cells.len()
-            ),
-        });
-    }
-    let mut count = vec![0.0; grid.cells.len()];
+    let mut count = vec![0.0; units.len()];
     let mut outside_grid = 0;
-    for p in &xy {
-        match grid.cell_of(p[0], p[1]) {
+    for k in 0..points.len() {
+        let unit = match &units {
+            Units::Grid(g) => g.cell_of(points.easting_m[k], points.northing_m[k]),
+            Units::Areas(_) => Some(points.area[k]).filter(|a| *a != u32::MAX),
+        };
+        match unit {
             Some(i) => count[i as usize] += 1.0,
             None => outside_grid += 1,
         }
     }
-    let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.centre).collect();
-    let band_choice = match req.band_m {
-        Some(b) => Choice::given(b),
-        None => scale::default_band(&centres, &count, grid.cell_m),
+    let centres: Vec<[f64; 2]> = (0..units.len()).map(|i| units.centre(i)).collect();
+    let (weights, band_choice) = match (&units, req.weights) {
+        (Units::Areas(a), WeightKind::Queen | WeightKind::Rook) => {
+            let queen = req.weights == WeightKind::Queen;
+            (
+                a.contiguity(queen),
+                Choice {
+                    value: f64::NAN,
+                    rule: if queen { "queen contiguity" } else { "rook contiguity" }.into(),
+                },
+            )
+        }
+        _ => {
+            let band_choice = match req.band_m {
+                Some(b) => Choice::given(b),
+                None => scale::default_band(&centres, &count, units.grid().map_or(500.0, |g| g.cell_m)),
+            };
+            (
+                Weights::distance_band(&centres, band_choice.value, req.weights == WeightKind::InverseDistance),
+                band_choice,
+            )
+        }
     };
-    let weights = Weights::distance_band(&centres, band_choice.value, req.weights == WeightKind::InverseDistance);
     let z = gi_star::z_scores(&count, &weights, 1.0);
     let p: Vec<f64> = z.iter().map(|z| gi_star::p_two_sided(*z)).collect();
     let q = fdr::bh_adjust(&p);
@@ -152,7 +208,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
     let significant = p.iter().map(|p| *p <= threshold).collect();
     Ok(Hotspots {
         request: req.clone(),
-        grid,
+        units,
         cell_choice,
         band_choice,
         weights,
@@ -164,7 +220,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         bin,
         bin_fdr,
         significant,
-        incidents: xy.len(),
+        incidents: points.len(),
         outside_grid,
     })
 }
@@ -180,13 +236,13 @@ impl Hotspots {
         json!({
             "statistic": "Getis-Ord Gi* (Ord & Getis 1995 general form, self weight 1)",
             "request": self.request,
-            "grid": self.grid.kind,
+            "units": self.request.grid,
             "cell_m": self.cell_choice.value,
             "cell_rule": self.cell_choice.rule,
             "band_m": self.band_choice.value,
             "band_rule": self.band_choice.rule,
             "weights": self.weights.spec,
-            "cells": self.grid.cells.len(),
+            "cells": self.units.len(),
             "incidents": self.incidents,
             "incidents_outside_grid": self.outside_grid,
             "islands": self.weights.islands().len(),
@@ -197,22 +253,19 @@ impl Hotspots {
 
     /// The layer: one polygon feature per cell, in WGS84.
     pub fn to_layer(&self) -> Layer {
-        let area = self.grid.cell_area_km2();
-        let features = (0..self.grid.cells.len())
+        let features = (0..self.units.len())
             .map(|i| {
-                let poly = self.grid.polygon_bng(i);
-                let wgs = poly.map_coords(|c| {
-                    let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
-                    geo::Coord { x, y }
-                });
-                let cell = self.grid.cells[i];
+                let centre = self.units.centre(i);
                 let num = |v: f64| if v.is_finite() { Value::from(v) } else { Value::Null };
                 let mut props = Map::new();
-                props.insert("cell_id".into(), Value::from(self.grid.id(i)));
-                props.insert("easting_m".into(), Value::from(cell.centre[0]));
-                props.insert("northing_m".into(), Value::from(cell.centre[1]));
+                props.insert("cell_id".into(), Value::from(self.units.id(i)));
+                if let Units::Areas(a) = &self.units {
+                    props.insert("name".into(), Value::from(a.names[i].clone()));
+                }
+                props.insert("easting_m".into(), num(centre[0]));
+                props.insert("northing_m".into(), num(centre[1]));
                 props.insert("count".into(), num(self.count[i]));
-                props.insert("per_km2".into(), num(self.count[i] / area));
+                props.insert("per_km2".into(), num(self.count[i] / self.units.area_km2(i)));
                 props.insert("neighbours".into(), Value::from(self.weights.neighbour_count(i)));
                 props.insert("gi_z".into(), num(self.z[i]));
                 props.insert("gi_p".into(), num(self.p[i]));
@@ -224,8 +277,8 @@ impl Hotspots {
                 props.insert("gi_bin_fdr".into(), Value::from(self.bin_fdr[i]));
                 props.insert("significant".into(), Value::from(self.significant[i]));
                 Feature {
-                    id: self.grid.id(i),
-                    geometry: Geometry::Polygon(wgs),
+                    id: self.units.id(i),
+                    geometry: self.units.geometry_wgs84(i),
                     properties: props,
                 }
             })

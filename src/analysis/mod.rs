@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `select.rs` | which incidents: crime types, months, kind |
 //! | `grid.rs` | square and hexagon grids in BNG metres over the study area |
+//! | `units.rs` | units of analysis: grid cells or wards/boroughs; queen and rook contiguity |
 //! | `weights.rs` | sparse spatial weights: distance band, inverse distance, kNN |
 //! | `gi_star.rs` | Getis-Ord Gi* (Ord & Getis 1995 general form), permutation inference |
 //! | `fdr.rs` | Benjamini–Hochberg FDR, Bonferroni, ArcGIS confidence bins |
@@ -29,6 +30,7 @@ pub mod lisa;
 pub mod mann_kendall;
 pub mod scale;
 pub mod select;
+pub mod units;
 pub mod weights;
 
 /// Errors from analyses. `Param` names the request parameter at fault.

@@ -26,6 +26,9 @@ pub struct Points {
     pub northing_m: Vec<f64>,
     pub month: Vec<u32>,
     pub crime_type: Vec<String>,
+    /// With [`Selection::apply_with_areas`]: the index of each incident's
+    /// ward or borough in the given code list (`u32::MAX` when unknown).
+    pub area: Vec<u32>,
 }
 
 impl Points {
@@ -82,6 +85,22 @@ impl Selection {
 
     /// The incidents of `ds` this selection keeps.
     pub fn apply(&self, ds: &Dataset) -> Result<Points, AnalysisError> {
+        self.apply_inner(ds, None)
+    }
+
+    /// As [`Selection::apply`], also mapping each incident's `column`
+    /// (`ward_code` or `borough_code`) to its position in `codes`.
+    pub fn apply_with_areas(&self, ds: &Dataset, column: &str, codes: &[String]) -> Result<Points, AnalysisError> {
+        let index: rustc_hash::FxHashMap<&str, u32> =
+            codes.iter().enumerate().map(|(i, c)| (c.as_str(), i as u32)).collect();
+        self.apply_inner(ds, Some((column, &index)))
+    }
+
+    fn apply_inner(
+        &self,
+        ds: &Dataset,
+        areas: Option<(&str, &rustc_hash::FxHashMap<&str, u32>)>,
+    ) -> Result<Points, AnalysisError> {
         let (from, to) = self.months()?;
         let types = self.types()?;
         let kind = self.kind.as_deref().unwrap_or("crime");
@@ -109,8 +128,23 @@ impl Selection {
             .column("kind")
             .and_then(|c| c.str().cloned())
             .map_err(|e| col_err("kind", e))?;
+        let area_col = match areas {
+            Some((c, _)) => Some(
+                df.column(c)
+                    .and_then(|col| col.str().cloned())
+                    .map_err(|e| col_err(c, e))?,
+            ),
+            None => None,
+        };
         let mut out = Points::default();
-        for ((((e, n), m), t), k) in e.iter().zip(n.iter()).zip(m.iter()).zip(t.iter()).zip(k.iter()) {
+        for (row, ((((e, n), m), t), k)) in e
+            .iter()
+            .zip(n.iter())
+            .zip(m.iter())
+            .zip(t.iter())
+            .zip(k.iter())
+            .enumerate()
+        {
             let (Some(e), Some(n), Some(m), Some(t), Some(k)) = (e, n, m, t, k) else {
                 continue;
             };
@@ -125,6 +159,10 @@ impl Selection {
             out.northing_m.push(n);
             out.month.push(m);
             out.crime_type.push(t.to_string());
+            if let (Some(col), Some((_, index))) = (&area_col, areas) {
+                out.area
+                    .push(col.get(row).and_then(|c| index.get(c).copied()).unwrap_or(u32::MAX));
+            }
         }
         Ok(out)
     }

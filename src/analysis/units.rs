@@ -1,0 +1,229 @@
+//! Units of analysis: grid cells (square, hexagon) or polygons (wards,
+//! boroughs), behind one interface: how many, their ids, centres (BNG
+//! metres), WGS84 geometry, and which unit an incident falls in.
+
+use geo::{Centroid, Geometry, MapCoords, MultiPolygon};
+use rustc_hash::FxHashMap;
+
+use super::grid::Grid;
+use super::weights::{Weights, WeightsSpec};
+use super::AnalysisError;
+use crate::dataset::Dataset;
+
+/// Which units an analysis runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    Square,
+    Hex,
+    Ward,
+    Borough,
+}
+
+impl UnitKind {
+    /// The grid kind, for cell units.
+    pub fn grid(self) -> Option<super::grid::GridKind> {
+        match self {
+            UnitKind::Square => Some(super::grid::GridKind::Square),
+            UnitKind::Hex => Some(super::grid::GridKind::Hex),
+            _ => None,
+        }
+    }
+}
+
+/// Polygon units from the dataset (wards or boroughs).
+#[derive(Debug, Clone)]
+pub struct AreaUnits {
+    /// "ward" or "borough".
+    pub level: String,
+    pub codes: Vec<String>,
+    pub names: Vec<String>,
+    pub polygons_bng: Vec<MultiPolygon<f64>>,
+    pub polygons_wgs84: Vec<MultiPolygon<f64>>,
+    pub centres: Vec<[f64; 2]>,
+    pub area_km2: Vec<f64>,
+}
+
+/// The units an analysis runs on.
+#[derive(Debug, Clone)]
+pub enum Units {
+    Grid(Grid),
+    Areas(AreaUnits),
+}
+
+impl AreaUnits {
+    /// Wards (`level = "ward"`) or boroughs (`"borough"`) of a dataset.
+    pub fn from_dataset(ds: &Dataset, level: &str) -> Result<AreaUnits, AnalysisError> {
+        let (df, file) = match level {
+            "ward" => (&ds.wards, "wards.parquet"),
+            "borough" => (&ds.boroughs, "boroughs.parquet"),
+            other => {
+                return Err(AnalysisError::Param {
+                    name: "grid".into(),
+                    message: format!("unknown polygon level {other:?}"),
+                })
+            }
+        };
+        if df.height() == 0 {
+            return Err(AnalysisError::Data(format!("{file} is empty")));
+        }
+        let path = ds.dir.join(file);
+        let bng = crate::dataset::polygons_from_wkb(df, "geometry_bng_wkb", &path)
+            .map_err(|e| AnalysisError::Data(e.to_string()))?;
+        let wgs = crate::dataset::polygons_from_wkb(df, "geometry_wgs84_wkb", &path)
+            .map_err(|e| AnalysisError::Data(e.to_string()))?;
+        let strs = |c: &str| -> Result<Vec<String>, AnalysisError> {
+            Ok(df
+                .column(c)
+                .and_then(|c| c.str().cloned())
+                .map_err(|e| AnalysisError::Data(format!("{file} `{c}`: {e}")))?
+                .iter()
+                .map(|v| v.unwrap_or("").to_string())
+                .collect())
+        };
+        let area_km2 = df
+            .column("area_km2")
+            .and_then(|c| c.f64().cloned())
+            .map_err(|e| AnalysisError::Data(format!("{file} `area_km2`: {e}")))?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect();
+        let centres = bng
+            .iter()
+            .map(|p| p.centroid().map(|c| [c.x(), c.y()]).unwrap_or([f64::NAN, f64::NAN]))
+            .collect();
+        Ok(AreaUnits {
+            level: level.into(),
+            codes: strs("code")?,
+            names: strs("name")?,
+            polygons_bng: bng,
+            polygons_wgs84: wgs,
+            centres,
+            area_km2,
+        })
+    }
+
+    /// Contiguity weights: polygons sharing a vertex (queen) or an edge
+    /// (rook), from exactly shared coordinates (topologically clean
+    /// boundaries such as the London Datastore's).
+    pub fn contiguity(&self, queen: bool) -> Weights {
+        let key = |c: geo::Coord<f64>| ((c.x * 1000.0).round() as i64, (c.y * 1000.0).round() as i64);
+        let mut by_key: FxHashMap<((i64, i64), (i64, i64)), Vec<u32>> = FxHashMap::default();
+        for (i, mp) in self.polygons_bng.iter().enumerate() {
+            for poly in &mp.0 {
+                for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                    if queen {
+                        for c in &ring.0 {
+                            by_key.entry((key(*c), (0, 0))).or_default().push(i as u32);
+                        }
+                    } else {
+                        for seg in ring.lines() {
+                            let (a, b) = (key(seg.start), key(seg.end));
+                            by_key
+                                .entry(if a < b { (a, b) } else { (b, a) })
+                                .or_default()
+                                .push(i as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); self.codes.len()];
+        for owners in by_key.values() {
+            for &a in owners {
+                for &b in owners {
+                    if a != b {
+                        lists[a as usize].push(b);
+                    }
+                }
+            }
+        }
+        Weights::from_lists(WeightsSpec::Contiguity { queen }, lists)
+    }
+}
+
+impl Units {
+    pub fn len(&self) -> usize {
+        match self {
+            Units::Grid(g) => g.cells.len(),
+            Units::Areas(a) => a.codes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stable id: cell id or GSS code.
+    pub fn id(&self, i: usize) -> String {
+        match self {
+            Units::Grid(g) => g.id(i),
+            Units::Areas(a) => a.codes[i].clone(),
+        }
+    }
+
+    /// Centre in BNG metres (cell centre, polygon centroid).
+    pub fn centre(&self, i: usize) -> [f64; 2] {
+        match self {
+            Units::Grid(g) => g.cells[i].centre,
+            Units::Areas(a) => a.centres[i],
+        }
+    }
+
+    pub fn area_km2(&self, i: usize) -> f64 {
+        match self {
+            Units::Grid(g) => g.cell_area_km2(),
+            Units::Areas(a) => a.area_km2[i],
+        }
+    }
+
+    /// WGS84 geometry of unit `i`.
+    pub fn geometry_wgs84(&self, i: usize) -> Geometry<f64> {
+        match self {
+            Units::Grid(g) => Geometry::Polygon(g.polygon_bng(i).map_coords(|c| {
+                let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
+                geo::Coord { x, y }
+            })),
+            Units::Areas(a) => Geometry::MultiPolygon(a.polygons_wgs84[i].clone()),
+        }
+    }
+
+    /// The grid, when the units are grid cells.
+    pub fn grid(&self) -> Option<&Grid> {
+        match self {
+            Units::Grid(g) => Some(g),
+            Units::Areas(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    fn sq(x: f64, y: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![
+            polygon![(x: x, y: y), (x: x + 1.0, y: y), (x: x + 1.0, y: y + 1.0), (x: x, y: y + 1.0), (x: x, y: y)],
+        ])
+    }
+
+    #[test]
+    fn queen_and_rook_on_a_2x2_block() {
+        // 0 1 / 2 3 (2 and 3 on the bottom row): 0 and 3 touch at a corner only.
+        let polys = vec![sq(0.0, 1.0), sq(1.0, 1.0), sq(0.0, 0.0), sq(1.0, 0.0)];
+        let units = AreaUnits {
+            level: "ward".into(),
+            codes: (0..4).map(|i| i.to_string()).collect(),
+            names: vec![String::new(); 4],
+            centres: vec![[0.0, 0.0]; 4],
+            area_km2: vec![1e-6; 4],
+            polygons_wgs84: polys.clone(),
+            polygons_bng: polys,
+        };
+        let queen = units.contiguity(true);
+        let rook = units.contiguity(false);
+        assert_eq!(queen.row(0).map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(rook.row(0).map(|r| r.0).collect::<Vec<_>>(), vec![1, 2]);
+    }
+}
