@@ -108,7 +108,9 @@ impl AreaUnits {
     /// boundaries such as the London Datastore's).
     pub fn contiguity(&self, queen: bool) -> Weights {
         let key = |c: geo::Coord<f64>| ((c.x * 1000.0).round() as i64, (c.y * 1000.0).round() as i64);
-        let mut by_key: FxHashMap<((i64, i64), (i64, i64)), Vec<u32>> = FxHashMap::default();
+        // A vertex (queen) or an edge (rook, its two vertices in order), in mm.
+        type Key = ((i64, i64), (i64, i64));
+        let mut by_key: FxHashMap<Key, Vec<u32>> = FxHashMap::default();
         for (i, mp) in self.polygons_bng.iter().enumerate() {
             for poly in &mp.0 {
                 for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
