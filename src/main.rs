@@ -149,6 +149,12 @@ struct HotspotArgs {
     /// Last month, YYYY-MM.
     #[arg(long)]
     to: Option<String>,
+    /// H3 resolution for `--grid h3` (9: cells of ~0.1 km²).
+    #[arg(long, default_value_t = 9)]
+    h3_resolution: u8,
+    /// Ring size for `--weights k-ring`.
+    #[arg(long, default_value_t = 1)]
+    k: u32,
     /// Conditional permutations for pseudo p-values (e.g. 999).
     #[arg(long, default_value_t = 0)]
     permutations: usize,
@@ -172,6 +178,7 @@ enum GridArg {
     Hex,
     Ward,
     Borough,
+    H3,
 }
 
 impl GridArg {
@@ -182,6 +189,7 @@ impl GridArg {
             GridArg::Hex => UnitKind::Hex,
             GridArg::Ward => UnitKind::Ward,
             GridArg::Borough => UnitKind::Borough,
+            GridArg::H3 => UnitKind::H3,
         }
     }
 }
@@ -192,6 +200,7 @@ enum WeightsArg {
     InverseDistance,
     Queen,
     Rook,
+    KRing,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -219,7 +228,10 @@ impl HotspotArgs {
                 WeightsArg::InverseDistance => WeightKind::InverseDistance,
                 WeightsArg::Queen => WeightKind::Queen,
                 WeightsArg::Rook => WeightKind::Rook,
+                WeightsArg::KRing => WeightKind::KRing,
             },
+            h3_resolution: self.h3_resolution,
+            k: self.k,
             permutations: self.permutations,
             seed: self.seed,
             alpha: self.alpha,
@@ -281,7 +293,7 @@ fn main() -> anyhow::Result<()> {
             let hot = result.bin_fdr.iter().filter(|b| **b > 0).count();
             let cold = result.bin_fdr.iter().filter(|b| **b < 0).count();
             println!(
-                "{} cells of {} m ({}), band {} m ({}); {} hot and {} cold at 90 %+ with FDR; wrote {}",
+                "{} units (cell size: {}; {}), weights: {} ({}); {} hot and {} cold at 90 %+ with FDR; wrote {}",
                 result.units.len(),
                 result.cell_choice.value,
                 result.cell_choice.rule,

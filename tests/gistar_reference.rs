@@ -273,3 +273,41 @@ fn ward_units_with_queen_contiguity() {
     .to_string();
     assert!(err.contains("weights"), "{err}");
 }
+
+#[test]
+fn h3_units_with_k_ring_weights() {
+    use hotspots::analysis::units::{UnitKind, Units};
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 42, true).unwrap();
+    let ds = Dataset::open(&demo.dataset).unwrap();
+    let req = HotspotRequest {
+        grid: UnitKind::H3,
+        h3_resolution: 9,
+        weights: WeightKind::KRing,
+        k: 1,
+        ..Default::default()
+    };
+    let result = gi_star(&ds, &req).unwrap();
+    let Units::H3(h3) = &result.units else {
+        panic!("H3 units")
+    };
+    // 144 km² / ~0.105 km² per resolution-9 cell ≈ 1,370 cells.
+    assert!((1_200..1_600).contains(&h3.cells.len()), "{}", h3.cells.len());
+    let six = (0..h3.cells.len())
+        .filter(|&i| result.weights.neighbour_count(i) == 6)
+        .count();
+    assert!(
+        six as f64 > 0.85 * h3.cells.len() as f64,
+        "interior cells have 6 neighbours: {six}"
+    );
+    assert!(
+        result.units.id(0).len() == 15 && result.units.id(0).starts_with("89"),
+        "{}",
+        result.units.id(0)
+    );
+    // The static planted hotspots come out hot.
+    for h in demo.ground_truth.hotspots.iter().filter(|h| h.kind == "static") {
+        let cell = h3.unit_of(h.lon, h.lat).unwrap() as usize;
+        assert!(result.bin_fdr[cell] > 0, "{} not hot in H3", h.id);
+    }
+}

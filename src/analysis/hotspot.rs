@@ -28,6 +28,8 @@ pub enum WeightKind {
     Queen,
     /// Polygons sharing a boundary edge (ward and borough units).
     Rook,
+    /// H3 cells within `k` grid steps (H3 units).
+    KRing,
 }
 
 /// What to compute.
@@ -41,6 +43,10 @@ pub struct HotspotRequest {
     /// Distance band in metres; `None` chooses one from the data.
     pub band_m: Option<f64>,
     pub weights: WeightKind,
+    /// H3 resolution (0..=15), for H3 units.
+    pub h3_resolution: u8,
+    /// Ring size for k-ring weights.
+    pub k: u32,
     /// Conditional permutations for pseudo p-values (0 = none).
     pub permutations: usize,
     pub seed: u64,
@@ -58,6 +64,8 @@ impl Default for HotspotRequest {
             cell_m: None,
             band_m: None,
             weights: WeightKind::Binary,
+            h3_resolution: 9,
+            k: 1,
             permutations: 0,
             seed: 1,
             alpha: 0.05,
@@ -103,6 +111,12 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         });
     }
     let contiguity = matches!(req.weights, WeightKind::Queen | WeightKind::Rook);
+    if contiguity && !matches!(req.grid, UnitKind::Ward | UnitKind::Borough) && req.grid.grid().is_none() {
+        return Err(AnalysisError::Param {
+            name: "weights".into(),
+            message: "queen and rook contiguity are for ward and borough units".into(),
+        });
+    }
     let (units, points, cell_choice) = match req.grid.grid() {
         Some(kind) => {
             if contiguity {
@@ -139,6 +153,19 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             }
             (Units::Grid(grid), points, cell_choice)
         }
+        None if req.grid == UnitKind::H3 => {
+            let points = req.selection.apply(ds)?;
+            if points.is_empty() {
+                return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+            }
+            let h3 = super::units::H3Units::new(ds, req.h3_resolution)?;
+            let rule = format!(
+                "H3 resolution {} (mean edge {:.0} m)",
+                req.h3_resolution,
+                h3.resolution.edge_length_m()
+            );
+            (Units::H3(h3), points, Choice { value: f64::NAN, rule })
+        }
         None => {
             let level = if req.grid == UnitKind::Ward { "ward" } else { "borough" };
             let areas = AreaUnits::from_dataset(ds, level)?;
@@ -164,6 +191,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         let unit = match &units {
             Units::Grid(g) => g.cell_of(points.easting_m[k], points.northing_m[k]),
             Units::Areas(_) => Some(points.area[k]).filter(|a| *a != u32::MAX),
+            Units::H3(h) => h.unit_of(points.lon[k], points.lat[k]),
         };
         match unit {
             Some(i) => count[i as usize] += 1.0,
@@ -181,6 +209,19 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
                     rule: if queen { "queen contiguity" } else { "rook contiguity" }.into(),
                 },
             )
+        }
+        (Units::H3(h), WeightKind::KRing) => (
+            h.k_ring(req.k),
+            Choice {
+                value: f64::NAN,
+                rule: format!("H3 k-ring, k = {}", req.k),
+            },
+        ),
+        (_, WeightKind::KRing) => {
+            return Err(AnalysisError::Param {
+                name: "weights".into(),
+                message: "k-ring weights are for H3 units".into(),
+            })
         }
         _ => {
             let band_choice = match req.band_m {

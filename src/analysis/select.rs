@@ -24,6 +24,9 @@ pub struct Selection {
 pub struct Points {
     pub easting_m: Vec<f64>,
     pub northing_m: Vec<f64>,
+    /// WGS84 degrees (for H3 cells).
+    pub lon: Vec<f64>,
+    pub lat: Vec<f64>,
     pub month: Vec<u32>,
     pub crime_type: Vec<String>,
     /// With [`Selection::apply_with_areas`]: the index of each incident's
@@ -116,6 +119,14 @@ impl Selection {
             .column("northing_m")
             .and_then(|c| c.f64().cloned())
             .map_err(|e| col_err("northing_m", e))?;
+        let lon = df
+            .column("lon")
+            .and_then(|c| c.f64().cloned())
+            .map_err(|e| col_err("lon", e))?;
+        let lat = df
+            .column("lat")
+            .and_then(|c| c.f64().cloned())
+            .map_err(|e| col_err("lat", e))?;
         let m = df
             .column("month_index")
             .and_then(|c| c.u32().cloned())
@@ -157,6 +168,8 @@ impl Selection {
             }
             out.easting_m.push(e);
             out.northing_m.push(n);
+            out.lon.push(lon.get(row).unwrap_or(f64::NAN));
+            out.lat.push(lat.get(row).unwrap_or(f64::NAN));
             out.month.push(m);
             out.crime_type.push(t.to_string());
             if let (Some(col), Some((_, index))) = (&area_col, areas) {

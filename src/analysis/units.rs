@@ -18,6 +18,8 @@ pub enum UnitKind {
     Hex,
     Ward,
     Borough,
+    /// H3 cells (Uber's hexagonal index) at the request's resolution.
+    H3,
 }
 
 impl UnitKind {
@@ -44,11 +46,86 @@ pub struct AreaUnits {
     pub area_km2: Vec<f64>,
 }
 
+/// H3 cells whose centres lie in the study area.
+#[derive(Debug, Clone)]
+pub struct H3Units {
+    pub resolution: h3o::Resolution,
+    pub cells: Vec<h3o::CellIndex>,
+    /// Cell centres in BNG metres.
+    pub centres: Vec<[f64; 2]>,
+    lookup: FxHashMap<h3o::CellIndex, u32>,
+}
+
+impl H3Units {
+    /// The cells at `resolution` (0..=15) whose centres fall in the dataset's wards.
+    pub fn new(ds: &Dataset, resolution: u8) -> Result<H3Units, AnalysisError> {
+        let res = h3o::Resolution::try_from(resolution).map_err(|e| AnalysisError::Param {
+            name: "h3_resolution".into(),
+            message: e.to_string(),
+        })?;
+        // Sample the study area at a third of the cell edge, keep the distinct
+        // cells hit, then those whose centre is inside a ward.
+        let edge_m = res.edge_length_m();
+        let step = (edge_m / 3.0).max(1.0);
+        let polys = ds.ward_index.polygons();
+        let grid = Grid::new(super::grid::GridKind::Square, step, polys);
+        let mut seen: std::collections::BTreeSet<h3o::CellIndex> = std::collections::BTreeSet::new();
+        for c in &grid.cells {
+            if let Some((lon, lat)) = crate::crs::bng_to_lonlat(c.centre[0], c.centre[1]) {
+                if let Ok(ll) = h3o::LatLng::new(lat, lon) {
+                    seen.insert(ll.to_cell(res));
+                }
+            }
+        }
+        let mut cells = Vec::new();
+        let mut centres = Vec::new();
+        for cell in seen {
+            let ll = h3o::LatLng::from(cell);
+            if let Some((e, n)) = crate::crs::lonlat_to_bng(ll.lng(), ll.lat()) {
+                if ds.ward_index.locate(e, n).is_some() {
+                    cells.push(cell);
+                    centres.push([e, n]);
+                }
+            }
+        }
+        let lookup = cells.iter().enumerate().map(|(i, c)| (*c, i as u32)).collect();
+        Ok(H3Units {
+            resolution: res,
+            cells,
+            centres,
+            lookup,
+        })
+    }
+
+    /// The unit holding a WGS84 point, if kept.
+    pub fn unit_of(&self, lon: f64, lat: f64) -> Option<u32> {
+        let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(self.resolution);
+        self.lookup.get(&cell).copied()
+    }
+
+    /// k-ring weights: the cells within `k` steps (binary, self excluded).
+    pub fn k_ring(&self, k: u32) -> Weights {
+        let lists = self
+            .cells
+            .iter()
+            .map(|c| {
+                c.grid_disk::<Vec<_>>(k)
+                    .into_iter()
+                    .filter(|n| n != c)
+                    .filter_map(|n| self.lookup.get(&n).copied())
+                    .collect()
+            })
+            .collect();
+        Weights::from_lists(WeightsSpec::KRing { k }, lists)
+    }
+}
+
 /// The units an analysis runs on.
 #[derive(Debug, Clone)]
 pub enum Units {
     Grid(Grid),
     Areas(AreaUnits),
+    H3(H3Units),
 }
 
 impl AreaUnits {
@@ -149,6 +226,7 @@ impl Units {
         match self {
             Units::Grid(g) => g.cells.len(),
             Units::Areas(a) => a.codes.len(),
+            Units::H3(h) => h.cells.len(),
         }
     }
 
@@ -161,6 +239,7 @@ impl Units {
         match self {
             Units::Grid(g) => g.id(i),
             Units::Areas(a) => a.codes[i].clone(),
+            Units::H3(h) => h.cells[i].to_string(),
         }
     }
 
@@ -169,6 +248,7 @@ impl Units {
         match self {
             Units::Grid(g) => g.cells[i].centre,
             Units::Areas(a) => a.centres[i],
+            Units::H3(h) => h.centres[i],
         }
     }
 
@@ -176,6 +256,7 @@ impl Units {
         match self {
             Units::Grid(g) => g.cell_area_km2(),
             Units::Areas(a) => a.area_km2[i],
+            Units::H3(h) => h.cells[i].area_km2(),
         }
     }
 
@@ -187,6 +268,18 @@ impl Units {
                 geo::Coord { x, y }
             })),
             Units::Areas(a) => Geometry::MultiPolygon(a.polygons_wgs84[i].clone()),
+            Units::H3(h) => {
+                let mut ring: Vec<geo::Coord<f64>> = h.cells[i]
+                    .boundary()
+                    .iter()
+                    .map(|ll| geo::Coord {
+                        x: ll.lng(),
+                        y: ll.lat(),
+                    })
+                    .collect();
+                ring.push(ring[0]);
+                Geometry::Polygon(geo::Polygon::new(geo::LineString(ring), vec![]))
+            }
         }
     }
 
@@ -194,7 +287,7 @@ impl Units {
     pub fn grid(&self) -> Option<&Grid> {
         match self {
             Units::Grid(g) => Some(g),
-            Units::Areas(_) => None,
+            Units::Areas(_) | Units::H3(_) => None,
         }
     }
 }

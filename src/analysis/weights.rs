@@ -18,6 +18,8 @@ pub enum WeightsSpec {
     Knn { k: usize },
     /// Polygons sharing an edge (rook) or any point (queen).
     Contiguity { queen: bool },
+    /// H3 cells within `k` grid steps.
+    KRing { k: u32 },
 }
 
 /// Sparse spatial weights: unit `i`'s neighbours are
