@@ -149,6 +149,9 @@ struct HotspotArgs {
     /// Last month, YYYY-MM.
     #[arg(long)]
     to: Option<String>,
+    /// Weigh incidents by harm: a CSV with columns crime_type,harm_days.
+    #[arg(long)]
+    harm_table: Option<PathBuf>,
     /// H3 resolution for `--grid h3` (9: cells of ~0.1 km²).
     #[arg(long, default_value_t = 9)]
     h3_resolution: u8,
@@ -211,9 +214,9 @@ enum CorrectionArg {
 }
 
 impl HotspotArgs {
-    fn request(&self) -> hotspots::analysis::hotspot::HotspotRequest {
+    fn request(&self) -> anyhow::Result<hotspots::analysis::hotspot::HotspotRequest> {
         use hotspots::analysis::{fdr::Correction, hotspot::WeightKind};
-        hotspots::analysis::hotspot::HotspotRequest {
+        Ok(hotspots::analysis::hotspot::HotspotRequest {
             selection: hotspots::analysis::select::Selection {
                 crime_types: self.crime_type.clone(),
                 from: self.from.clone(),
@@ -230,6 +233,11 @@ impl HotspotArgs {
                 WeightsArg::Rook => WeightKind::Rook,
                 WeightsArg::KRing => WeightKind::KRing,
             },
+            harm: self
+                .harm_table
+                .as_deref()
+                .map(hotspots::analysis::harm::HarmTable::from_csv)
+                .transpose()?,
             h3_resolution: self.h3_resolution,
             k: self.k,
             permutations: self.permutations,
@@ -240,7 +248,7 @@ impl HotspotArgs {
                 CorrectionArg::Fdr => Correction::Fdr,
                 CorrectionArg::Bonferroni => Correction::Bonferroni,
             },
-        }
+        })
     }
 }
 
@@ -288,7 +296,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Gistar { hotspot } => {
             let ds = hotspots::dataset::Dataset::open(&hotspot.dataset)?;
-            let result = hotspots::analysis::hotspot::gi_star(&ds, &hotspot.request())?;
+            let result = hotspots::analysis::hotspot::gi_star(&ds, &hotspot.request()?)?;
             result.to_layer().write(&hotspot.out)?;
             let hot = result.bin_fdr.iter().filter(|b| **b > 0).count();
             let cold = result.bin_fdr.iter().filter(|b| **b < 0).count();
@@ -341,7 +349,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Lisa { hotspot } => {
             let ds = hotspots::dataset::Dataset::open(&hotspot.dataset)?;
-            let mut req = hotspot.request();
+            let mut req = hotspot.request()?;
             let permutations = if req.permutations == 0 { 999 } else { req.permutations };
             req.permutations = 0;
             let h = hotspots::analysis::hotspot::gi_star(&ds, &req)?;

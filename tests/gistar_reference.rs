@@ -311,3 +311,34 @@ fn h3_units_with_k_ring_weights() {
         assert!(result.bin_fdr[cell] > 0, "{} not hot in H3", h.id);
     }
 }
+
+#[test]
+fn harm_weights_sum_the_days_of_each_crime() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 42, true).unwrap();
+    let ds = Dataset::open(&demo.dataset).unwrap();
+    let table =
+        hotspots::analysis::harm::HarmTable::parse("crime_type,harm_days\nBurglary,10\nrobbery,20\n", "t.csv").unwrap();
+    let req = HotspotRequest {
+        cell_m: Some(250.0),
+        band_m: Some(750.0),
+        harm: Some(table),
+        ..Default::default()
+    };
+    let result = gi_star(&ds, &req).unwrap();
+    let types = ds.incidents.column("crime_type").unwrap().str().unwrap().clone();
+    let expected: f64 = types
+        .iter()
+        .map(|t| match t {
+            Some("Burglary") => 10.0,
+            Some("Robbery") => 20.0,
+            _ => 0.0,
+        })
+        .sum();
+    let total: f64 = result.count.iter().sum();
+    assert_eq!(total, expected, "every incident is in a cell of the demo city");
+    assert_eq!(result.incidents_per_unit.iter().sum::<f64>() as usize, result.incidents);
+    // Gi* is computed on the harm values.
+    let z = hotspots::analysis::gi_star::z_scores(&result.count, &result.weights, 1.0);
+    assert_eq!(z, result.z);
+}

@@ -43,6 +43,8 @@ pub struct HotspotRequest {
     /// Distance band in metres; `None` chooses one from the data.
     pub band_m: Option<f64>,
     pub weights: WeightKind,
+    /// Weigh each incident by its harm (days) instead of 1.
+    pub harm: Option<super::harm::HarmTable>,
     /// H3 resolution (0..=15), for H3 units.
     pub h3_resolution: u8,
     /// Ring size for k-ring weights.
@@ -64,6 +66,7 @@ impl Default for HotspotRequest {
             cell_m: None,
             band_m: None,
             weights: WeightKind::Binary,
+            harm: None,
             h3_resolution: 9,
             k: 1,
             permutations: 0,
@@ -82,7 +85,10 @@ pub struct Hotspots {
     pub cell_choice: Choice,
     pub band_choice: Choice,
     pub weights: Weights,
+    /// The analysed value per unit: incident count, or total harm (days) with a harm table.
     pub count: Vec<f64>,
+    /// Incident counts per unit (equal to `count` without harm weights).
+    pub incidents_per_unit: Vec<f64>,
     pub z: Vec<f64>,
     pub p: Vec<f64>,
     /// BH-adjusted p (q-values).
@@ -186,6 +192,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         }
     };
     let mut count = vec![0.0; units.len()];
+    let mut incidents_per_unit = vec![0.0; units.len()];
     let mut outside_grid = 0;
     for k in 0..points.len() {
         let unit = match &units {
@@ -194,7 +201,10 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             Units::H3(h) => h.unit_of(points.lon[k], points.lat[k]),
         };
         match unit {
-            Some(i) => count[i as usize] += 1.0,
+            Some(i) => {
+                count[i as usize] += req.harm.as_ref().map_or(1.0, |h| h.weight(&points.crime_type[k]));
+                incidents_per_unit[i as usize] += 1.0;
+            }
             None => outside_grid += 1,
         }
     }
@@ -250,6 +260,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
     Ok(Hotspots {
         request: req.clone(),
         units,
+        incidents_per_unit,
         cell_choice,
         band_choice,
         weights,
@@ -276,6 +287,7 @@ impl Hotspots {
     pub fn metadata(&self) -> Value {
         json!({
             "statistic": "Getis-Ord Gi* (Ord & Getis 1995 general form, self weight 1)",
+            "value": if self.request.harm.is_some() { "harm_days" } else { "count" },
             "request": self.request,
             "units": self.request.grid,
             "cell_m": self.cell_choice.value,
@@ -305,8 +317,15 @@ impl Hotspots {
                 }
                 props.insert("easting_m".into(), num(centre[0]));
                 props.insert("northing_m".into(), num(centre[1]));
-                props.insert("count".into(), num(self.count[i]));
-                props.insert("per_km2".into(), num(self.count[i] / self.units.area_km2(i)));
+                props.insert("count".into(), num(self.incidents_per_unit[i]));
+                props.insert(
+                    "per_km2".into(),
+                    num(self.incidents_per_unit[i] / self.units.area_km2(i)),
+                );
+                if self.request.harm.is_some() {
+                    props.insert("harm_days".into(), num(self.count[i]));
+                    props.insert("harm_per_km2".into(), num(self.count[i] / self.units.area_km2(i)));
+                }
                 props.insert("neighbours".into(), Value::from(self.weights.neighbour_count(i)));
                 props.insert("gi_z".into(), num(self.z[i]));
                 props.insert("gi_p".into(), num(self.p[i]));

@@ -5,6 +5,7 @@
 //!
 //! | file | owns |
 //! |---|---|
+//! | `harm.rs` | harm weights per crime type (CCHI-style days), from a CSV |
 //! | `select.rs` | which incidents: crime types, months, kind |
 //! | `grid.rs` | square and hexagon grids in BNG metres over the study area |
 //! | `units.rs` | units of analysis: grid cells or wards/boroughs; queen and rook contiguity |
@@ -23,6 +24,7 @@ pub mod emerging;
 pub mod fdr;
 pub mod gi_star;
 pub mod grid;
+pub mod harm;
 pub mod hotspot;
 pub mod kde;
 pub mod layer;
