@@ -75,6 +75,22 @@ pub struct IngestOptions {
 /// Reads the sources a config names under `data_root`, validates and joins
 /// them, and writes the dataset to `out` atomically. Returns its manifest.
 pub fn ingest(config: &Config, data_root: &Path, out: &Path, opts: &IngestOptions) -> Result<Manifest, IngestError> {
+    // Parquet encoding of multi-million-row columns recurses deeper than
+    // rayon's default 2 MiB worker stacks allow (seen at 4x the Met data), so
+    // the ingest runs in a pool with larger stacks.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(64 << 20)
+        .build()
+        .map_err(|e| IngestError::Invalid(format!("starting worker threads: {e}")))?;
+    pool.install(|| ingest_in_pool(config, data_root, out, opts))
+}
+
+fn ingest_in_pool(
+    config: &Config,
+    data_root: &Path,
+    out: &Path,
+    opts: &IngestOptions,
+) -> Result<Manifest, IngestError> {
     let progress = Progress::new(opts.quiet);
     let previous = if opts.force { None } else { Cache::open(out) };
     let (tables, cache) = build(config, data_root, &progress, previous.as_ref())?;
