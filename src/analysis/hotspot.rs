@@ -191,6 +191,11 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             )
         }
     };
+    let type_weight: Vec<f64> = points
+        .types
+        .iter()
+        .map(|t| req.harm.as_ref().map_or(1.0, |h| h.weight(t)))
+        .collect();
     let mut count = vec![0.0; units.len()];
     let mut incidents_per_unit = vec![0.0; units.len()];
     let mut outside_grid = 0;
@@ -202,7 +207,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         };
         match unit {
             Some(i) => {
-                count[i as usize] += req.harm.as_ref().map_or(1.0, |h| h.weight(&points.crime_type[k]));
+                count[i as usize] += type_weight[points.crime_type[k] as usize];
                 incidents_per_unit[i as usize] += 1.0;
             }
             None => outside_grid += 1,

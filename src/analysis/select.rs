@@ -28,7 +28,10 @@ pub struct Points {
     pub lon: Vec<f64>,
     pub lat: Vec<f64>,
     pub month: Vec<u32>,
-    pub crime_type: Vec<String>,
+    /// Index of each incident's crime type in `types`.
+    pub crime_type: Vec<u16>,
+    /// The distinct crime types of the selection.
+    pub types: Vec<String>,
     /// With [`Selection::apply_with_areas`]: the index of each incident's
     /// ward or borough in the given code list (`u32::MAX` when unknown).
     pub area: Vec<u32>,
@@ -148,6 +151,7 @@ impl Selection {
             None => None,
         };
         let mut out = Points::default();
+        let mut last_type: Option<usize> = None;
         for (row, ((((e, n), m), t), k)) in e
             .iter()
             .zip(n.iter())
@@ -171,7 +175,19 @@ impl Selection {
             out.lon.push(lon.get(row).unwrap_or(f64::NAN));
             out.lat.push(lat.get(row).unwrap_or(f64::NAN));
             out.month.push(m);
-            out.crime_type.push(t.to_string());
+            // Rows come in runs of one type: check the last one first.
+            let ti = match last_type {
+                Some(li) if out.types[li] == t => li,
+                _ => match out.types.iter().position(|x| x == t) {
+                    Some(p) => p,
+                    None => {
+                        out.types.push(t.to_string());
+                        out.types.len() - 1
+                    }
+                },
+            };
+            last_type = Some(ti);
+            out.crime_type.push(ti as u16);
             if let (Some(col), Some((_, index))) = (&area_col, areas) {
                 out.area
                     .push(col.get(row).and_then(|c| index.get(c).copied()).unwrap_or(u32::MAX));
