@@ -161,6 +161,7 @@ fn demo_planted_hotspots_are_found() {
         }
     }
     let recall = found as f64 / planted as f64;
+    eprintln!("demo recall: {found} of {planted} planted cells significant");
     assert!(planted >= 7, "{planted}");
     assert!(recall >= 0.9, "recall {recall} ({found} of {planted}) at FDR 0.05");
     // And few false alarms far from every planted hotspot (beyond 1 km).
