@@ -101,6 +101,10 @@ enum Command {
         /// Bandwidth (search radius) in metres (default: stated rule).
         #[arg(long)]
         bandwidth: Option<f64>,
+        /// Dual KDE: crime types of a baseline layer (repeatable; "all" for every
+        /// crime type); adds relative risk per cell.
+        #[arg(long = "baseline-crime-type")]
+        baseline_crime_type: Vec<String>,
         #[arg(long = "crime-type")]
         crime_type: Vec<String>,
         #[arg(long)]
@@ -365,12 +369,19 @@ fn main() -> anyhow::Result<()> {
             dataset,
             cell,
             bandwidth,
+            baseline_crime_type,
             crime_type,
             from,
             to,
             out,
         } => {
             let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let baseline = (!baseline_crime_type.is_empty()).then(|| hotspots::analysis::select::Selection {
+                crime_types: baseline_crime_type.into_iter().filter(|t| t != "all").collect(),
+                from: from.clone(),
+                to: to.clone(),
+                kind: None,
+            });
             let req = hotspots::analysis::kde::KdeRequest {
                 selection: hotspots::analysis::select::Selection {
                     crime_types: crime_type,
@@ -380,6 +391,7 @@ fn main() -> anyhow::Result<()> {
                 },
                 cell_m: cell,
                 bandwidth_m: bandwidth,
+                baseline,
             };
             let result = hotspots::analysis::kde::kde(&ds, &req)?;
             result.to_layer().write(&out)?;

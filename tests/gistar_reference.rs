@@ -404,3 +404,49 @@ fn cell_counts_match_a_pyproj_binning_up_to_the_projection() {
     // A 2-3 m shift moves points within that distance of an edge: ~4 % at most on a 250 m lattice.
     assert!(moved / points < 0.04, "{r}");
 }
+
+#[test]
+fn dual_kde_relative_risk() {
+    use hotspots::analysis::kde::{kde, KdeRequest};
+    use hotspots::analysis::select::Selection;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 42, true).unwrap();
+    let ds = Dataset::open(&demo.dataset).unwrap();
+    // Against itself the relative risk is 1 wherever there is density.
+    let same = kde(
+        &ds,
+        &KdeRequest {
+            cell_m: 200.0,
+            bandwidth_m: Some(500.0),
+            baseline: Some(Selection::default()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let rr = same.relative_risk().unwrap();
+    assert!(rr.iter().filter(|v| v.is_finite()).all(|v| (v - 1.0).abs() < 1e-12));
+    // Burglary against all crime: shares sum the same way, so the
+    // density-weighted mean of RR over the baseline is 1 (up to edge loss).
+    let burglary = Selection {
+        crime_types: vec!["Burglary".into()],
+        ..Default::default()
+    };
+    let r = kde(
+        &ds,
+        &KdeRequest {
+            selection: burglary,
+            cell_m: 200.0,
+            bandwidth_m: Some(500.0),
+            baseline: Some(Selection::default()),
+        },
+    )
+    .unwrap();
+    let (b, _) = r.baseline.as_ref().unwrap();
+    let rr = r.relative_risk().unwrap();
+    let (num, den) = b
+        .iter()
+        .zip(&rr)
+        .filter(|(_, v)| v.is_finite())
+        .fold((0.0, 0.0), |(n, d), (g, v)| (n + g * v, d + g));
+    assert!((num / den - 1.0).abs() < 0.02, "{}", num / den);
+}

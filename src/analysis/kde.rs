@@ -32,11 +32,17 @@ pub struct KdeRequest {
     pub cell_m: f64,
     /// Bandwidth (search radius) in metres; `None` = the default rule.
     pub bandwidth_m: Option<f64>,
+    /// Dual KDE: a baseline selection (e.g. all crime) smoothed with the
+    /// same bandwidth; each cell then gets the relative risk
+    /// `(f(c) / N) / (g(c) / M)` of the selection's share to the baseline's.
+    #[serde(default)]
+    pub baseline: Option<Selection>,
 }
 
 impl Default for KdeRequest {
     fn default() -> Self {
         KdeRequest {
+            baseline: None,
             selection: Selection::default(),
             cell_m: 50.0,
             bandwidth_m: None,
@@ -53,6 +59,23 @@ pub struct Kde {
     /// Incidents per km², per grid cell.
     pub density: Vec<f64>,
     pub incidents: usize,
+    /// Dual KDE: the baseline's density per km² and its incident count.
+    pub baseline: Option<(Vec<f64>, usize)>,
+}
+
+impl Kde {
+    /// Relative risk per cell (NaN where the baseline density is 0).
+    pub fn relative_risk(&self) -> Option<Vec<f64>> {
+        let (b, m) = self.baseline.as_ref()?;
+        let n = self.incidents as f64;
+        Some(
+            self.density
+                .iter()
+                .zip(b)
+                .map(|(f, g)| if *g > 0.0 { (f / n) / (g / *m as f64) } else { f64::NAN })
+                .collect(),
+        )
+    }
 }
 
 /// The default bandwidth for points in BNG metres.
@@ -98,7 +121,22 @@ pub fn kde(ds: &Dataset, req: &KdeRequest) -> Result<Kde, AnalysisError> {
     };
     let grid = Grid::new(GridKind::Square, req.cell_m, ds.ward_index.polygons());
     let density = surface(&grid, &xy, bandwidth.value);
+    let baseline = match &req.baseline {
+        Some(sel) => {
+            let b = sel.apply(ds)?;
+            if b.is_empty() {
+                return Err(AnalysisError::Param {
+                    name: "baseline".into(),
+                    message: "no incidents match the baseline selection".into(),
+                });
+            }
+            let bxy: Vec<[f64; 2]> = b.easting_m.iter().zip(&b.northing_m).map(|(e, n)| [*e, *n]).collect();
+            Some((surface(&grid, &bxy, bandwidth.value), bxy.len()))
+        }
+        None => None,
+    };
     Ok(Kde {
+        baseline,
         request: req.clone(),
         grid,
         bandwidth,
@@ -176,6 +214,7 @@ pub fn surface(grid: &Grid, points: &[[f64; 2]], h: f64) -> Vec<f64> {
 impl Kde {
     /// Cells with density above zero, as polygons (WGS84).
     pub fn to_layer(&self) -> Layer {
+        let rr = self.relative_risk();
         let features = (0..self.grid.cells.len())
             .filter(|&i| self.density[i] > 0.0)
             .map(|i| {
@@ -186,6 +225,17 @@ impl Kde {
                 let mut props = Map::new();
                 props.insert("cell_id".into(), Value::from(self.grid.id(i)));
                 props.insert("density_per_km2".into(), Value::from(self.density[i]));
+                if let (Some((b, _)), Some(rr)) = (&self.baseline, &rr) {
+                    props.insert("baseline_density_per_km2".into(), Value::from(b[i]));
+                    props.insert(
+                        "relative_risk".into(),
+                        if rr[i].is_finite() {
+                            Value::from(rr[i])
+                        } else {
+                            Value::Null
+                        },
+                    );
+                }
                 Feature {
                     id: self.grid.id(i),
                     geometry: Geometry::Polygon(wgs),
@@ -203,6 +253,7 @@ impl Kde {
                 "bandwidth_m": self.bandwidth.value,
                 "bandwidth_rule": self.bandwidth.rule,
                 "incidents": self.incidents,
+                "baseline_incidents": self.baseline.as_ref().map(|b| b.1),
             }),
         }
     }
@@ -210,6 +261,21 @@ impl Kde {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn relative_risk_is_the_ratio_of_shares() {
+        // f = (2, 4), N = 3; g = (1, 0), M = 10: RR = (2/3)/(1/10) = 6.667, NaN where g = 0.
+        let kde = super::Kde {
+            request: super::KdeRequest::default(),
+            grid: super::Grid::new(super::GridKind::Square, 1.0, &[]),
+            bandwidth: super::Choice::given(1.0),
+            density: vec![2.0, 4.0],
+            incidents: 3,
+            baseline: Some((vec![1.0, 0.0], 10)),
+        };
+        let rr = kde.relative_risk().unwrap();
+        assert!((rr[0] - 20.0 / 3.0).abs() < 1e-12 && rr[1].is_nan(), "{rr:?}");
+    }
+
     use super::*;
     use geo::polygon;
 
