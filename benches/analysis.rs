@@ -4,8 +4,10 @@
 //!
 //! `HOTSPOTS_DATA=../shared/data cargo bench --bench analysis`
 
+mod common;
+
+use common::{ms, time};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use hotspots::analysis::emerging::{emerging, EmergingRequest};
 use hotspots::analysis::grid::{Grid, GridKind};
@@ -15,27 +17,8 @@ use hotspots::config::Config;
 use hotspots::dataset::Dataset;
 use hotspots::ingest::{ingest, IngestOptions};
 
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
-    let mut ts: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed()
-        })
-        .collect();
-    ts.sort();
-    (ts[0], ts[runs / 2])
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 fn main() {
-    let Some(root) = std::env::var_os("HOTSPOTS_DATA")
-        .map(PathBuf::from)
-        .filter(|p| p.join("SOURCES.md").exists())
-    else {
+    let Some(root) = common::data() else {
         eprintln!("SKIPPED analysis bench: set HOTSPOTS_DATA to the real data folder");
         return;
     };

@@ -13,35 +13,19 @@
 //! Peak memory of a whole ingest is measured by `benches/peers/run_ingest_compare.sh`
 //! (`/usr/bin/time -v` around the binary), since a bench harness cannot see it.
 
+mod common;
+
+use common::{ms, time};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use hotspots::config::Config;
 use hotspots::dataset::Dataset;
 use hotspots::index::AreaIndex;
 use hotspots::ingest::{ingest, IngestOptions};
 
-fn data() -> Option<PathBuf> {
-    let p = PathBuf::from(std::env::var_os("HOTSPOTS_DATA")?);
-    p.join("SOURCES.md").exists().then_some(p)
-}
-
-/// Best and median of `runs` timings.
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
-    let mut ts: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed()
-        })
-        .collect();
-    ts.sort();
-    (ts[0], ts[runs / 2])
-}
-
 fn main() {
-    let Some(root) = data() else {
+    let Some(root) = common::data() else {
         eprintln!("SKIPPED ingest bench: set HOTSPOTS_DATA to the real data folder");
         return;
     };
@@ -155,10 +139,6 @@ fn main() {
             ms(median)
         );
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// Writes a root holding `k` copies of the burglary folder; copy `i > 0`

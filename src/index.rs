@@ -5,7 +5,7 @@
 use geo::coordinate_position::CoordPos;
 use geo::{BoundingRect, Coord, CoordinatePosition, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
+use rstar::RTree;
 
 /// Polygons (e.g. wards) indexed for point location. Coordinates in BNG metres.
 pub struct AreaIndex {
@@ -60,14 +60,6 @@ impl AreaIndex {
             }
         }
         best
-    }
-
-    /// Every polygon whose envelope meets the box (for bbox pre-filtering).
-    pub fn candidates_in(&self, min: [f64; 2], max: [f64; 2]) -> Vec<u32> {
-        self.tree
-            .locate_in_envelope_intersecting(&AABB::from_corners(min, max))
-            .map(|g| g.data)
-            .collect()
     }
 }
 

@@ -73,12 +73,8 @@ enum Command {
         /// Months in each bin's neighbourhood (1 = its own month).
         #[arg(long, default_value_t = 1)]
         time_step: usize,
-        #[arg(long = "crime-type")]
-        crime_type: Vec<String>,
-        #[arg(long)]
-        from: Option<String>,
-        #[arg(long)]
-        to: Option<String>,
+        #[command(flatten)]
+        selection: SelectionArgs,
         #[arg(long, default_value_t = 0.05)]
         alpha: f64,
         /// Output file: .geojson or .csv.
@@ -105,12 +101,8 @@ enum Command {
         /// crime type); adds relative risk per cell.
         #[arg(long = "baseline-crime-type")]
         baseline_crime_type: Vec<String>,
-        #[arg(long = "crime-type")]
-        crime_type: Vec<String>,
-        #[arg(long)]
-        from: Option<String>,
-        #[arg(long)]
-        to: Option<String>,
+        #[command(flatten)]
+        selection: SelectionArgs,
         /// Output file: .geojson or .csv.
         #[arg(long)]
         out: PathBuf,
@@ -124,6 +116,32 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+/// Which incidents an analysis uses (shared by every analysis command).
+#[derive(clap::Args)]
+struct SelectionArgs {
+    /// police.uk crime types to keep (repeatable); default all.
+    #[arg(long = "crime-type")]
+    crime_type: Vec<String>,
+    /// First month, YYYY-MM.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last month, YYYY-MM.
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl SelectionArgs {
+    /// The selection with these crime types (or the given ones) and months.
+    fn selection(&self, crime_types: &[String]) -> hotspots::analysis::select::Selection {
+        hotspots::analysis::select::Selection {
+            crime_types: crime_types.to_vec(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            kind: None,
+        }
+    }
 }
 
 /// Options shared by the hotspot commands.
@@ -144,15 +162,8 @@ struct HotspotArgs {
     /// Weights within the band.
     #[arg(long, value_enum, default_value = "binary")]
     weights: WeightsArg,
-    /// police.uk crime types to keep (repeatable); default all.
-    #[arg(long = "crime-type")]
-    crime_type: Vec<String>,
-    /// First month, YYYY-MM.
-    #[arg(long)]
-    from: Option<String>,
-    /// Last month, YYYY-MM.
-    #[arg(long)]
-    to: Option<String>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Weigh incidents by harm: a CSV with columns crime_type,harm_days.
     #[arg(long)]
     harm_table: Option<PathBuf>,
@@ -221,12 +232,7 @@ impl HotspotArgs {
     fn request(&self) -> anyhow::Result<hotspots::analysis::hotspot::HotspotRequest> {
         use hotspots::analysis::{fdr::Correction, hotspot::WeightKind};
         Ok(hotspots::analysis::hotspot::HotspotRequest {
-            selection: hotspots::analysis::select::Selection {
-                crime_types: self.crime_type.clone(),
-                from: self.from.clone(),
-                to: self.to.clone(),
-                kind: None,
-            },
+            selection: self.selection.selection(&self.selection.crime_type),
             grid: self.grid.unit(),
             cell_m: self.cell,
             band_m: self.band,
@@ -322,21 +328,14 @@ fn main() -> anyhow::Result<()> {
             cell,
             band,
             time_step,
-            crime_type,
-            from,
-            to,
+            selection,
             alpha,
             out,
         } => {
             use hotspots::analysis::emerging::{emerging, EmergingRequest};
             let ds = hotspots::dataset::Dataset::open(&dataset)?;
             let req = EmergingRequest {
-                selection: hotspots::analysis::select::Selection {
-                    crime_types: crime_type,
-                    from,
-                    to,
-                    kind: None,
-                },
+                selection: selection.selection(&selection.crime_type),
                 grid: grid
                     .unit()
                     .grid()
@@ -370,25 +369,16 @@ fn main() -> anyhow::Result<()> {
             cell,
             bandwidth,
             baseline_crime_type,
-            crime_type,
-            from,
-            to,
+            selection,
             out,
         } => {
             let ds = hotspots::dataset::Dataset::open(&dataset)?;
-            let baseline = (!baseline_crime_type.is_empty()).then(|| hotspots::analysis::select::Selection {
-                crime_types: baseline_crime_type.into_iter().filter(|t| t != "all").collect(),
-                from: from.clone(),
-                to: to.clone(),
-                kind: None,
+            let baseline = (!baseline_crime_type.is_empty()).then(|| {
+                let types: Vec<String> = baseline_crime_type.into_iter().filter(|t| t != "all").collect();
+                selection.selection(&types)
             });
             let req = hotspots::analysis::kde::KdeRequest {
-                selection: hotspots::analysis::select::Selection {
-                    crime_types: crime_type,
-                    from,
-                    to,
-                    kind: None,
-                },
+                selection: selection.selection(&selection.crime_type),
                 cell_m: cell,
                 bandwidth_m: bandwidth,
                 baseline,

@@ -24,7 +24,7 @@
 //! - **Sporadic**: on-again, off-again hot, less than 90 % hot, never cold.
 //! - **No pattern detected**: none of the above.
 
-use geo::{Geometry, MapCoords};
+use geo::Geometry;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -294,10 +294,7 @@ impl Emerging {
         let t_n = self.months.len();
         let features = (0..self.grid.cells.len())
             .map(|i| {
-                let wgs = self.grid.polygon_bng(i).map_coords(|c| {
-                    let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
-                    geo::Coord { x, y }
-                });
+                let wgs = self.grid.polygon_wgs84(i);
                 let r = i * t_n..(i + 1) * t_n;
                 let num = |v: f64| if v.is_finite() { Value::from(v) } else { Value::Null };
                 let mut props = Map::new();

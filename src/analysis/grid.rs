@@ -238,6 +238,15 @@ impl Grid {
         )
     }
 
+    /// The cell's polygon in WGS84 lon/lat (vertices through OSTN15).
+    pub fn polygon_wgs84(&self, i: usize) -> Polygon<f64> {
+        use geo::MapCoords;
+        self.polygon_bng(i).map_coords(|c| {
+            let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
+            Coord { x, y }
+        })
+    }
+
     /// The cell's polygon in BNG metres (counter-clockwise, closed).
     pub fn polygon_bng(&self, i: usize) -> Polygon<f64> {
         let [x, y] = self.cells[i].centre;

@@ -116,22 +116,26 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             message: "must be between 0 and 1".into(),
         });
     }
-    let contiguity = matches!(req.weights, WeightKind::Queen | WeightKind::Rook);
-    if contiguity && !matches!(req.grid, UnitKind::Ward | UnitKind::Borough) && req.grid.grid().is_none() {
-        return Err(AnalysisError::Param {
-            name: "weights".into(),
-            message: "queen and rook contiguity are for ward and borough units".into(),
-        });
+    // Which weights fit which units, checked once here.
+    match (req.weights, req.grid) {
+        (WeightKind::Queen | WeightKind::Rook, UnitKind::Ward | UnitKind::Borough)
+        | (WeightKind::KRing, UnitKind::H3) => {}
+        (WeightKind::Queen | WeightKind::Rook, _) => {
+            return Err(AnalysisError::Param {
+                name: "weights".into(),
+                message: "queen and rook contiguity are for ward and borough units; grids use a distance band".into(),
+            })
+        }
+        (WeightKind::KRing, _) => {
+            return Err(AnalysisError::Param {
+                name: "weights".into(),
+                message: "k-ring weights are for H3 units".into(),
+            })
+        }
+        _ => {}
     }
     let (units, points, cell_choice) = match req.grid.grid() {
         Some(kind) => {
-            if contiguity {
-                return Err(AnalysisError::Param {
-                    name: "weights".into(),
-                    message: "queen and rook contiguity are for ward and borough units; grids use a distance band"
-                        .into(),
-                });
-            }
             let points = req.selection.apply(ds)?;
             if points.is_empty() {
                 return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
@@ -232,12 +236,6 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
                 rule: format!("H3 k-ring, k = {}", req.k),
             },
         ),
-        (_, WeightKind::KRing) => {
-            return Err(AnalysisError::Param {
-                name: "weights".into(),
-                message: "k-ring weights are for H3 units".into(),
-            })
-        }
         _ => {
             let band_choice = match req.band_m {
                 Some(b) => Choice::given(b),

@@ -11,7 +11,7 @@
 //! `h = 0.9 · min(SD, √(1/ln 2) · Dm) · n^(−0.2)`, with SD the standard
 //! distance and Dm the median distance to the mean centre.
 
-use geo::{Geometry, MapCoords};
+use geo::Geometry;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -218,10 +218,7 @@ impl Kde {
         let features = (0..self.grid.cells.len())
             .filter(|&i| self.density[i] > 0.0)
             .map(|i| {
-                let wgs = self.grid.polygon_bng(i).map_coords(|c| {
-                    let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
-                    geo::Coord { x, y }
-                });
+                let wgs = self.grid.polygon_wgs84(i);
                 let mut props = Map::new();
                 props.insert("cell_id".into(), Value::from(self.grid.id(i)));
                 props.insert("density_per_km2".into(), Value::from(self.density[i]));

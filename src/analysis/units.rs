@@ -2,7 +2,7 @@
 //! boroughs), behind one interface: how many, their ids, centres (BNG
 //! metres), WGS84 geometry, and which unit an incident falls in.
 
-use geo::{Centroid, Geometry, MapCoords, MultiPolygon};
+use geo::{Centroid, Geometry, MultiPolygon};
 use rustc_hash::FxHashMap;
 
 use super::grid::Grid;
@@ -263,10 +263,7 @@ impl Units {
     /// WGS84 geometry of unit `i`.
     pub fn geometry_wgs84(&self, i: usize) -> Geometry<f64> {
         match self {
-            Units::Grid(g) => Geometry::Polygon(g.polygon_bng(i).map_coords(|c| {
-                let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
-                geo::Coord { x, y }
-            })),
+            Units::Grid(g) => Geometry::Polygon(g.polygon_wgs84(i)),
             Units::Areas(a) => Geometry::MultiPolygon(a.polygons_wgs84[i].clone()),
             Units::H3(h) => {
                 let mut ring: Vec<geo::Coord<f64>> = h.cells[i]

@@ -1,0 +1,29 @@
+//! Helpers shared by the benchmarks.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The real data folder named by `HOTSPOTS_DATA`, if it holds the data.
+pub fn data() -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os("HOTSPOTS_DATA")?);
+    p.join("SOURCES.md").exists().then_some(p)
+}
+
+/// Best and median of `runs` timings.
+pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
+    let mut ts: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed()
+        })
+        .collect();
+    ts.sort();
+    (ts[0], ts[runs / 2])
+}
+
+/// Milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
