@@ -208,7 +208,7 @@ pub fn evaluate(ds: &Dataset, req: &EvaluateRequest) -> Result<Evaluation, Analy
             .iter()
             .map(|c| {
                 disc.iter()
-                    .filter_map(|&(dc, dr, _)| history.lattice.at(c.col + dc, c.row + dr))
+                    .filter_map(|&(dc, dr, _)| history.grid.lattice().at(c.col + dc, c.row + dr))
                     .collect()
             })
             .collect()
@@ -271,7 +271,7 @@ pub fn evaluate(ds: &Dataset, req: &EvaluateRequest) -> Result<Evaluation, Analy
                     }
                     Method::Surge(p) => {
                         let s = model.predict(&history, p, from, to);
-                        let circle = history.lattice.convolve(&history.grid, &s, &disc);
+                        let circle = history.grid.convolve(&s, &disc);
                         let target = *wanted.iter().max().unwrap_or(&1);
                         let (mut covered_total, mut counted) = (0usize, 0usize);
                         let chosen = super::surge::greedy_disjoint(

@@ -4,7 +4,6 @@
 //! (the union of the wards), found by scanline fill of the ward polygons.
 
 use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon};
-use rustc_hash::FxHashMap;
 
 /// Square or hexagonal cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,7 +32,79 @@ pub struct Grid {
     /// Lattice origin (BNG metres), a multiple of `cell_m`.
     pub origin: [f64; 2],
     pub cells: Vec<GridCell>,
-    lookup: FxHashMap<(i32, i32), u32>,
+    lattice: Lattice,
+}
+
+/// Offsets (in cells) and weights of a convolution over a grid's lattice.
+pub type Stencil = Vec<(i32, i32, f64)>;
+
+/// A grid's cells on their dense (col, row) lattice: O(1) lookups.
+#[derive(Debug, Clone)]
+pub struct Lattice {
+    c0: i32,
+    r0: i32,
+    width: usize,
+    height: usize,
+    /// Cell index at each lattice position (`u32::MAX` where no cell was kept).
+    index: Vec<u32>,
+}
+
+impl Lattice {
+    pub fn new(cells: &[GridCell]) -> Lattice {
+        let (mut c0, mut c1, mut r0, mut r1) = (i32::MAX, i32::MIN, i32::MAX, i32::MIN);
+        for c in cells {
+            c0 = c0.min(c.col);
+            c1 = c1.max(c.col);
+            r0 = r0.min(c.row);
+            r1 = r1.max(c.row);
+        }
+        if cells.is_empty() {
+            return Lattice {
+                c0: 0,
+                r0: 0,
+                width: 0,
+                height: 0,
+                index: Vec::new(),
+            };
+        }
+        let (width, height) = ((c1 - c0 + 1) as usize, (r1 - r0 + 1) as usize);
+        let mut index = vec![u32::MAX; width * height];
+        for (i, c) in cells.iter().enumerate() {
+            index[(c.row - r0) as usize * width + (c.col - c0) as usize] = i as u32;
+        }
+        Lattice {
+            c0,
+            r0,
+            width,
+            height,
+            index,
+        }
+    }
+
+    /// The cell at (col, row), if kept.
+    pub fn at(&self, col: i32, row: i32) -> Option<u32> {
+        let (c, r) = (col - self.c0, row - self.r0);
+        if c < 0 || r < 0 || c as usize >= self.width || r as usize >= self.height {
+            return None;
+        }
+        let i = self.index[r as usize * self.width + c as usize];
+        (i != u32::MAX).then_some(i)
+    }
+
+    /// `out[j] = Σ_(dc, dr, w) w · values[cell at j + (dc, dr)]` over kept cells.
+    pub fn convolve(&self, cells: &[GridCell], values: &[f64], stencil: &Stencil) -> Vec<f64> {
+        use rayon::prelude::*;
+        cells
+            .par_iter()
+            .with_min_len(2048)
+            .map(|c| {
+                stencil
+                    .iter()
+                    .map(|&(dc, dr, w)| self.at(c.col + dc, c.row + dr).map_or(0.0, |k| w * values[k as usize]))
+                    .sum()
+            })
+            .collect()
+    }
 }
 
 /// Scanline fill: for each horizontal line `y0 + row * dy` (`row` in
@@ -99,7 +170,7 @@ impl Grid {
                 cell_m,
                 origin: [0.0, 0.0],
                 cells: Vec::new(),
-                lookup: FxHashMap::default(),
+                lattice: Lattice::new(&[]),
             };
         };
         let origin = [
@@ -111,7 +182,7 @@ impl Grid {
             cell_m,
             origin,
             cells: Vec::new(),
-            lookup: FxHashMap::default(),
+            lattice: Lattice::new(&[]),
         };
         let (dy, row_count) = match kind {
             GridKind::Square => (cell_m, ((bbox.max().y - origin[1]) / cell_m).ceil() as i32 + 1),
@@ -121,7 +192,7 @@ impl Grid {
             ),
         };
         let y0 = grid.row_centre_y(0);
-        let mut inside: std::collections::BTreeSet<(i32, i32)> = std::collections::BTreeSet::new();
+        let mut inside: Vec<(i32, i32)> = Vec::new();
         for (row, intervals) in row_intervals(areas, y0, dy, row_count.max(0) as usize)
             .iter()
             .enumerate()
@@ -129,16 +200,33 @@ impl Grid {
             for &(x0, x1) in intervals {
                 let (c0, c1) = grid.cols_between(row as i32, x0, x1);
                 for col in c0..=c1 {
-                    inside.insert((col, row as i32));
+                    inside.push((col, row as i32));
                 }
             }
         }
-        for (col, row) in inside {
-            let centre = grid.centre_of(col, row);
-            grid.lookup.insert((col, row), grid.cells.len() as u32);
-            grid.cells.push(GridCell { col, row, centre });
-        }
+        // Column-major order, each cell once (polygons sharing an edge can both claim it).
+        inside.sort_unstable();
+        inside.dedup();
+        grid.cells = inside
+            .into_iter()
+            .map(|(col, row)| GridCell {
+                col,
+                row,
+                centre: grid.centre_of(col, row),
+            })
+            .collect();
+        grid.lattice = Lattice::new(&grid.cells);
         grid
+    }
+
+    /// The cells on their dense lattice.
+    pub fn lattice(&self) -> &Lattice {
+        &self.lattice
+    }
+
+    /// Convolves per-cell values with a stencil (see [`Lattice::convolve`]).
+    pub fn convolve(&self, values: &[f64], stencil: &Stencil) -> Vec<f64> {
+        self.lattice.convolve(&self.cells, values, stencil)
     }
 
     fn hex_radius(&self) -> f64 {
@@ -194,7 +282,7 @@ impl Grid {
             ),
             GridKind::Hex => self.hex_of(easting_m, northing_m),
         };
-        self.lookup.get(&key).copied()
+        self.lattice.at(key.0, key.1)
     }
 
     /// Offset (odd-row shifted) coordinates of the hexagon containing a point.

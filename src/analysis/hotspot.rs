@@ -140,15 +140,17 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             if points.is_empty() {
                 return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
             }
-            let xy: Vec<[f64; 2]> = points
-                .easting_m
-                .iter()
-                .zip(&points.northing_m)
-                .map(|(e, n)| [*e, *n])
-                .collect();
             let cell_choice = match req.cell_m {
                 Some(c) => Choice::given(c),
-                None => scale::default_cell_size(&xy),
+                None => {
+                    let xy: Vec<[f64; 2]> = points
+                        .easting_m
+                        .iter()
+                        .zip(&points.northing_m)
+                        .map(|(e, n)| [*e, *n])
+                        .collect();
+                    scale::default_cell_size(&xy)
+                }
             };
             let grid = Grid::new(kind, cell_choice.value, ds.ward_index.polygons());
             if grid.cells.len() < 3 {
@@ -241,10 +243,14 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
                 Some(b) => Choice::given(b),
                 None => scale::default_band(&centres, &count, units.grid().map_or(500.0, |g| g.cell_m)),
             };
-            (
-                Weights::distance_band(&centres, band_choice.value, req.weights == WeightKind::InverseDistance),
-                band_choice,
-            )
+            let inverse = req.weights == WeightKind::InverseDistance;
+            let w = match &units {
+                Units::Grid(g) if g.kind == super::grid::GridKind::Square => {
+                    Weights::square_grid_band(g, band_choice.value, inverse)
+                }
+                _ => Weights::distance_band(&centres, band_choice.value, inverse),
+            };
+            (w, band_choice)
         }
     };
     let z = gi_star::z_scores(&count, &weights, 1.0);

@@ -90,7 +90,7 @@ impl Default for PoiRiskRequest {
             rank_radius_m: 200.0,
             harm: None,
             alpha: 0.05,
-            mask_cell_m: 10.0,
+            mask_cell_m: 5.0,
         }
     }
 }
@@ -330,10 +330,11 @@ pub fn poi_risk_with_mask(ds: &Dataset, req: &PoiRiskRequest, mask: &StudyMask) 
         .map(|(i, c)| (c.as_str(), borough_n[i] / borough_polys[i].unsigned_area().max(1.0)))
         .collect();
 
+    // Buckets a quarter of the largest radius wide: a query scans ~1.6x the circle's area.
     let buckets = PointBuckets::new(
         &points.easting_m,
         &points.northing_m,
-        req.radii_m[req.radii_m.len() - 1],
+        (req.radii_m[req.radii_m.len() - 1] / 4.0).max(10.0),
     );
     let radii = &req.radii_m;
     let mut risk: Vec<Vec<RadiusRisk>> = pois

@@ -86,8 +86,7 @@ impl Default for PredictorParams {
     }
 }
 
-/// Offsets (in cells) and weights of a convolution over the lattice.
-pub type Stencil = Vec<(i32, i32, f64)>;
+pub use super::grid::Stencil;
 
 /// Cells within `radius_m` of a cell centre (centre distance ≤ r), weight 1.
 pub fn disc_stencil(radius_m: f64, cell_m: f64) -> Stencil {
@@ -126,80 +125,10 @@ fn stencil(radius_m: f64, cell_m: f64, w: impl Fn(f64) -> f64) -> Stencil {
     out
 }
 
-/// A square grid's cells on their dense lattice.
-#[derive(Debug, Clone)]
-pub struct Lattice {
-    c0: i32,
-    r0: i32,
-    width: usize,
-    height: usize,
-    /// Cell index at each lattice position (`u32::MAX` where no cell was kept).
-    index: Vec<u32>,
-}
-
-impl Lattice {
-    pub fn new(grid: &Grid) -> Lattice {
-        let (mut c0, mut c1, mut r0, mut r1) = (i32::MAX, i32::MIN, i32::MAX, i32::MIN);
-        for c in &grid.cells {
-            c0 = c0.min(c.col);
-            c1 = c1.max(c.col);
-            r0 = r0.min(c.row);
-            r1 = r1.max(c.row);
-        }
-        if grid.cells.is_empty() {
-            return Lattice {
-                c0: 0,
-                r0: 0,
-                width: 0,
-                height: 0,
-                index: Vec::new(),
-            };
-        }
-        let (width, height) = ((c1 - c0 + 1) as usize, (r1 - r0 + 1) as usize);
-        let mut index = vec![u32::MAX; width * height];
-        for (i, c) in grid.cells.iter().enumerate() {
-            index[(c.row - r0) as usize * width + (c.col - c0) as usize] = i as u32;
-        }
-        Lattice {
-            c0,
-            r0,
-            width,
-            height,
-            index,
-        }
-    }
-
-    /// The cell at (col, row), if kept.
-    pub fn at(&self, col: i32, row: i32) -> Option<u32> {
-        let (c, r) = (col - self.c0, row - self.r0);
-        if c < 0 || r < 0 || c as usize >= self.width || r as usize >= self.height {
-            return None;
-        }
-        let i = self.index[r as usize * self.width + c as usize];
-        (i != u32::MAX).then_some(i)
-    }
-
-    /// `out[j] = Σ_(dc, dr, w) w · values[cell at j + (dc, dr)]` over kept cells.
-    pub fn convolve(&self, grid: &Grid, values: &[f64], stencil: &Stencil) -> Vec<f64> {
-        use rayon::prelude::*;
-        grid.cells
-            .par_iter()
-            .with_min_len(2048)
-            .map(|c| {
-                stencil
-                    .iter()
-                    .map(|&(dc, dr, w)| self.at(c.col + dc, c.row + dr).map_or(0.0, |k| w * values[k as usize]))
-                    .sum()
-            })
-            .collect()
-    }
-}
-
 /// Monthly values per cell of a square grid.
 #[derive(Debug, Clone)]
 pub struct History {
     pub grid: Grid,
-    pub lattice: Lattice,
     /// Month number of `values[0]`.
     pub first_month: u32,
     /// `values[m][cell]`: incidents (or harm, days) in month `first_month + m`.
@@ -227,7 +156,6 @@ impl History {
         if grid.cells.is_empty() {
             return Err(AnalysisError::Data("the study area has no grid cells".into()));
         }
-        let lattice = Lattice::new(&grid);
         // The selection's month range when given (months without incidents
         // still count), else the data's.
         let (from, to) = selection.months()?;
@@ -249,7 +177,6 @@ impl History {
         }
         Ok(History {
             grid,
-            lattice,
             first_month: first,
             values,
             incidents: points.len(),
@@ -310,7 +237,7 @@ impl Model {
             Predictor::Counts => history.window_sum(from, to).into_iter().map(|v| v / k).collect(),
             Predictor::Kde => {
                 let mean: Vec<f64> = history.window_sum(from, to).into_iter().map(|v| v / k).collect();
-                history.lattice.convolve(&history.grid, &mean, &self.quartic)
+                history.grid.convolve(&mean, &self.quartic)
             }
             Predictor::Prospective => {
                 let mut decayed = vec![0.0; history.grid.cells.len()];
@@ -320,7 +247,7 @@ impl Model {
                         *a += v / age;
                     }
                 }
-                let mut s = history.lattice.convolve(&history.grid, &decayed, &self.prospective);
+                let mut s = history.grid.convolve(&decayed, &self.prospective);
                 // Scale to the window's mean monthly total, so scores read as expected counts.
                 let (total, mean_total) = (
                     s.iter().sum::<f64>(),

@@ -2,7 +2,9 @@
 //! metres, for areas that polygons make slow: how much of a buffer around a
 //! school lies inside London, and the area of the union of many buffers.
 //!
-//! A cell of side `cell_m` counts as inside when its centre is inside a
+//! Rows are stored as runs of inside cells, so circles are measured chord
+//! by chord, not cell by cell. A cell of side `cell_m` counts as inside
+//! when its centre is inside a
 //! ward (scanline fill, as the analysis grids). Areas are therefore
 //! measured to within about one cell along each boundary; a circle wholly
 //! inside the study area gets its exact area π r².
@@ -11,7 +13,7 @@ use geo::{BoundingRect, MultiPolygon};
 
 use super::grid::row_intervals;
 
-/// A raster of the study area.
+/// A raster of the study area, stored as runs of inside cells per row.
 #[derive(Debug, Clone)]
 pub struct StudyMask {
     /// South-west corner of cell (0, 0), BNG metres.
@@ -19,8 +21,36 @@ pub struct StudyMask {
     pub cell_m: f64,
     pub cols: usize,
     pub rows: usize,
-    inside: Vec<bool>,
-    inside_cells: usize,
+    /// Per row, sorted disjoint inclusive column ranges of inside cells.
+    runs: Vec<Vec<(i64, i64)>>,
+    inside_cells: u64,
+}
+
+/// Merges inclusive ranges (sorted by start) into disjoint ones.
+fn merge(ranges: &mut Vec<(i64, i64)>) {
+    ranges.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for &(a, b) in ranges.iter() {
+        match out.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    *ranges = out;
+}
+
+/// Cells of `runs` (disjoint, sorted) within the inclusive range [a, b].
+fn overlap(runs: &[(i64, i64)], a: i64, b: i64) -> u64 {
+    // First run that ends at or after a.
+    let start = runs.partition_point(|r| r.1 < a);
+    let mut n = 0;
+    for r in &runs[start..] {
+        if r.0 > b {
+            break;
+        }
+        n += (r.1.min(b) - r.0.max(a) + 1).max(0) as u64;
+    }
+    n
 }
 
 impl StudyMask {
@@ -44,7 +74,7 @@ impl StudyMask {
                 cell_m,
                 cols: 0,
                 rows: 0,
-                inside: Vec::new(),
+                runs: Vec::new(),
                 inside_cells: 0,
             };
         };
@@ -54,26 +84,32 @@ impl StudyMask {
         ];
         let cols = ((bbox.max().x - origin[0]) / cell_m).ceil() as usize + 1;
         let rows = ((bbox.max().y - origin[1]) / cell_m).ceil() as usize + 1;
-        let mut inside = vec![false; cols * rows];
         let intervals = row_intervals(areas, origin[1] + 0.5 * cell_m, cell_m, rows);
-        for (row, ivs) in intervals.iter().enumerate() {
-            for &(x0, x1) in ivs {
+        let runs: Vec<Vec<(i64, i64)>> = intervals
+            .iter()
+            .map(|ivs| {
                 // Columns whose centres lie in [x0, x1).
-                let c0 = ((x0 - origin[0]) / cell_m - 0.5).ceil().max(0.0) as usize;
-                let c1 = (((x1 - origin[0]) / cell_m - 0.5).ceil() as i64 - 1).min(cols as i64 - 1);
-                if c1 < c0 as i64 {
-                    continue;
-                }
-                inside[row * cols + c0..=row * cols + c1 as usize].fill(true);
-            }
-        }
-        let inside_cells = inside.iter().filter(|v| **v).count();
+                let mut r: Vec<(i64, i64)> = ivs
+                    .iter()
+                    .map(|&(x0, x1)| {
+                        (
+                            ((x0 - origin[0]) / cell_m - 0.5).ceil() as i64,
+                            ((x1 - origin[0]) / cell_m - 0.5).ceil() as i64 - 1,
+                        )
+                    })
+                    .filter(|(a, b)| b >= a)
+                    .collect();
+                merge(&mut r);
+                r
+            })
+            .collect();
+        let inside_cells = runs.iter().flatten().map(|(a, b)| (b - a + 1) as u64).sum();
         StudyMask {
             origin,
             cell_m,
             cols,
             rows,
-            inside,
+            runs,
             inside_cells,
         }
     }
@@ -85,21 +121,14 @@ impl StudyMask {
 
     /// Whether the cell containing the point (BNG metres) is inside.
     pub fn contains(&self, easting_m: f64, northing_m: f64) -> bool {
-        self.index_of(easting_m, northing_m).is_some_and(|i| self.inside[i])
+        let c = ((easting_m - self.origin[0]) / self.cell_m).floor() as i64;
+        let r = ((northing_m - self.origin[1]) / self.cell_m).floor() as i64;
+        r >= 0 && (r as usize) < self.rows && overlap(&self.runs[r as usize], c, c) == 1
     }
 
-    fn index_of(&self, x: f64, y: f64) -> Option<usize> {
-        let c = ((x - self.origin[0]) / self.cell_m).floor();
-        let r = ((y - self.origin[1]) / self.cell_m).floor();
-        if c < 0.0 || r < 0.0 || c >= self.cols as f64 || r >= self.rows as f64 {
-            return None;
-        }
-        Some(r as usize * self.cols + c as usize)
-    }
-
-    /// Calls `f(cell index, inside)` for every cell whose centre is within
-    /// `radius_m` of the point.
-    fn for_each_in_circle(&self, x: f64, y: f64, radius_m: f64, mut f: impl FnMut(usize, bool)) {
+    /// For each raster row the circle's chord crosses: (row, first col, last col)
+    /// of the cells whose centres are within `radius_m` of the point.
+    fn chords(&self, x: f64, y: f64, radius_m: f64, mut f: impl FnMut(i64, i64, i64)) {
         let r2 = radius_m * radius_m;
         let cell = self.cell_m;
         let row_lo = ((y - radius_m - self.origin[1]) / cell - 0.5).ceil() as i64;
@@ -113,12 +142,17 @@ impl StudyMask {
             let half = (r2 - dy2).sqrt();
             let col_lo = ((x - half - self.origin[0]) / cell - 0.5).ceil() as i64;
             let col_hi = ((x + half - self.origin[0]) / cell - 0.5).floor() as i64;
-            for col in col_lo..=col_hi {
-                let index = (row >= 0 && col >= 0 && (row as usize) < self.rows && (col as usize) < self.cols)
-                    .then(|| row as usize * self.cols + col as usize);
-                let inside = index.is_some_and(|i| self.inside[i]);
-                f(index.unwrap_or(usize::MAX), inside);
+            if col_hi >= col_lo {
+                f(row, col_lo, col_hi);
             }
+        }
+    }
+
+    fn row_runs(&self, row: i64) -> &[(i64, i64)] {
+        if row < 0 || row as usize >= self.rows {
+            &[]
+        } else {
+            &self.runs[row as usize]
         }
     }
 
@@ -126,10 +160,10 @@ impl StudyMask {
     /// share of the circle's raster cells that are inside (exactly π r²
     /// when every cell is inside).
     pub fn circle_area_inside_m2(&self, easting_m: f64, northing_m: f64, radius_m: f64) -> f64 {
-        let (mut total, mut inside) = (0usize, 0usize);
-        self.for_each_in_circle(easting_m, northing_m, radius_m, |_, i| {
-            total += 1;
-            inside += i as usize;
+        let (mut total, mut inside) = (0u64, 0u64);
+        self.chords(easting_m, northing_m, radius_m, |row, a, b| {
+            total += (b - a + 1) as u64;
+            inside += overlap(self.row_runs(row), a, b);
         });
         let full = std::f64::consts::PI * radius_m * radius_m;
         if total == 0 {
@@ -150,16 +184,22 @@ impl StudyMask {
     /// Area (m²) inside the study area of the union of circles of `radius_m`
     /// around `centres`.
     pub fn union_of_circles_m2(&self, centres: &[[f64; 2]], radius_m: f64) -> f64 {
-        let mut covered = vec![false; self.inside.len()];
-        let mut n = 0usize;
+        let mut chords: Vec<Vec<(i64, i64)>> = vec![Vec::new(); self.rows];
         for c in centres {
-            self.for_each_in_circle(c[0], c[1], radius_m, |i, inside| {
-                if inside && !covered[i] {
-                    covered[i] = true;
-                    n += 1;
+            self.chords(c[0], c[1], radius_m, |row, a, b| {
+                if row >= 0 && (row as usize) < self.rows {
+                    chords[row as usize].push((a, b));
                 }
             });
         }
+        let n: u64 = chords
+            .iter_mut()
+            .enumerate()
+            .map(|(row, ch)| {
+                merge(ch);
+                ch.iter().map(|&(a, b)| overlap(&self.runs[row], a, b)).sum::<u64>()
+            })
+            .sum();
         n as f64 * self.cell_m * self.cell_m
     }
 }
@@ -194,6 +234,15 @@ mod tests {
         // Centred on a corner: a quarter.
         let quarter = m.circle_area_inside_m2(0.0, 0.0, 400.0);
         assert!((quarter / (full / 4.0) - 1.0).abs() < 0.03, "{quarter}");
+    }
+
+    #[test]
+    fn runs_merge_and_overlap() {
+        let mut r = vec![(5, 9), (0, 2), (3, 3), (20, 25)];
+        merge(&mut r);
+        assert_eq!(r, vec![(0, 3), (5, 9), (20, 25)]);
+        assert_eq!(overlap(&r, 2, 21), 2 + 5 + 2);
+        assert_eq!(overlap(&r, 10, 19), 0);
     }
 
     #[test]

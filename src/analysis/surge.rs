@@ -263,11 +263,19 @@ pub fn surge(ds: &Dataset, req: &SurgeRequest) -> Result<SurgePlan, AnalysisErro
     let ward_borough = str_col(&ds.wards, "borough_code")?;
     let ward_borough_name = str_col(&ds.wards, "borough_name")?;
     let mut borough_ids: Vec<String> = Vec::new();
-    let cell_ward: Vec<u32> = grid
-        .cells
-        .iter()
-        .map(|c| ds.ward_index.locate(c.centre[0], c.centre[1]).unwrap_or(u32::MAX))
-        .collect();
+    let locate = |k: usize| {
+        let c = grid.cells[k].centre;
+        ds.ward_index.locate(c[0], c[1]).unwrap_or(u32::MAX)
+    };
+    // Point-in-polygon for every cell only when exclusions or caps need it;
+    // otherwise just for the cells of the chosen areas.
+    let cell_ward: Vec<u32> = if req.exclude.is_empty() && req.max_per_borough.is_none() {
+        Vec::new()
+    } else {
+        use rayon::prelude::*;
+        (0..grid.cells.len()).into_par_iter().map(locate).collect()
+    };
+    let ward_of = |k: usize| cell_ward.get(k).copied().unwrap_or_else(|| locate(k));
     let cell_borough: Vec<u32> = cell_ward
         .iter()
         .map(|&w| {
@@ -282,6 +290,9 @@ pub fn surge(ds: &Dataset, req: &SurgeRequest) -> Result<SurgePlan, AnalysisErro
         })
         .collect();
     let excluded = |i: usize| {
+        if req.exclude.is_empty() {
+            return false;
+        }
         let w = cell_ward[i] as usize;
         !req.exclude.is_empty()
             && (ward_codes.get(w).is_some_and(|c| req.exclude.contains(c))
@@ -299,7 +310,7 @@ pub fn surge(ds: &Dataset, req: &SurgeRequest) -> Result<SurgePlan, AnalysisErro
         }
     }
     let disc = disc_stencil(req.radius_m, req.cell_m);
-    let circle = counts.lattice.convolve(grid, &objective, &disc);
+    let circle = counts.grid.convolve(&objective, &disc);
     let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.centre).collect();
     let near_ok = |i: usize| -> bool {
         let [x, y] = centres[i];
@@ -341,7 +352,7 @@ pub fn surge(ds: &Dataset, req: &SurgeRequest) -> Result<SurgePlan, AnalysisErro
             let c = grid.cells[i];
             let covered: Vec<usize> = disc
                 .iter()
-                .filter_map(|&(dc, dr, _)| counts.lattice.at(c.col + dc, c.row + dr))
+                .filter_map(|&(dc, dr, _)| counts.grid.lattice().at(c.col + dc, c.row + dr))
                 .map(|k| k as usize)
                 .collect();
             let expected: f64 = covered.iter().map(|&k| if excluded(k) { 0.0 } else { count_pred[k] }).sum();
@@ -351,7 +362,7 @@ pub fn surge(ds: &Dataset, req: &SurgeRequest) -> Result<SurgePlan, AnalysisErro
             let mut wards: Vec<String> = Vec::new();
             let mut boroughs: Vec<String> = Vec::new();
             for &k in &covered {
-                let w = cell_ward[k] as usize;
+                let w = ward_of(k) as usize;
                 if let (Some(code), Some(name)) = (ward_codes.get(w), ward_names.get(w)) {
                     let label = format!("{code} {name}");
                     if !wards.contains(&label) {

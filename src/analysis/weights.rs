@@ -122,6 +122,57 @@ impl Weights {
         }
     }
 
+    /// Distance-band weights between the cells of a square grid: the same
+    /// weights as [`Weights::distance_band`] over the cell centres, found by
+    /// a stencil of lattice offsets instead of a spatial hash.
+    pub fn square_grid_band(grid: &super::grid::Grid, band_m: f64, inverse: bool) -> Weights {
+        debug_assert_eq!(grid.kind, super::grid::GridKind::Square);
+        let cell = grid.cell_m;
+        let limit = band_m * (1.0 + EDGE_TOLERANCE);
+        let reach = (limit / cell).floor() as i32;
+        let mut stencil: Vec<(i32, i32, f64)> = Vec::new();
+        for dr in -reach..=reach {
+            for dc in -reach..=reach {
+                let d = ((dc * dc + dr * dr) as f64).sqrt() * cell;
+                if (dc, dr) != (0, 0) && d <= limit {
+                    stencil.push((dc, dr, d));
+                }
+            }
+        }
+        let lattice = grid.lattice();
+        let mut offsets = Vec::with_capacity(grid.cells.len() + 1);
+        let mut neighbours = Vec::with_capacity(grid.cells.len() * stencil.len());
+        let mut weights = Vec::new();
+        offsets.push(0);
+        let mut row: Vec<(u32, f64)> = Vec::with_capacity(stencil.len());
+        for c in &grid.cells {
+            row.clear();
+            row.extend(
+                stencil
+                    .iter()
+                    .filter_map(|&(dc, dr, d)| lattice.at(c.col + dc, c.row + dr).map(|j| (j, d))),
+            );
+            row.sort_by_key(|r| r.0);
+            for &(j, d) in &row {
+                neighbours.push(j);
+                if inverse {
+                    weights.push(1.0 / d);
+                }
+            }
+            offsets.push(neighbours.len());
+        }
+        Weights {
+            spec: if inverse {
+                WeightsSpec::InverseDistance { band_m }
+            } else {
+                WeightsSpec::DistanceBand { band_m }
+            },
+            offsets,
+            neighbours,
+            weights,
+        }
+    }
+
     /// k-nearest-neighbour weights (binary) via an R-tree.
     pub fn knn(points: &[[f64; 2]], k: usize) -> Weights {
         let index = crate::index::PointIndex::new(points);
@@ -194,5 +245,26 @@ mod tests {
         assert_eq!(w.row(2).map(|r| r.0).collect::<Vec<_>>(), vec![1]);
         let band = Weights::distance_band(&pts, 2.0, false);
         assert_eq!(band.islands(), vec![3]);
+    }
+
+    #[test]
+    fn square_grid_band_equals_distance_band_over_centres() {
+        use crate::analysis::grid::{Grid, GridKind};
+        use geo::polygon;
+        let area = geo::MultiPolygon(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 5000.0, y: 0.0), (x: 5000.0, y: 3000.0), (x: 2000.0, y: 4500.0), (x: 0.0, y: 3000.0), (x: 0.0, y: 0.0)
+        ]]);
+        let grid = Grid::new(GridKind::Square, 250.0, &[area]);
+        let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.centre).collect();
+        for (band, inverse) in [(750.0, false), (500.0, true), (250.0, false)] {
+            let a = Weights::square_grid_band(&grid, band, inverse);
+            let b = Weights::distance_band(&centres, band, inverse);
+            assert_eq!(a.offsets, b.offsets, "band {band}");
+            assert_eq!(a.neighbours, b.neighbours, "band {band}");
+            assert_eq!(a.weights.len(), b.weights.len());
+            for (x, y) in a.weights.iter().zip(&b.weights) {
+                assert!((x - y).abs() < 1e-12 * y.abs());
+            }
+        }
     }
 }
