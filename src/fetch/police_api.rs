@@ -105,7 +105,7 @@ fn poly_param(polygon: &Polygon<f64>, max_chars: usize) -> Option<String> {
         if epsilon > 0.1 {
             return None;
         }
-        let simple = exterior.simplify(&epsilon);
+        let simple = exterior.simplify(epsilon);
         s = encode_ring(simple.exterior());
         epsilon *= 2.0;
     }
