@@ -107,56 +107,41 @@ enum Failure {
 impl Client {
     /// A client with `retry` and sane timeouts.
     pub fn new(retry: RetryPolicy) -> Client {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(20))
-            .timeout_read(Duration::from_secs(120))
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(20)))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
             .user_agent(concat!("hotspots/", env!("CARGO_PKG_VERSION"), " (+fetch)"))
             .build();
-        Client { agent, retry }
+        Client {
+            agent: config.into(),
+            retry,
+        }
     }
 
-    fn classify(&self, url: &str, error: ureq::Error) -> Failure {
-        match error {
-            ureq::Error::Status(416, _) => Failure::RangeNotSatisfiable,
-            ureq::Error::Status(status, resp) if status == 429 || status >= 500 => Failure::Retry {
-                delay: resp.header("Retry-After").and_then(parse_retry_after),
+    /// Sorts an answer: `Ok` for 2xx, else how to handle the failure.
+    fn check(&self, url: &str, result: Result<Response, ureq::Error>) -> Result<Response, Failure> {
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(e) => return Err(transport_failure(url, e)),
+        };
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => Ok(resp),
+            416 => Err(Failure::RangeNotSatisfiable),
+            429 | 500..=599 => Err(Failure::Retry {
+                delay: header(&resp, "Retry-After").and_then(|v| parse_retry_after(&v)),
                 error: DownloadError::GaveUp {
                     url: url.into(),
                     status,
                     attempts: 0,
                 },
-            },
-            ureq::Error::Status(status, resp) => Failure::Fatal(DownloadError::Status {
+            }),
+            _ => Err(Failure::Fatal(DownloadError::Status {
                 url: url.into(),
                 status,
-                reason: resp.status_text().to_string(),
-            }),
-            ureq::Error::Transport(t) => {
-                let detail = t.to_string();
-                match t.kind() {
-                    ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => Failure::Retry {
-                        delay: None,
-                        error: DownloadError::Offline { url: url.into(), detail },
-                    },
-                    ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
-                        Failure::Fatal(DownloadError::Status {
-                            url: url.into(),
-                            status: 0,
-                            reason: detail,
-                        })
-                    }
-                    _ => Failure::Retry {
-                        delay: None,
-                        error: DownloadError::Interrupted {
-                            url: url.into(),
-                            attempts: 0,
-                            detail,
-                            have: 0,
-                            part: String::new(),
-                        },
-                    },
-                }
-            }
+                reason: resp.status().canonical_reason().unwrap_or("").to_string(),
+            })),
         }
     }
 
@@ -172,10 +157,10 @@ impl Client {
     pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>, DownloadError> {
         let mut last: Option<DownloadError> = None;
         for attempt in 1..=self.retry.max_attempts.max(1) {
-            match self.agent.get(url).call() {
+            match self.check(url, self.agent.get(url).call()) {
                 Ok(resp) => {
                     let mut buf = Vec::new();
-                    match resp.into_reader().read_to_end(&mut buf) {
+                    match resp.into_body().into_reader().read_to_end(&mut buf) {
                         Ok(_) => return Ok(buf),
                         Err(e) => {
                             last = Some(DownloadError::Interrupted {
@@ -189,7 +174,7 @@ impl Client {
                         }
                     }
                 }
-                Err(e) => match self.classify(url, e) {
+                Err(failure) => match failure {
                     Failure::Fatal(e) => return Err(e),
                     Failure::RangeNotSatisfiable => {
                         return Err(DownloadError::Status {
@@ -236,13 +221,13 @@ impl Client {
             let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
             let mut req = self.agent.get(url);
             if have > 0 {
-                req = req.set("Range", &format!("bytes={have}-"));
+                req = req.header("Range", &format!("bytes={have}-"));
                 tracing::info!(url, have, "resuming");
             }
             requests += 1;
-            let resp = match req.call() {
+            let resp = match self.check(url, req.call()) {
                 Ok(resp) => resp,
-                Err(e) => match self.classify(url, e) {
+                Err(failure) => match failure {
                     Failure::Fatal(e) => return Err(e),
                     Failure::RangeNotSatisfiable => {
                         // The part is whole, or the file changed: start again.
@@ -259,20 +244,21 @@ impl Client {
                     }
                 },
             };
-            let resuming = resp.status() == 206 && content_range_start(&resp) == Some(have);
-            let content_length: Option<u64> = resp.header("Content-Length").and_then(|v| v.trim().parse().ok());
+            let status = resp.status().as_u16();
+            let resuming = status == 206 && content_range_start(&resp) == Some(have);
+            let content_length: Option<u64> = header(&resp, "Content-Length").and_then(|v| v.trim().parse().ok());
             let mut file = if resuming {
                 OpenOptions::new().append(true).open(&part).map_err(io(&part))?
             } else {
                 if have > 0 {
-                    tracing::warn!(url, status = resp.status(), "the server ignored the range; downloading from the start");
+                    tracing::warn!(url, status, "the server ignored the range; downloading from the start");
                 }
                 File::create(&part).map_err(io(&part))?
             };
             let start = if resuming { have } else { 0 };
             bar.set_length(content_length.map_or(0, |n| n + start));
             bar.set_position(start);
-            match copy(resp.into_reader(), &mut file, bar) {
+            match copy(resp.into_body().into_reader(), &mut file, bar) {
                 Ok(n) if content_length.is_none_or(|len| len == n) => {
                     file.sync_all().map_err(io(&part))?;
                     done = true;
@@ -313,6 +299,53 @@ impl Client {
             resumed_from,
             requests,
         })
+    }
+}
+
+type Response = ureq::http::Response<ureq::Body>;
+
+/// A header's value as text.
+fn header(resp: &Response, name: &str) -> Option<String> {
+    resp.headers().get(name)?.to_str().ok().map(str::to_string)
+}
+
+/// A request that got no HTTP answer: offline (no route, refused, no DNS)
+/// or a broken transfer, both worth retrying; a bad URL is final.
+fn transport_failure(url: &str, error: ureq::Error) -> Failure {
+    use std::io::ErrorKind as K;
+    let detail = error.to_string();
+    let offline = || Failure::Retry {
+        delay: None,
+        error: DownloadError::Offline {
+            url: url.into(),
+            detail: detail.clone(),
+        },
+    };
+    match &error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => offline(),
+        ureq::Error::Io(e)
+            if matches!(
+                e.kind(),
+                K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable
+            ) =>
+        {
+            offline()
+        }
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => Failure::Fatal(DownloadError::Status {
+            url: url.into(),
+            status: 0,
+            reason: detail,
+        }),
+        _ => Failure::Retry {
+            delay: None,
+            error: DownloadError::Interrupted {
+                url: url.into(),
+                attempts: 0,
+                detail,
+                have: 0,
+                part: String::new(),
+            },
+        },
     }
 }
 
@@ -374,8 +407,8 @@ fn copy(mut from: impl Read, to: &mut File, bar: &ProgressBar) -> Result<u64, Co
 }
 
 /// The first byte of a `Content-Range: bytes <start>-<end>/<len>` answer.
-fn content_range_start(resp: &ureq::Response) -> Option<u64> {
-    let v = resp.header("Content-Range")?;
+fn content_range_start(resp: &Response) -> Option<u64> {
+    let v = header(resp, "Content-Range")?;
     let rest = v.trim().strip_prefix("bytes")?.trim_start();
     rest.split('-').next()?.trim().parse().ok()
 }
