@@ -142,9 +142,11 @@ impl MonthCrimes {
     pub fn add(&mut self, answer: Vec<Value>, seen: &mut HashSet<String>) {
         for crime in answer {
             self.returned += 1;
-            match crime_key(&crime) {
-                Some(key) if !seen.insert(key) => self.duplicates += 1,
-                _ => self.crimes.push(crime),
+            let fresh = crime_key(&crime).is_none_or(|key| seen.insert(key));
+            if fresh {
+                self.crimes.push(crime);
+            } else {
+                self.duplicates += 1;
             }
         }
     }

@@ -157,7 +157,7 @@ pub fn archives_for(months: &[u32]) -> Vec<(u32, Vec<u32>)> {
     let mut out: Vec<(u32, Vec<u32>)> = Vec::new();
     for &m in sorted.iter().rev() {
         match out.last_mut() {
-            Some((archive, served)) if archive - m < ARCHIVE_SPAN_MONTHS => served.push(m),
+            Some((archive, served)) if *archive - m < ARCHIVE_SPAN_MONTHS => served.push(m),
             _ => out.push((m, vec![m])),
         }
     }
