@@ -442,7 +442,8 @@ fn main() -> anyhow::Result<()> {
             if let Some(base) = base_url {
                 opts.sources = hotspots::fetch::sources::Sources::mirror(&base);
             }
-            let report = hotspots::fetch::run(&opts).with_context(|| format!("fetching into {}", data_root.display()))?;
+            let report =
+                hotspots::fetch::run(&opts).with_context(|| format!("fetching into {}", data_root.display()))?;
             println!(
                 "fetched {} files ({} already there, sha256 verified) into {}",
                 report.written.len(),

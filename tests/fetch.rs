@@ -71,7 +71,13 @@ impl Server {
     }
 
     fn requests(&self, path: &str) -> Vec<Request> {
-        self.log.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 
     fn all_requests(&self) -> usize {
@@ -321,10 +327,19 @@ fn an_interrupted_run_leaves_a_part_file_that_the_next_run_resumes() {
         .download(&url, &dest, None, &ProgressBar::hidden())
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, DownloadError::Interrupted { have, .. } if have == cut as u64), "{msg}");
-    assert!(msg.contains(&url) && msg.contains("z.zip.part") && msg.contains("resume"), "{msg}");
+    assert!(
+        matches!(err, DownloadError::Interrupted { have, .. } if have == cut as u64),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&url) && msg.contains("z.zip.part") && msg.contains("resume"),
+        "{msg}"
+    );
     assert!(!dest.exists());
-    assert_eq!(std::fs::metadata(dir.path().join("z.zip.part")).unwrap().len(), cut as u64);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("z.zip.part")).unwrap().len(),
+        cut as u64
+    );
 
     // The next run asks only for the rest.
     let done = Client::new(quick_retries(1))
@@ -366,7 +381,14 @@ fn a_429_is_retried_after_its_retry_after() {
     let url = format!("{}/always.csv", server.base);
     let err = client.get_bytes(&url).unwrap_err();
     assert!(
-        matches!(err, DownloadError::GaveUp { status: 429, attempts: 3, .. }),
+        matches!(
+            err,
+            DownloadError::GaveUp {
+                status: 429,
+                attempts: 3,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains(&url));
@@ -408,7 +430,10 @@ fn offline_gives_a_clear_message_naming_the_url() {
     opts.retry = quick_retries(2);
     opts.quiet = true;
     let msg = fetch::run(&opts).unwrap_err().to_string();
-    assert!(msg.contains(&format!("{base}/LondonStationsCSV.ashx")) && msg.contains("offline"), "{msg}");
+    assert!(
+        msg.contains(&format!("{base}/LondonStationsCSV.ashx")) && msg.contains("offline"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -446,7 +471,11 @@ fn the_api_route_keeps_a_crime_returned_for_two_wards_once() {
     assert_eq!(m.requests, calls.len());
     assert!(calls.len() >= 64, "one request per demo ward: {}", calls.len());
     for c in &calls {
-        assert!(c.query.starts_with("poly=") && c.query.ends_with("&date=2024-01"), "{}", c.query);
+        assert!(
+            c.query.starts_with("poly=") && c.query.ends_with("&date=2024-01"),
+            "{}",
+            c.query
+        );
         assert!(c.query.len() < 4_000);
     }
     assert_eq!((m.returned, m.duplicates, m.kept), (5, 1, 4));
@@ -464,11 +493,18 @@ fn the_api_route_keeps_a_crime_returned_for_two_wards_once() {
         &config,
         &root,
         &dir.path().join("dataset"),
-        &hotspots::ingest::IngestOptions { quiet: true, force: false },
+        &hotspots::ingest::IngestOptions {
+            quiet: true,
+            force: false,
+        },
     )
     .unwrap();
     assert_eq!(ingested.totals.rows_read, 4);
-    assert_eq!(ingested.totals.rows_accepted, 4, "{:?}", ingested.totals.rejected_by_reason);
+    assert_eq!(
+        ingested.totals.rows_accepted, 4,
+        "{:?}",
+        ingested.totals.rejected_by_reason
+    );
 }
 
 #[test]
@@ -484,12 +520,18 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
     let stations = fixture("london_stations.csv");
     let server = Server::start(vec![
         (boundaries_path(), file(boundary_zip().to_vec())),
-        ("/data/archive/2024-01.zip".into(), truncated_first(archive.clone(), 100)),
+        (
+            "/data/archive/2024-01.zip".into(),
+            truncated_first(archive.clone(), 100),
+        ),
         (
             "/edubase/downloads/public/edubasealldata20240105.csv".into(),
             file(gias.clone()),
         ),
-        ("/LondonStationsCSV.ashx".into(), rate_limited_first(stations.clone(), 1, "0")),
+        (
+            "/LondonStationsCSV.ashx".into(),
+            rate_limited_first(stations.clone(), 1, "0"),
+        ),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
@@ -501,14 +543,28 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
     opts.quiet = true;
     let report = fetch::run(&opts).unwrap();
 
-    assert_eq!(std::fs::read(root.join("police_uk/metropolitan/2024-01-metropolitan-street.csv")).unwrap(), met);
-    assert_eq!(std::fs::read(root.join("police_uk/city_of_london/2024-01-city-of-london-street.csv")).unwrap(), city);
+    assert_eq!(
+        std::fs::read(root.join("police_uk/metropolitan/2024-01-metropolitan-street.csv")).unwrap(),
+        met
+    );
+    assert_eq!(
+        std::fs::read(root.join("police_uk/city_of_london/2024-01-city-of-london-street.csv")).unwrap(),
+        city
+    );
     assert!(!root.join("police_uk/kent").exists());
     assert_eq!(report.missing, ["2024-01/2024-01-btp-street.csv"]);
     let schools = std::fs::read_to_string(root.join("schools/edubasealldata.csv")).unwrap();
-    assert!(schools.contains("St Mary’s Church") && schools.contains("École Française"), "{schools}");
-    assert_eq!(std::fs::read(root.join("stations/london_stations.csv")).unwrap(), stations);
-    assert!(root.join("london_boundaries/statistical-gis-boundaries-london/ESRI/London_Ward.shp").is_file());
+    assert!(
+        schools.contains("St Mary’s Church") && schools.contains("École Française"),
+        "{schools}"
+    );
+    assert_eq!(
+        std::fs::read(root.join("stations/london_stations.csv")).unwrap(),
+        stations
+    );
+    assert!(root
+        .join("london_boundaries/statistical-gis-boundaries-london/ESRI/London_Ward.shp")
+        .is_file());
 
     // The manifest records the true sha256 of every file it lists.
     let manifest = FetchManifest::load(&root).unwrap();
@@ -519,12 +575,20 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
         "stations/london_stations.csv",
         "london_boundaries/statistical-gis-boundaries-london/ESRI/London_Ward.shp",
     ] {
-        let entry = manifest.files.get(rel).unwrap_or_else(|| panic!("{rel} not in the manifest"));
+        let entry = manifest
+            .files
+            .get(rel)
+            .unwrap_or_else(|| panic!("{rel} not in the manifest"));
         assert_eq!(entry.sha256, sha256(&std::fs::read(root.join(rel)).unwrap()), "{rel}");
     }
-    assert_eq!(manifest.files["downloads/police-uk-2024-01.zip"].sha256, sha256(&archive));
     assert_eq!(
-        manifest.files["police_uk/metropolitan/2024-01-metropolitan-street.csv"].member.as_deref(),
+        manifest.files["downloads/police-uk-2024-01.zip"].sha256,
+        sha256(&archive)
+    );
+    assert_eq!(
+        manifest.files["police_uk/metropolitan/2024-01-metropolitan-street.csv"]
+            .member
+            .as_deref(),
         Some("2024-01/2024-01-metropolitan-street.csv")
     );
 
@@ -534,11 +598,18 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
         &config,
         &root,
         &dir.path().join("dataset"),
-        &hotspots::ingest::IngestOptions { quiet: true, force: false },
+        &hotspots::ingest::IngestOptions {
+            quiet: true,
+            force: false,
+        },
     )
     .unwrap();
     assert_eq!(ingested.totals.rows_read, 6);
-    assert_eq!(ingested.totals.rows_accepted, 6, "{:?}", ingested.totals.rejected_by_reason);
+    assert_eq!(
+        ingested.totals.rows_accepted, 6,
+        "{:?}",
+        ingested.totals.rejected_by_reason
+    );
 
     // A second run verifies checksums and downloads nothing.
     let before = server.all_requests();
@@ -551,5 +622,8 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
     std::fs::write(root.join("stations/london_stations.csv"), "tampered").unwrap();
     let third = fetch::run(&opts).unwrap();
     assert_eq!(third.written, ["stations/london_stations.csv"]);
-    assert_eq!(std::fs::read(root.join("stations/london_stations.csv")).unwrap(), stations);
+    assert_eq!(
+        std::fs::read(root.join("stations/london_stations.csv")).unwrap(),
+        stations
+    );
 }

@@ -14,7 +14,10 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("{path}: not a readable zip archive: {source}")]
-    Zip { path: String, source: zip::result::ZipError },
+    Zip {
+        path: String,
+        source: zip::result::ZipError,
+    },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 }

@@ -39,7 +39,11 @@ pub enum DownloadError {
         part: String,
     },
     #[error("{url}: sha256 {actual} does not match the expected {expected}; the download was discarded")]
-    Checksum { url: String, expected: String, actual: String },
+    Checksum {
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 }
@@ -97,7 +101,10 @@ pub struct Client {
 /// How one failed request should be handled.
 enum Failure {
     /// Worth another attempt, after the server's delay if it gave one.
-    Retry { delay: Option<Duration>, error: DownloadError },
+    Retry {
+        delay: Option<Duration>,
+        error: DownloadError,
+    },
     /// The server cannot satisfy the range asked for.
     RangeNotSatisfiable,
     /// Final.
@@ -265,7 +272,12 @@ impl Client {
                     break;
                 }
                 Ok(n) => {
-                    last = Some(interrupted(url, attempt, format!("{n} of {content_length:?} bytes"), &part));
+                    last = Some(interrupted(
+                        url,
+                        attempt,
+                        format!("{n} of {content_length:?} bytes"),
+                        &part,
+                    ));
                 }
                 Err(CopyError::Write(e)) => return Err(io(&part)(e)),
                 Err(CopyError::Read(e)) => {
@@ -326,7 +338,11 @@ fn transport_failure(url: &str, error: ureq::Error) -> Failure {
         ureq::Error::Io(e)
             if matches!(
                 e.kind(),
-                K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable
+                K::ConnectionRefused
+                    | K::NotConnected
+                    | K::AddrNotAvailable
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
             ) =>
         {
             offline()

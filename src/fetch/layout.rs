@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{
-    BoundaryLayer, Boundaries, Config, IncidentFormat, IncidentKind, IncidentSource, PoiFormat, PoiSource,
+    Boundaries, BoundaryLayer, Config, IncidentFormat, IncidentKind, IncidentSource, PoiFormat, PoiSource,
 };
 
 /// The folder the boundary zip is unpacked into.

@@ -422,7 +422,9 @@ pub fn run(opts: &FetchOptions) -> Result<FetchReport, FetchError> {
         }
         if opts.via == Via::Archive {
             if opts.forces.is_empty() {
-                return Err(FetchError::Usage("fetching crime from the archive needs --forces".into()));
+                return Err(FetchError::Usage(
+                    "fetching crime from the archive needs --forces".into(),
+                ));
             }
             sources::check_forces(&opts.forces).map_err(FetchError::Usage)?;
         }

@@ -193,7 +193,10 @@ mod tests {
     #[test]
     fn ring_is_lat_lng_without_the_closing_point() {
         let ring = LineString::from(vec![(-0.1, 51.5), (-0.09, 51.5), (-0.09, 51.51), (-0.1, 51.5)]);
-        assert_eq!(encode_ring(&ring), "51.50000,-0.10000:51.50000,-0.09000:51.51000,-0.09000");
+        assert_eq!(
+            encode_ring(&ring),
+            "51.50000,-0.10000:51.50000,-0.09000:51.51000,-0.09000"
+        );
     }
 
     #[test]

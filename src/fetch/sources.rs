@@ -175,7 +175,10 @@ mod tests {
     #[test]
     fn mirror_replaces_the_origin_only() {
         let m = Sources::mirror("http://127.0.0.1:9/");
-        assert_eq!(m.police_archive("2024-12"), "http://127.0.0.1:9/data/archive/2024-12.zip");
+        assert_eq!(
+            m.police_archive("2024-12"),
+            "http://127.0.0.1:9/data/archive/2024-12.zip"
+        );
         assert_eq!(
             Sources::official().police_archive("2024-12"),
             "https://data.police.uk/data/archive/2024-12.zip"
