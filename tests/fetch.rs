@@ -627,3 +627,52 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
         stations
     );
 }
+
+#[test]
+fn the_cli_fetches_from_a_mirror_and_explains_what_is_missing() {
+    let stations = fixture("london_stations.csv");
+    let server = Server::start(vec![("/LondonStationsCSV.ashx".into(), file(stations.clone()))]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotspots"))
+        .args(["--quiet", "fetch", "--data-root"])
+        .arg(&root)
+        .args(["--what", "stations", "--base-url", &server.base])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("fetched 1 files") && stdout.contains("hotspots.toml"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(root.join("stations/london_stations.csv")).unwrap(),
+        stations
+    );
+
+    // Crime without months: refused with a pointer to the flag, nothing fetched.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotspots"))
+        .args(["--quiet", "fetch", "--data-root"])
+        .arg(&root)
+        .args(["--what", "crime", "--base-url", &server.base])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--months"), "{stderr}");
+
+    // A typo in --what is caught by the argument parser.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotspots"))
+        .args(["fetch", "--data-root"])
+        .arg(&root)
+        .args(["--what", "stations,pubs"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pubs"));
+}
