@@ -676,3 +676,67 @@ fn the_cli_fetches_from_a_mirror_and_explains_what_is_missing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pubs"));
 }
+
+#[test]
+fn a_server_that_ignores_ranges_or_fails_once_still_gives_the_right_file() {
+    let body = fixture("2024-01-city-of-london-street.csv");
+    let plain = body.clone();
+    let flaky = body.clone();
+    let server = Server::start(vec![
+        // Always the whole file with 200, whatever the Range asks.
+        (
+            "/plain.csv".into(),
+            Box::new(move |_req: &Request, _n: usize| Response {
+                status: 200,
+                headers: vec![],
+                body: plain.clone(),
+                cut_at: None,
+            }) as Route,
+        ),
+        // One 503 (no Retry-After: backoff applies), then the file.
+        (
+            "/flaky.csv".into(),
+            Box::new(move |req: &Request, n: usize| {
+                if n == 0 {
+                    Response {
+                        status: 503,
+                        headers: vec![],
+                        body: b"busy".to_vec(),
+                        cut_at: None,
+                    }
+                } else {
+                    file_response(&flaky, req)
+                }
+            }) as Route,
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(quick_retries(3));
+
+    // A stale partial file: the server answers 200, so it is replaced, not appended to.
+    let dest = dir.path().join("plain.csv");
+    std::fs::write(dir.path().join("plain.csv.part"), b"stale bytes from another file").unwrap();
+    let done = client
+        .download(
+            &format!("{}/plain.csv", server.base),
+            &dest,
+            None,
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
+    assert!(server.requests("/plain.csv")[0].range.is_some());
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    assert_eq!(done.sha256, sha256(&body));
+
+    let dest = dir.path().join("flaky.csv");
+    let done = client
+        .download(
+            &format!("{}/flaky.csv", server.base),
+            &dest,
+            None,
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
+    assert_eq!(done.requests, 2);
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+}
