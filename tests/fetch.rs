@@ -3,6 +3,8 @@
 //! checksums, resume after a truncated transfer, 429 with Retry-After, 404,
 //! offline, the API route's de-duplication, and ingest of what was fetched.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -739,4 +741,41 @@ fn a_server_that_ignores_ranges_or_fails_once_still_gives_the_right_file() {
         .unwrap();
     assert_eq!(done.requests, 2);
     assert_eq!(std::fs::read(&dest).unwrap(), body);
+}
+
+#[test]
+fn every_real_london_ward_fits_the_api_url_limit_and_keeps_its_shape() {
+    use geo::Area;
+    let Some(root) = common::real_data("every_real_london_ward_fits_the_api_url_limit_and_keeps_its_shape") else {
+        return;
+    };
+    let wards =
+        hotspots::ingest::boundaries::read_layer(&hotspots::fetch::layout::wards_layer(), &root).unwrap();
+    assert_eq!(wards.len(), 649);
+    let mut requests = 0;
+    let mut simplified = 0;
+    for w in &wards {
+        let params = fetch::police_api::poly_params(&w.geometry_wgs84, fetch::police_api::MAX_POLY_CHARS)
+            .unwrap_or_else(|| panic!("{} does not fit", w.code));
+        requests += params.len();
+        for (poly, part) in params.iter().zip(&w.geometry_wgs84.0) {
+            assert!(poly.len() <= fetch::police_api::MAX_POLY_CHARS);
+            let pts: Vec<(f64, f64)> = poly
+                .split(':')
+                .map(|p| {
+                    let (lat, lon) = p.split_once(',').unwrap();
+                    (lon.parse().unwrap(), lat.parse().unwrap())
+                })
+                .collect();
+            let sent = geo::Polygon::new(geo::LineString::from(pts), vec![]);
+            let original = geo::Polygon::new(part.exterior().clone(), vec![]);
+            let ratio = sent.unsigned_area() / original.unsigned_area();
+            if part.exterior().0.len() > sent.exterior().0.len() + 1 {
+                simplified += 1;
+            }
+            // Simplification may move the outline by metres, not change the ward.
+            assert!((ratio - 1.0).abs() < 0.01, "{}: area ratio {ratio}", w.code);
+        }
+    }
+    eprintln!("{} wards: {requests} API requests a month, {simplified} outlines simplified", wards.len());
 }
