@@ -450,6 +450,9 @@ fn main() -> anyhow::Result<()> {
                 report.verified.len(),
                 data_root.display()
             );
+            if let Some(s) = report.schools {
+                println!("schools: {} open in London kept, {} others dropped", s.kept, s.dropped);
+            }
             for m in &report.missing {
                 println!("not in the archive: {m}");
             }

@@ -560,6 +560,11 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
         schools.contains("St Mary’s Church") && schools.contains("École Française"),
         "{schools}"
     );
+    assert!(
+        !schools.contains("Closed School") && !schools.contains("Kent Grammar"),
+        "{schools}"
+    );
+    assert_eq!(report.schools, Some(fetch::schools::Filtered { kept: 2, dropped: 2 }));
     assert_eq!(
         std::fs::read(root.join("stations/london_stations.csv")).unwrap(),
         stations
@@ -749,8 +754,7 @@ fn every_real_london_ward_fits_the_api_url_limit_and_keeps_its_shape() {
     let Some(root) = common::real_data("every_real_london_ward_fits_the_api_url_limit_and_keeps_its_shape") else {
         return;
     };
-    let wards =
-        hotspots::ingest::boundaries::read_layer(&hotspots::fetch::layout::wards_layer(), &root).unwrap();
+    let wards = hotspots::ingest::boundaries::read_layer(&hotspots::fetch::layout::wards_layer(), &root).unwrap();
     assert_eq!(wards.len(), 649);
     let mut requests = 0;
     let mut simplified = 0;
@@ -777,5 +781,8 @@ fn every_real_london_ward_fits_the_api_url_limit_and_keeps_its_shape() {
             assert!((ratio - 1.0).abs() < 0.01, "{}: area ratio {ratio}", w.code);
         }
     }
-    eprintln!("{} wards: {requests} API requests a month, {simplified} outlines simplified", wards.len());
+    eprintln!(
+        "{} wards: {requests} API requests a month, {simplified} outlines simplified",
+        wards.len()
+    );
 }

@@ -6,7 +6,7 @@
 //! | boundaries | London Datastore statistical GIS boundary zip | `london_boundaries/statistical-gis-boundaries-london/ESRI/` |
 //! | crime (`--via archive`) | data.police.uk monthly archives | `police_uk/<force>/YYYY-MM-<force>-street.csv` |
 //! | crime (`--via api`) | data.police.uk street-crime API, by ward polygon | `police_uk/api/YYYY-MM-street-api.json` |
-//! | schools | DfE GIAS all-establishments CSV | `schools/edubasealldata.csv` |
+//! | schools | DfE GIAS all-establishments CSV (open ones in London kept) | `schools/edubasealldata.csv` |
 //! | stations | doogal.co.uk London stations | `stations/london_stations.csv` |
 //!
 //! Every file written is recorded with its source and sha256 in
@@ -210,6 +210,8 @@ pub struct FetchReport {
     pub missing: Vec<String>,
     /// The API route's per-month counts.
     pub api: Vec<ApiMonth>,
+    /// GIAS rows kept (open, in London) and dropped.
+    pub schools: Option<schools::Filtered>,
     /// The ingest config written into the data root.
     pub config: PathBuf,
 }
@@ -392,7 +394,15 @@ impl Run<'_> {
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        std::fs::write(&dest, schools::to_utf8(bytes)).map_err(io_err(&dest))?;
+        let (london, counts) = schools::open_in_london(&schools::to_utf8(bytes))
+            .map_err(|e| FetchError::Usage(format!("{}: not a readable GIAS CSV: {e}", raw_path.display())))?;
+        tracing::info!(
+            kept = counts.kept,
+            dropped = counts.dropped,
+            "GIAS: open establishments in London"
+        );
+        self.report.schools = Some(counts);
+        std::fs::write(&dest, london).map_err(io_err(&dest))?;
         let (n, sha) = download::sha256_file(&dest).map_err(io_err(&dest))?;
         self.manifest.record(layout::SCHOOLS, &url, None, &sha, n);
         self.manifest.save(self.root)?;
