@@ -38,6 +38,8 @@ pub enum DownloadError {
         have: u64,
         part: String,
     },
+    #[error("{url}: the answer broke off after {attempts} attempts: {detail}")]
+    Broken { url: String, attempts: u32, detail: String },
     #[error("{url}: sha256 {actual} does not match the expected {expected}; the download was discarded")]
     Checksum {
         url: String,
@@ -170,12 +172,10 @@ impl Client {
                     match resp.into_body().into_reader().read_to_end(&mut buf) {
                         Ok(_) => return Ok(buf),
                         Err(e) => {
-                            last = Some(DownloadError::Interrupted {
+                            last = Some(DownloadError::Broken {
                                 url: url.into(),
                                 attempts: attempt,
                                 detail: e.to_string(),
-                                have: 0,
-                                part: "memory".into(),
                             });
                             self.wait(attempt, None);
                         }
@@ -379,6 +379,11 @@ fn interrupted(url: &str, attempts: u32, detail: String, part: &Path) -> Downloa
 fn with_attempts(last: Option<DownloadError>, url: &str, attempts: u32, have: u64, part: &str) -> DownloadError {
     match last {
         Some(DownloadError::GaveUp { url, status, .. }) => DownloadError::GaveUp { url, status, attempts },
+        Some(DownloadError::Interrupted { url, detail, .. } | DownloadError::Broken { url, detail, .. })
+            if part.is_empty() =>
+        {
+            DownloadError::Broken { url, attempts, detail }
+        }
         Some(DownloadError::Interrupted { url, detail, .. }) => DownloadError::Interrupted {
             url,
             attempts,
