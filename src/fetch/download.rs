@@ -177,7 +177,9 @@ impl Client {
                                 attempts: attempt,
                                 detail: e.to_string(),
                             });
-                            self.wait(attempt, None);
+                            if attempt < self.retry.max_attempts {
+                                self.wait(attempt, None);
+                            }
                         }
                     }
                 }
@@ -253,6 +255,12 @@ impl Client {
             };
             let status = resp.status().as_u16();
             let resuming = status == 206 && content_range_start(&resp) == Some(have);
+            if status == 206 && !resuming {
+                // A range we did not ask for: drop the part and ask for the whole file.
+                tracing::warn!(url, have, "unexpected Content-Range; downloading from the start");
+                let _ = std::fs::remove_file(&part);
+                continue;
+            }
             let content_length: Option<u64> = header(&resp, "Content-Length").and_then(|v| v.trim().parse().ok());
             let mut file = if resuming {
                 OpenOptions::new().append(true).open(&part).map_err(io(&part))?
