@@ -32,6 +32,15 @@ pub enum ApiError {
     Download(#[from] DownloadError),
     #[error("{url}: the answer is not a JSON array of crimes: {message}")]
     BadAnswer { url: String, message: String },
+    #[error(
+        "ward {ward}, {month}: the API kept answering 503, which it does for an area with more than \
+         10,000 crimes in a month; use --via archive for this area ({source})"
+    )]
+    TooManyCrimes {
+        ward: String,
+        month: String,
+        source: DownloadError,
+    },
     #[error("ward {ward}: its outline cannot be simplified below {MAX_POLY_CHARS} characters")]
     PolygonTooLong { ward: String },
 }
@@ -170,7 +179,14 @@ pub fn fetch_month(
         for poly in polys {
             let url = sources.police_api(&poly, month);
             pacer.wait();
-            let body = client.get_bytes(&url)?;
+            let body = client.get_bytes(&url).map_err(|e| match e {
+                DownloadError::GaveUp { status: 503, .. } => ApiError::TooManyCrimes {
+                    ward: area.code.clone(),
+                    month: month.to_string(),
+                    source: e,
+                },
+                e => ApiError::Download(e),
+            })?;
             out.requests += 1;
             let answer: Vec<Value> = serde_json::from_slice(&body).map_err(|e| ApiError::BadAnswer {
                 url: url.clone(),
