@@ -39,7 +39,7 @@ pub enum ApiError {
     TooManyCrimes {
         ward: String,
         month: String,
-        source: DownloadError,
+        source: Box<DownloadError>,
     },
     #[error("ward {ward}: its outline cannot be simplified below {MAX_POLY_CHARS} characters")]
     PolygonTooLong { ward: String },
@@ -183,7 +183,7 @@ pub fn fetch_month(
                 DownloadError::GaveUp { status: 503, .. } => ApiError::TooManyCrimes {
                     ward: area.code.clone(),
                     month: month.to_string(),
-                    source: e,
+                    source: Box::new(e),
                 },
                 e => ApiError::Download(e),
             })?;
