@@ -786,3 +786,32 @@ fn every_real_london_ward_fits_the_api_url_limit_and_keeps_its_shape() {
         wards.len()
     );
 }
+
+#[test]
+fn the_api_answering_503_is_explained() {
+    let busy: Route = Box::new(|_req, _n| Response {
+        status: 503,
+        headers: vec![],
+        body: b"".to_vec(),
+        cut_at: None,
+    });
+    let server = Server::start(vec![
+        (boundaries_path(), file(boundary_zip().to_vec())),
+        ("/api/crimes-street/all-crime".into(), busy),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = FetchOptions::new(dir.path(), fetch::parse_months("2024-01").unwrap());
+    opts.what = vec![What::Boundaries, What::Crime];
+    opts.via = Via::Api;
+    opts.sources = Sources::mirror(&server.base);
+    opts.retry = quick_retries(2);
+    opts.api_requests_per_second = 0.0;
+    opts.quiet = true;
+    let msg = fetch::run(&opts).unwrap_err().to_string();
+    assert!(
+        msg.contains("10,000") && msg.contains("--via archive") && msg.contains("2024-01"),
+        "{msg}"
+    );
+    assert_eq!(server.requests("/api/crimes-street/all-crime").len(), 2);
+    assert!(!dir.path().join("police_uk/api/2024-01-street-api.json").exists());
+}
