@@ -52,6 +52,120 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Risk around schools and stations: incidents within radii against a background rate.
+    PoiRisk {
+        /// The dataset directory.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Which points of interest: schools, stations or all.
+        #[arg(long, default_value = "all")]
+        pois: String,
+        /// Radii in metres (repeatable; default 100, 200, 400).
+        #[arg(long = "radius")]
+        radius: Vec<f64>,
+        /// Radius the ranking uses (default 200, or the middle radius given).
+        #[arg(long)]
+        rank_radius: Option<f64>,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Weigh incidents by harm: a CSV with columns crime_type,harm_days.
+        #[arg(long)]
+        harm_table: Option<PathBuf>,
+        /// FDR level and 1 - confidence of intervals.
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+        /// How many top POIs to print.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// POIs as points (.geojson) or a table (.csv), ranked.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the buffers (one circle per POI and radius) as GeoJSON.
+        #[arg(long)]
+        buffers_out: Option<PathBuf>,
+        /// Also write the whole-layer comparison (per radius and crime type) as CSV.
+        #[arg(long)]
+        summary_out: Option<PathBuf>,
+    },
+    /// Surge-team priority areas: where N teams of radius R do most good next month.
+    Surge {
+        /// The dataset directory.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Number of teams (areas).
+        #[arg(long, default_value_t = 6)]
+        teams: usize,
+        /// Radius one team covers, metres.
+        #[arg(long, default_value_t = 300.0)]
+        radius: f64,
+        /// Grid cell for predictions and candidate centres, metres.
+        #[arg(long, default_value_t = 100.0)]
+        cell: f64,
+        /// Predictor: counts, kde, prospective or gistar.
+        #[arg(long, default_value = "kde")]
+        predictor: String,
+        /// Training months (without --from: the last N months up to --to or the data's end).
+        #[arg(long, default_value_t = 12)]
+        window: u32,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Weigh incidents by harm: a CSV with columns crime_type,harm_days.
+        #[arg(long)]
+        harm_table: Option<PathBuf>,
+        /// Only areas with a school / station (or either: all) within the radius of the centre.
+        #[arg(long)]
+        near: Option<String>,
+        /// At most this many areas per borough.
+        #[arg(long)]
+        max_per_borough: Option<usize>,
+        /// Ward or borough codes to leave out (repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// KDE bandwidth, metres.
+        #[arg(long, default_value_t = 400.0)]
+        bandwidth: f64,
+        /// Output file: .geojson (ranked circles) or .csv.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rolling-origin backtest: hit rate, PAI, PEI and RRI of each predictor by coverage.
+    Evaluate {
+        /// The dataset directory.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Grid cell, metres.
+        #[arg(long, default_value_t = 250.0)]
+        cell: f64,
+        /// Training months before each origin.
+        #[arg(long, default_value_t = 12)]
+        window: usize,
+        /// Coverage levels in percent of the study area (repeatable; default 0.5 1 2 5).
+        #[arg(long = "coverage")]
+        coverage: Vec<f64>,
+        /// Methods (repeatable; default counts kde prospective gistar surge): also oracle.
+        #[arg(long = "method")]
+        method: Vec<String>,
+        /// Surge circle radius, metres.
+        #[arg(long, default_value_t = 400.0)]
+        surge_radius: f64,
+        /// KDE bandwidth, metres.
+        #[arg(long, default_value_t = 400.0)]
+        bandwidth: f64,
+        /// Use every n-th origin month.
+        #[arg(long, default_value_t = 1)]
+        step: usize,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Weigh incidents by harm: a CSV with columns crime_type,harm_days.
+        #[arg(long)]
+        harm_table: Option<PathBuf>,
+        /// Every origin, method and coverage as CSV (plot-ready).
+        #[arg(long)]
+        out: PathBuf,
+        /// The summary table as CSV.
+        #[arg(long)]
+        summary_out: Option<PathBuf>,
+    },
     /// Getis-Ord Gi* hotspots on a grid, with FDR: a GeoJSON or CSV layer.
     Gistar {
         #[command(flatten)]
@@ -329,6 +443,197 @@ fn main() -> anyhow::Result<()> {
                 let ds = hotspots::dataset::Dataset::open(&dataset)?;
                 print!("{}", hotspots::info::report(&ds, top)?);
             }
+        }
+        Command::PoiRisk {
+            dataset,
+            pois,
+            radius,
+            rank_radius,
+            selection,
+            harm_table,
+            alpha,
+            top,
+            out,
+            buffers_out,
+            summary_out,
+        } => {
+            use hotspots::analysis::poi_risk::{poi_risk, PoiRiskRequest, PoiSet};
+            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let mut req = PoiRiskRequest {
+                selection: selection.selection(&selection.crime_type),
+                pois: PoiSet::parse(&pois)
+                    .ok_or_else(|| anyhow::anyhow!("--pois: {pois:?} is not schools, stations or all"))?,
+                harm: harm_table
+                    .as_deref()
+                    .map(hotspots::analysis::harm::HarmTable::from_csv)
+                    .transpose()?,
+                alpha,
+                ..PoiRiskRequest::default()
+            };
+            if !radius.is_empty() {
+                let mut r = radius;
+                r.sort_by(f64::total_cmp);
+                req.rank_radius_m = r[(r.len() - 1) / 2];
+                req.radii_m = r;
+            }
+            if let Some(r) = rank_radius {
+                req.rank_radius_m = r;
+            }
+            let result = poi_risk(&ds, &req)?;
+            result.to_layer().write(&out)?;
+            if let Some(b) = &buffers_out {
+                result.to_buffer_layer().write(b)?;
+            }
+            if let Some(p) = &summary_out {
+                std::fs::write(p, result.layer_csv()).with_context(|| format!("writing {}", p.display()))?;
+            }
+            let k = req.radii_m.iter().position(|r| *r == req.rank_radius_m).unwrap_or(0);
+            println!(
+                "{} POIs, {} incidents, study area {:.1} km²; top {} by the lower 95% bound of relative risk within {} m:",
+                result.pois.len(),
+                result.incidents,
+                result.study_area_km2,
+                top.min(result.pois.len()),
+                req.rank_radius_m
+            );
+            for (rank, &i) in result.ranking.iter().take(top).enumerate() {
+                let (p, r) = (&result.pois[i], &result.risk[i][k]);
+                println!(
+                    "{:>3}. {:<8} {:<40} {:>6} incidents, expected {:>7.1}, RR {:>5.2} [{:.2}, {:.2}], q {:.2e}",
+                    rank + 1,
+                    p.kind,
+                    p.name.chars().take(40).collect::<String>(),
+                    r.count,
+                    r.expected_london,
+                    r.rr_london,
+                    r.rr_low,
+                    r.rr_high,
+                    r.q_london
+                );
+            }
+            for l in result.layer.iter().filter(|l| l.crime_type == "all") {
+                println!(
+                    "within {:>4} m of a POI: {:.0} per km² vs {:.0} elsewhere: {:.2}x [{:.2}, {:.2}] ({:.2}x the London rate)",
+                    l.radius_m, l.per_km2_within, l.per_km2_elsewhere, l.rr_vs_elsewhere, l.rr_low, l.rr_high, l.ratio_to_london
+                );
+            }
+            println!("wrote {}", out.display());
+        }
+        Command::Surge {
+            dataset,
+            teams,
+            radius,
+            cell,
+            predictor,
+            window,
+            selection,
+            harm_table,
+            near,
+            max_per_borough,
+            exclude,
+            bandwidth,
+            out,
+        } => {
+            use hotspots::analysis::{poi_risk::PoiSet, predict::Predictor, surge};
+            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let mut req = surge::SurgeRequest {
+                selection: selection.selection(&selection.crime_type),
+                window_months: window,
+                teams,
+                radius_m: radius,
+                cell_m: cell,
+                predictor: Predictor::parse(&predictor).ok_or_else(|| {
+                    anyhow::anyhow!("--predictor: {predictor:?} is not counts, kde, prospective or gistar")
+                })?,
+                harm: harm_table
+                    .as_deref()
+                    .map(hotspots::analysis::harm::HarmTable::from_csv)
+                    .transpose()?,
+                near: near
+                    .as_deref()
+                    .map(|n| {
+                        PoiSet::parse(n).ok_or_else(|| anyhow::anyhow!("--near: {n:?} is not schools, stations or all"))
+                    })
+                    .transpose()?,
+                max_per_borough,
+                exclude,
+                ..surge::SurgeRequest::default()
+            };
+            req.params.kde_bandwidth_m = bandwidth;
+            let plan = surge::surge(&ds, &req)?;
+            plan.to_layer().write(&out)?;
+            println!(
+                "{} areas for {} (trained on {}..{}); {:.1} of {:.1} expected, proven >= {:.0}% of the optimum",
+                plan.areas.len(),
+                plan.predicted_month,
+                plan.train_from,
+                plan.train_to,
+                plan.achieved,
+                plan.london_total,
+                100.0 * plan.achieved / plan.upper_bound.max(f64::MIN_POSITIVE)
+            );
+            for a in &plan.areas {
+                println!("{}", a.reason);
+            }
+            println!("wrote {}", out.display());
+        }
+        Command::Evaluate {
+            dataset,
+            cell,
+            window,
+            coverage,
+            method,
+            surge_radius,
+            bandwidth,
+            step,
+            selection,
+            harm_table,
+            out,
+            summary_out,
+        } => {
+            use hotspots::analysis::{evaluate, predict::Predictor};
+            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let mut req = evaluate::EvaluateRequest {
+                selection: selection.selection(&selection.crime_type),
+                cell_m: cell,
+                window_months: window,
+                surge_radius_m: surge_radius,
+                step,
+                harm: harm_table
+                    .as_deref()
+                    .map(hotspots::analysis::harm::HarmTable::from_csv)
+                    .transpose()?,
+                ..evaluate::EvaluateRequest::default()
+            };
+            req.params.kde_bandwidth_m = bandwidth;
+            if !coverage.is_empty() {
+                req.coverages = coverage.iter().map(|c| c / 100.0).collect();
+            }
+            if !method.is_empty() {
+                req.methods = method
+                    .iter()
+                    .map(|m| match m.as_str() {
+                        "oracle" => Ok(evaluate::Method::Oracle),
+                        "surge" => Ok(evaluate::Method::Surge(Predictor::Kde)),
+                        s => match s.strip_prefix("surge_").or_else(|| s.strip_prefix("surge-")) {
+                            Some(p) => Predictor::parse(p).map(evaluate::Method::Surge),
+                            None => Predictor::parse(s).map(evaluate::Method::Predictor),
+                        }
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--method: {m:?} is not counts, kde, prospective, gistar, surge[_P] or oracle"
+                            )
+                        }),
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            let result = evaluate::evaluate(&ds, &req)?;
+            std::fs::write(&out, result.scores_csv()).with_context(|| format!("writing {}", out.display()))?;
+            if let Some(p) = &summary_out {
+                std::fs::write(p, result.summary_csv()).with_context(|| format!("writing {}", p.display()))?;
+            }
+            print!("{}", result.table());
+            println!("wrote {}", out.display());
         }
         Command::Gistar { hotspot } => {
             let ds = hotspots::dataset::Dataset::open(&hotspot.dataset)?;

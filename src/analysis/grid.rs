@@ -36,6 +36,47 @@ pub struct Grid {
     lookup: FxHashMap<(i32, i32), u32>,
 }
 
+/// Scanline fill: for each horizontal line `y0 + row * dy` (`row` in
+/// `0..rows`), the x-intervals `[x0, x1)` inside `areas` (BNG metres).
+/// Each polygon's ring crossings are paired even-odd, so holes are outside.
+pub(crate) fn row_intervals(areas: &[MultiPolygon<f64>], y0: f64, dy: f64, rows: usize) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new(); rows];
+    let mut crossings: Vec<Vec<f64>> = vec![Vec::new(); rows];
+    let last_row = rows as i64 - 1;
+    for mp in areas {
+        for poly in &mp.0 {
+            for c in crossings.iter_mut() {
+                c.clear();
+            }
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for seg in ring.lines() {
+                    let (a, b) = (seg.start, seg.end);
+                    let (lo, hi) = if a.y < b.y { (a, b) } else { (b, a) };
+                    if lo.y == hi.y {
+                        continue;
+                    }
+                    let first = (((lo.y - y0) / dy).ceil() as i64).max(0);
+                    let last = (((hi.y - y0) / dy).ceil() as i64 - 1).min(last_row);
+                    for row in first..=last {
+                        let yc = y0 + row as f64 * dy;
+                        if yc >= lo.y && yc < hi.y {
+                            crossings[row as usize].push(lo.x + (yc - lo.y) * (hi.x - lo.x) / (hi.y - lo.y));
+                        }
+                    }
+                }
+            }
+            for (row, xs) in crossings.iter_mut().enumerate() {
+                if xs.is_empty() {
+                    continue;
+                }
+                xs.sort_by(f64::total_cmp);
+                out[row].extend(xs.chunks_exact(2).map(|p| (p[0], p[1])));
+            }
+        }
+    }
+    out
+}
+
 impl Grid {
     /// The cells whose centres fall inside `areas` (BNG polygons).
     pub fn new(kind: GridKind, cell_m: f64, areas: &[MultiPolygon<f64>]) -> Grid {
@@ -79,40 +120,16 @@ impl Grid {
                 ((bbox.max().y - origin[1]) / (grid.hex_radius() * 1.5)).ceil() as i32 + 2,
             ),
         };
-        // Scanline fill: for each row's centre line, the x-crossings of every
-        // ring of every polygon, paired even-odd, give the inside intervals.
-        let mut crossings: Vec<Vec<f64>> = vec![Vec::new(); row_count.max(0) as usize];
+        let y0 = grid.row_centre_y(0);
         let mut inside: std::collections::BTreeSet<(i32, i32)> = std::collections::BTreeSet::new();
-        for mp in areas {
-            for poly in &mp.0 {
-                for c in crossings.iter_mut() {
-                    c.clear();
-                }
-                for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-                    for seg in ring.lines() {
-                        let (a, b) = (seg.start, seg.end);
-                        let (lo, hi) = if a.y < b.y { (a, b) } else { (b, a) };
-                        if lo.y == hi.y {
-                            continue;
-                        }
-                        let first = (((lo.y - origin[1]) / dy - grid.row_offset()).ceil() as i32).max(0);
-                        let last = (((hi.y - origin[1]) / dy - grid.row_offset()).ceil() as i32 - 1).min(row_count - 1);
-                        for row in first..=last {
-                            let yc = grid.row_centre_y(row);
-                            if yc >= lo.y && yc < hi.y {
-                                crossings[row as usize].push(lo.x + (yc - lo.y) * (hi.x - lo.x) / (hi.y - lo.y));
-                            }
-                        }
-                    }
-                }
-                for (row, xs) in crossings.iter_mut().enumerate() {
-                    xs.sort_by(f64::total_cmp);
-                    for pair in xs.chunks_exact(2) {
-                        let (c0, c1) = grid.cols_between(row as i32, pair[0], pair[1]);
-                        for col in c0..=c1 {
-                            inside.insert((col, row as i32));
-                        }
-                    }
+        for (row, intervals) in row_intervals(areas, y0, dy, row_count.max(0) as usize)
+            .iter()
+            .enumerate()
+        {
+            for &(x0, x1) in intervals {
+                let (c0, c1) = grid.cols_between(row as i32, x0, x1);
+                for col in c0..=c1 {
+                    inside.insert((col, row as i32));
                 }
             }
         }
@@ -126,13 +143,6 @@ impl Grid {
 
     fn hex_radius(&self) -> f64 {
         self.cell_m / 3f64.sqrt()
-    }
-
-    fn row_offset(&self) -> f64 {
-        match self.kind {
-            GridKind::Square => 0.5,
-            GridKind::Hex => 0.0,
-        }
     }
 
     fn row_centre_y(&self, row: i32) -> f64 {

@@ -87,6 +87,20 @@ pub fn geometry_json(g: &Geometry<f64>) -> String {
     out
 }
 
+/// A circle of `radius_m` around a BNG point as a WGS84 polygon with
+/// `vertices` corners (counter-clockwise, closed; vertices through OSTN15).
+pub fn circle_wgs84(centre_bng: [f64; 2], radius_m: f64, vertices: usize) -> geo::Polygon<f64> {
+    let ring: Vec<geo::Coord<f64>> = (0..=vertices)
+        .map(|k| {
+            let a = 2.0 * std::f64::consts::PI * (k % vertices) as f64 / vertices as f64;
+            let (x, y) = (centre_bng[0] + radius_m * a.cos(), centre_bng[1] + radius_m * a.sin());
+            let (lon, lat) = crate::crs::bng_to_lonlat(x, y).unwrap_or((f64::NAN, f64::NAN));
+            geo::Coord { x: lon, y: lat }
+        })
+        .collect();
+    geo::Polygon::new(geo::LineString(ring), vec![])
+}
+
 impl Layer {
     /// The layer as a GeoJSON FeatureCollection.
     pub fn to_geojson(&self) -> String {

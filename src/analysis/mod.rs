@@ -18,9 +18,17 @@
 //! | `emerging.rs` | emerging hot spots: space-time Gi*, trends, ArcGIS categories |
 //! | `kde.rs` | quartic kernel density per km², Silverman-style default bandwidth |
 //! | `lisa.rs` | Local Moran's I (row-standardised, as esda), quadrants, permutation p |
+//! | `study_area.rs` | the union of the wards as a fine raster: areas of buffers inside London |
+//! | `buckets.rs` | selected incidents in square buckets for fast radius counts |
+//! | `poi_risk.rs` | incidents around schools and stations against a background rate; the whole-layer ratio |
+//! | `predict.rs` | next month per cell from past months: counts, KDE, prospective, Gi* |
+//! | `surge.rs` | surge-team priority areas: greedy disjoint circles with an optimality certificate |
+//! | `evaluate.rs` | rolling-origin backtest: hit rate, PAI, PEI, RRI by coverage |
 //! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
 
+pub mod buckets;
 pub mod emerging;
+pub mod evaluate;
 pub mod fdr;
 pub mod gi_star;
 pub mod grid;
@@ -30,8 +38,12 @@ pub mod kde;
 pub mod layer;
 pub mod lisa;
 pub mod mann_kendall;
+pub mod poi_risk;
+pub mod predict;
 pub mod scale;
 pub mod select;
+pub mod study_area;
+pub mod surge;
 pub mod units;
 pub mod weights;
 

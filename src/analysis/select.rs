@@ -108,89 +108,81 @@ impl Selection {
         areas: Option<(&str, &rustc_hash::FxHashMap<&str, u32>)>,
     ) -> Result<Points, AnalysisError> {
         let (from, to) = self.months()?;
+        let (from, to) = (from.unwrap_or(0), to.unwrap_or(u32::MAX - 1));
         let types = self.types()?;
         let kind = self.kind.as_deref().unwrap_or("crime");
-        let df = &ds.incidents;
-        if df.height() == 0 {
+        let c = &ds.columns;
+        if c.is_empty() {
             return Ok(Points::default());
         }
-        let e = df
-            .column("easting_m")
-            .and_then(|c| c.f64().cloned())
-            .map_err(|e| col_err("easting_m", e))?;
-        let n = df
-            .column("northing_m")
-            .and_then(|c| c.f64().cloned())
-            .map_err(|e| col_err("northing_m", e))?;
-        let lon = df
-            .column("lon")
-            .and_then(|c| c.f64().cloned())
-            .map_err(|e| col_err("lon", e))?;
-        let lat = df
-            .column("lat")
-            .and_then(|c| c.f64().cloned())
-            .map_err(|e| col_err("lat", e))?;
-        let m = df
-            .column("month_index")
-            .and_then(|c| c.u32().cloned())
-            .map_err(|e| col_err("month_index", e))?;
-        let t = df
-            .column("crime_type")
-            .and_then(|c| c.str().cloned())
-            .map_err(|e| col_err("crime_type", e))?;
-        let k = df
-            .column("kind")
-            .and_then(|c| c.str().cloned())
-            .map_err(|e| col_err("kind", e))?;
-        let area_col = match areas {
-            Some((c, _)) => Some(
-                df.column(c)
+        let Some(kind) = c.kinds.iter().position(|k| k == kind) else {
+            return Ok(Points::default());
+        };
+        let kind = kind as u8;
+        // Which of the dataset's crime types are wanted, and their index in the output.
+        let wanted: Vec<bool> = c
+            .crime_types
+            .iter()
+            .map(|t| types.is_empty() || types.contains(&t.as_str()))
+            .collect();
+        // Map each dataset row of `wards`/`boroughs` to its position in the caller's code list.
+        let area_map: Option<(&[u32], Vec<u32>)> = match areas {
+            Some((column, index)) => {
+                let (rows, table) = match column {
+                    "ward_code" => (&c.ward, &ds.wards),
+                    "borough_code" => (&c.borough, &ds.boroughs),
+                    other => {
+                        return Err(AnalysisError::Data(format!(
+                            "areas by `{other}`: only ward_code and borough_code are indexed"
+                        )))
+                    }
+                };
+                let codes = table
+                    .column("code")
                     .and_then(|col| col.str().cloned())
-                    .map_err(|e| col_err(c, e))?,
-            ),
+                    .map_err(|e| col_err("code", e))?;
+                let map = codes
+                    .iter()
+                    .map(|code| code.and_then(|code| index.get(code).copied()).unwrap_or(u32::MAX))
+                    .collect();
+                Some((rows.as_slice(), map))
+            }
             None => None,
         };
-        let mut out = Points::default();
-        let mut last_type: Option<usize> = None;
-        for (row, ((((e, n), m), t), k)) in e
-            .iter()
-            .zip(n.iter())
-            .zip(m.iter())
-            .zip(t.iter())
-            .zip(k.iter())
-            .enumerate()
-        {
-            let (Some(e), Some(n), Some(m), Some(t), Some(k)) = (e, n, m, t, k) else {
-                continue;
-            };
-            if k != kind
-                || from.is_some_and(|f| m < f)
-                || to.is_some_and(|l| m > l)
-                || (!types.is_empty() && !types.contains(&t))
-            {
-                continue;
+        let rows: Vec<u32> = (0..c.len() as u32)
+            .filter(|&r| {
+                let r = r as usize;
+                let (m, t) = (c.month[r], c.crime_type[r] as usize);
+                c.kind[r] == kind && m >= from && m <= to && t < wanted.len() && wanted[t]
+            })
+            .collect();
+        // Crime types present in the selection, in first-seen order.
+        let mut remap = vec![u16::MAX; c.crime_types.len()];
+        let mut out = Points {
+            easting_m: Vec::with_capacity(rows.len()),
+            northing_m: Vec::with_capacity(rows.len()),
+            lon: Vec::with_capacity(rows.len()),
+            lat: Vec::with_capacity(rows.len()),
+            month: Vec::with_capacity(rows.len()),
+            crime_type: Vec::with_capacity(rows.len()),
+            ..Points::default()
+        };
+        for &r in &rows {
+            let r = r as usize;
+            out.easting_m.push(c.easting_m[r]);
+            out.northing_m.push(c.northing_m[r]);
+            out.lon.push(c.lon[r]);
+            out.lat.push(c.lat[r]);
+            out.month.push(c.month[r]);
+            let t = c.crime_type[r] as usize;
+            if remap[t] == u16::MAX {
+                remap[t] = out.types.len() as u16;
+                out.types.push(c.crime_types[t].clone());
             }
-            out.easting_m.push(e);
-            out.northing_m.push(n);
-            out.lon.push(lon.get(row).unwrap_or(f64::NAN));
-            out.lat.push(lat.get(row).unwrap_or(f64::NAN));
-            out.month.push(m);
-            // Rows come in runs of one type: check the last one first.
-            let ti = match last_type {
-                Some(li) if out.types[li] == t => li,
-                _ => match out.types.iter().position(|x| x == t) {
-                    Some(p) => p,
-                    None => {
-                        out.types.push(t.to_string());
-                        out.types.len() - 1
-                    }
-                },
-            };
-            last_type = Some(ti);
-            out.crime_type.push(ti as u16);
-            if let (Some(col), Some((_, index))) = (&area_col, areas) {
+            out.crime_type.push(remap[t]);
+            if let Some((area_rows, map)) = &area_map {
                 out.area
-                    .push(col.get(row).and_then(|c| index.get(c).copied()).unwrap_or(u32::MAX));
+                    .push(map.get(area_rows[r] as usize).copied().unwrap_or(u32::MAX));
             }
         }
         Ok(out)

@@ -7,12 +7,14 @@
 //! | `files.parquet` | the file table `file_id` columns point into |
 //! | `wards.parquet`, `boroughs.parquet` | polygons as WKB, in BNG (`geometry_bng_wkb`) and WGS84 (`geometry_wgs84_wkb`) |
 //! | `schools.parquet`, `stations.parquet`, `pois_<kind>.parquet` | points of interest |
+//! | (in memory) | [`columns::IncidentColumns`]: incidents as typed vectors for fast selection |
 //! | `manifest.json` | schema version, CRS, sources with sha256 and counts, build time |
 //! | `cache/` | parsed source files keyed by sha256, so a re-ingest skips unchanged files |
 //!
 //! Written atomically ([`write::write_atomic`]); read with [`Dataset::open`].
 
 pub mod cache;
+pub mod columns;
 pub mod manifest;
 pub mod write;
 
@@ -71,6 +73,8 @@ pub struct Dataset {
     /// Schools and stations in BNG metres, in their frames' row order.
     pub school_index: PointIndex,
     pub station_index: PointIndex,
+    /// The incidents as typed vectors, for fast selection.
+    pub columns: columns::IncidentColumns,
 }
 
 pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame, DatasetError> {
@@ -156,8 +160,15 @@ impl Dataset {
             }
             Ok(PointIndex::new(&points_bng(df, &dir.join(format!("{name}.parquet")))?))
         };
+        let columns = columns::IncidentColumns::build(
+            &incidents,
+            &wards,
+            &boroughs,
+            &dir.join("incidents.parquet").display().to_string(),
+        )?;
         Ok(Dataset {
             dir: dir.to_path_buf(),
+            columns,
             school_index: point_index(&schools, "schools")?,
             station_index: point_index(&stations, "stations")?,
             ward_index: AreaIndex::new(ward_polys),

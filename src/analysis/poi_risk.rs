@@ -1,0 +1,646 @@
+//! Risk around points of interest (schools, stations): how many incidents
+//! fall within each radius of each POI, against how many a uniform
+//! background rate would put there.
+//!
+//! For POI `i` and radius `r` (BNG metres):
+//! - `O` = selected incidents within `r` (exact distance, boundary included);
+//! - `A` = the part of the circle inside the study area (raster of the wards
+//!   at [`PoiRiskRequest::mask_cell_m`]; exactly π r² when wholly inside);
+//! - `E` = λ·A with λ the London rate (incidents / study area), and `E_b`
+//!   with the rate of the POI's borough;
+//! - relative risk `O/E`, the one-sided Poisson p-value `P(X ≥ O | E)`
+//!   (the regularised lower incomplete gamma `P(O, E)`), the exact (Garwood
+//!   1936) confidence interval for `O/E`, and Benjamini–Hochberg q-values
+//!   across the POIs of each radius.
+//!
+//! POIs are ranked by the lower confidence bound of their London relative
+//! risk at the ranking radius: a POI ranks high when it is credibly above
+//! expectation, not when a handful of incidents over a tiny expectation
+//! gives a large ratio.
+//!
+//! The whole-layer answer, in the manner of Risk Terrain Modeling (Caplan &
+//! Kennedy 2011): for each radius and crime type, the density of incidents
+//! within `r` of any POI of the layer against the density elsewhere in the
+//! study area, `RR = (n_in/A_in)/(n_out/A_out)`, with the log-normal
+//! interval `exp(ln RR ± z·√(1/n_in + 1/n_out))`, and the ratio to the
+//! London-wide rate.
+//!
+//! The background is uniform over the study area: it says where crime is
+//! denser than London's average, not why (homes, footfall and opening hours
+//! all differ around schools and stations).
+
+use geo::Area;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use super::buckets::PointBuckets;
+use super::harm::HarmTable;
+use super::layer::{circle_wgs84, Feature, Layer};
+use super::select::Selection;
+use super::study_area::StudyMask;
+use super::AnalysisError;
+use crate::dataset::Dataset;
+
+/// Which points of interest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PoiSet {
+    Schools,
+    Stations,
+    /// Schools and stations together.
+    #[default]
+    All,
+}
+
+impl PoiSet {
+    pub fn parse(s: &str) -> Option<PoiSet> {
+        match s {
+            "schools" | "school" => Some(PoiSet::Schools),
+            "stations" | "station" => Some(PoiSet::Stations),
+            "all" | "both" => Some(PoiSet::All),
+            _ => None,
+        }
+    }
+}
+
+/// What to compute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoiRiskRequest {
+    pub selection: Selection,
+    pub pois: PoiSet,
+    /// Radii in metres, ascending (default 100, 200, 400).
+    pub radii_m: Vec<f64>,
+    /// The radius POIs are ranked at (must be one of `radii_m`).
+    pub rank_radius_m: f64,
+    pub harm: Option<HarmTable>,
+    /// FDR level, and 1 − confidence of the intervals.
+    pub alpha: f64,
+    /// Study-area raster cell (metres) for areas inside London.
+    pub mask_cell_m: f64,
+}
+
+impl Default for PoiRiskRequest {
+    fn default() -> Self {
+        PoiRiskRequest {
+            selection: Selection::default(),
+            pois: PoiSet::All,
+            radii_m: vec![100.0, 200.0, 400.0],
+            rank_radius_m: 200.0,
+            harm: None,
+            alpha: 0.05,
+            mask_cell_m: 10.0,
+        }
+    }
+}
+
+/// One point of interest.
+#[derive(Debug, Clone)]
+pub struct Poi {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    /// BNG metres.
+    pub easting_m: f64,
+    pub northing_m: f64,
+    /// WGS84 degrees.
+    pub lon: f64,
+    pub lat: f64,
+    pub ward_code: String,
+    pub borough_code: String,
+}
+
+/// Figures for one POI at one radius.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RadiusRisk {
+    pub count: u32,
+    /// Harm (days) within the radius; 0 without a harm table.
+    pub harm_days: f64,
+    /// The circle's area inside the study area, km².
+    pub area_km2: f64,
+    pub expected_london: f64,
+    pub expected_borough: f64,
+    pub rr_london: f64,
+    pub rr_borough: f64,
+    /// Harm relative to the London harm rate.
+    pub harm_rr_london: f64,
+    /// One-sided Poisson p-values, P(X ≥ O | E).
+    pub p_london: f64,
+    pub p_borough: f64,
+    /// BH q-value of `p_london` across the POIs.
+    pub q_london: f64,
+    /// Exact confidence interval for `rr_london`.
+    pub rr_low: f64,
+    pub rr_high: f64,
+}
+
+/// The whole layer at one radius for one crime type (or "all").
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerRisk {
+    pub crime_type: String,
+    pub radius_m: f64,
+    pub incidents_within: u64,
+    pub incidents_elsewhere: u64,
+    pub area_within_km2: f64,
+    pub area_elsewhere_km2: f64,
+    pub per_km2_within: f64,
+    pub per_km2_elsewhere: f64,
+    pub per_km2_london: f64,
+    /// Density within r of a POI over density elsewhere, with its interval.
+    pub rr_vs_elsewhere: f64,
+    pub rr_low: f64,
+    pub rr_high: f64,
+    /// Density within r of a POI over the London-wide density.
+    pub ratio_to_london: f64,
+}
+
+/// The result.
+#[derive(Debug, Clone)]
+pub struct PoiRisk {
+    pub request: PoiRiskRequest,
+    pub pois: Vec<Poi>,
+    /// `risk[i][k]`: POI `i` at radius `radii_m[k]`.
+    pub risk: Vec<Vec<RadiusRisk>>,
+    /// POI positions, most above expectation first.
+    pub ranking: Vec<usize>,
+    pub layer: Vec<LayerRisk>,
+    pub incidents: usize,
+    pub study_area_km2: f64,
+}
+
+/// Loads the chosen POIs from the dataset.
+pub fn load_pois(ds: &Dataset, set: PoiSet) -> Result<Vec<Poi>, AnalysisError> {
+    let frames: Vec<&polars::prelude::DataFrame> = match set {
+        PoiSet::Schools => vec![&ds.schools],
+        PoiSet::Stations => vec![&ds.stations],
+        PoiSet::All => vec![&ds.schools, &ds.stations],
+    };
+    let mut out = Vec::new();
+    for df in frames {
+        if df.height() == 0 {
+            continue;
+        }
+        let s = |c: &str| -> Result<Vec<String>, AnalysisError> {
+            let col = df
+                .column(c)
+                .and_then(|x| x.str().cloned())
+                .map_err(|e| AnalysisError::Data(format!("POI column `{c}`: {e}")))?;
+            Ok(col.iter().map(|v| v.unwrap_or("").to_string()).collect())
+        };
+        let f = |c: &str| -> Result<Vec<f64>, AnalysisError> {
+            let col = df
+                .column(c)
+                .and_then(|x| x.f64().cloned())
+                .map_err(|e| AnalysisError::Data(format!("POI column `{c}`: {e}")))?;
+            Ok(col.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+        };
+        let (id, kind, name, ward, borough) = (
+            s("poi_id")?,
+            s("kind")?,
+            s("name")?,
+            s("ward_code")?,
+            s("borough_code")?,
+        );
+        let (e, n, lon, lat) = (f("easting_m")?, f("northing_m")?, f("lon")?, f("lat")?);
+        for i in 0..df.height() {
+            out.push(Poi {
+                id: id[i].clone(),
+                kind: kind[i].clone(),
+                name: name[i].clone(),
+                easting_m: e[i],
+                northing_m: n[i],
+                lon: lon[i],
+                lat: lat[i],
+                ward_code: ward[i].clone(),
+                borough_code: borough[i].clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `P(X ≥ o)` for `X ~ Poisson(e)`.
+pub fn poisson_upper_p(o: u64, e: f64) -> f64 {
+    if o == 0 {
+        return 1.0;
+    }
+    if e <= 0.0 {
+        return 0.0;
+    }
+    statrs::function::gamma::gamma_lr(o as f64, e).clamp(0.0, 1.0)
+}
+
+/// Exact (Garwood) `1 − alpha` interval for a Poisson mean given `o` events.
+pub fn poisson_mean_interval(o: u64, alpha: f64) -> (f64, f64) {
+    let q = |df: f64, p: f64| ChiSquared::new(df).map(|c| c.inverse_cdf(p)).unwrap_or(f64::NAN);
+    let low = if o == 0 {
+        0.0
+    } else {
+        q(2.0 * o as f64, alpha / 2.0) / 2.0
+    };
+    let high = q(2.0 * o as f64 + 2.0, 1.0 - alpha / 2.0) / 2.0;
+    (low, high)
+}
+
+fn check(req: &PoiRiskRequest) -> Result<(), AnalysisError> {
+    if req.radii_m.is_empty() {
+        return Err(AnalysisError::Param {
+            name: "radius".into(),
+            message: "give at least one radius".into(),
+        });
+    }
+    for r in &req.radii_m {
+        super::positive_metres("radius", *r)?;
+    }
+    if !req.radii_m.windows(2).all(|w| w[0] < w[1]) {
+        return Err(AnalysisError::Param {
+            name: "radius".into(),
+            message: "radii must be distinct and ascending".into(),
+        });
+    }
+    if !req.radii_m.contains(&req.rank_radius_m) {
+        return Err(AnalysisError::Param {
+            name: "rank_radius".into(),
+            message: format!("{} m is not one of the radii {:?}", req.rank_radius_m, req.radii_m),
+        });
+    }
+    if !(req.alpha > 0.0 && req.alpha < 1.0) {
+        return Err(AnalysisError::Param {
+            name: "alpha".into(),
+            message: "must be between 0 and 1".into(),
+        });
+    }
+    super::positive_metres("mask_cell", req.mask_cell_m)
+}
+
+/// The study-area raster of a dataset's wards.
+pub fn study_mask(ds: &Dataset, cell_m: f64) -> StudyMask {
+    StudyMask::new(ds.ward_index.polygons(), cell_m)
+}
+
+/// Computes POI risk.
+pub fn poi_risk(ds: &Dataset, req: &PoiRiskRequest) -> Result<PoiRisk, AnalysisError> {
+    check(req)?;
+    let mask = study_mask(ds, req.mask_cell_m);
+    poi_risk_with_mask(ds, req, &mask)
+}
+
+/// As [`poi_risk`] with a prepared study-area raster (the server keeps one).
+pub fn poi_risk_with_mask(ds: &Dataset, req: &PoiRiskRequest, mask: &StudyMask) -> Result<PoiRisk, AnalysisError> {
+    check(req)?;
+    let pois = load_pois(ds, req.pois)?;
+    if pois.is_empty() {
+        return Err(AnalysisError::Empty(format!("the dataset has no {:?} POIs", req.pois)));
+    }
+    let borough_codes: Vec<String> = ds
+        .boroughs
+        .column("code")
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| AnalysisError::Data(format!("boroughs column `code`: {e}")))?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect();
+    let points = req.selection.apply_with_areas(ds, "borough_code", &borough_codes)?;
+    if points.is_empty() {
+        return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+    }
+    let harm: Option<Vec<f64>> = req.harm.as_ref().map(|h| {
+        let w: Vec<f64> = points.types.iter().map(|t| h.weight(t)).collect();
+        points.crime_type.iter().map(|&t| w[t as usize]).collect()
+    });
+    let n_total = points.len() as f64;
+    let harm_total: f64 = harm.as_ref().map_or(0.0, |h| h.iter().sum());
+    let study_m2 = mask.area_m2();
+    let london_rate = n_total / study_m2;
+    let harm_rate = harm_total / study_m2;
+
+    // Borough rates: incidents per m² of borough.
+    let borough_polys = crate::dataset::polygons_from_wkb(&ds.boroughs, "geometry_bng_wkb", &ds.dir)
+        .map_err(|e| AnalysisError::Data(e.to_string()))?;
+    let mut borough_n = vec![0f64; borough_codes.len()];
+    for &a in &points.area {
+        if let Some(c) = borough_n.get_mut(a as usize) {
+            *c += 1.0;
+        }
+    }
+    let borough_rate: rustc_hash::FxHashMap<&str, f64> = borough_codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), borough_n[i] / borough_polys[i].unsigned_area().max(1.0)))
+        .collect();
+
+    let buckets = PointBuckets::new(
+        &points.easting_m,
+        &points.northing_m,
+        req.radii_m[req.radii_m.len() - 1],
+    );
+    let radii = &req.radii_m;
+    let mut risk: Vec<Vec<RadiusRisk>> = pois
+        .par_iter()
+        .map(|p| {
+            let mut counts = vec![0u32; radii.len()];
+            let mut harm_in = vec![0f64; radii.len()];
+            let r2: Vec<f64> = radii.iter().map(|r| r * r).collect();
+            buckets.for_each_within(p.easting_m, p.northing_m, radii[radii.len() - 1], |id, d2| {
+                for (k, r2) in r2.iter().enumerate() {
+                    if d2 <= *r2 {
+                        counts[k] += 1;
+                        if let Some(h) = &harm {
+                            harm_in[k] += h[id as usize];
+                        }
+                    }
+                }
+            });
+            let b_rate = borough_rate.get(p.borough_code.as_str()).copied().unwrap_or(f64::NAN);
+            radii
+                .iter()
+                .enumerate()
+                .map(|(k, &r)| {
+                    let area = mask.circle_area_inside_m2(p.easting_m, p.northing_m, r);
+                    let o = counts[k] as u64;
+                    let (e, eb) = (london_rate * area, b_rate * area);
+                    let (lo, hi) = poisson_mean_interval(o, req.alpha);
+                    RadiusRisk {
+                        count: counts[k],
+                        harm_days: harm_in[k],
+                        area_km2: area / 1e6,
+                        expected_london: e,
+                        expected_borough: eb,
+                        rr_london: o as f64 / e,
+                        rr_borough: o as f64 / eb,
+                        harm_rr_london: harm_in[k] / (harm_rate * area),
+                        p_london: poisson_upper_p(o, e),
+                        p_borough: if eb.is_finite() {
+                            poisson_upper_p(o, eb)
+                        } else {
+                            f64::NAN
+                        },
+                        q_london: f64::NAN,
+                        rr_low: lo / e,
+                        rr_high: hi / e,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for k in 0..radii.len() {
+        let p: Vec<f64> = risk.iter().map(|r| r[k].p_london).collect();
+        for (i, q) in super::fdr::bh_adjust(&p).into_iter().enumerate() {
+            risk[i][k].q_london = q;
+        }
+    }
+    let rank_k = radii.iter().position(|r| *r == req.rank_radius_m).unwrap_or(0);
+    let mut ranking: Vec<usize> = (0..pois.len()).collect();
+    let key = |i: usize| {
+        let r = &risk[i][rank_k];
+        (if r.rr_low.is_finite() { r.rr_low } else { 0.0 }, r.count)
+    };
+    ranking.sort_by(|&a, &b| {
+        let (ka, kb) = (key(a), key(b));
+        kb.0.total_cmp(&ka.0).then(kb.1.cmp(&ka.1)).then(a.cmp(&b))
+    });
+
+    let layer = layer_risk(&points, &pois, radii, mask, req.alpha);
+    Ok(PoiRisk {
+        request: req.clone(),
+        pois,
+        risk,
+        ranking,
+        layer,
+        incidents: points.len(),
+        study_area_km2: study_m2 / 1e6,
+    })
+}
+
+/// The whole-layer comparison (see the module docs).
+fn layer_risk(
+    points: &super::select::Points,
+    pois: &[Poi],
+    radii: &[f64],
+    mask: &StudyMask,
+    alpha: f64,
+) -> Vec<LayerRisk> {
+    let max_r = radii[radii.len() - 1];
+    let centres: Vec<[f64; 2]> = pois
+        .iter()
+        .filter(|p| p.easting_m.is_finite() && p.northing_m.is_finite())
+        .map(|p| [p.easting_m, p.northing_m])
+        .collect();
+    // Each incident's squared distance to its nearest POI, if within max_r.
+    let poi_buckets = PointBuckets::new(
+        &centres.iter().map(|c| c[0]).collect::<Vec<_>>(),
+        &centres.iter().map(|c| c[1]).collect::<Vec<_>>(),
+        max_r,
+    );
+    let nearest2: Vec<f64> = (0..points.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut best = f64::INFINITY;
+            poi_buckets.for_each_within(points.easting_m[i], points.northing_m[i], max_r, |_, d2| {
+                best = best.min(d2)
+            });
+            best
+        })
+        .collect();
+    let study_m2 = mask.area_m2();
+    let z = statrs::distribution::Normal::standard().inverse_cdf(1.0 - alpha / 2.0);
+    let mut types: Vec<(String, Option<u16>)> = vec![("all".to_string(), None)];
+    if points.types.len() > 1 {
+        types.extend(
+            points
+                .types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.clone(), Some(i as u16))),
+        );
+    }
+    let mut out = Vec::new();
+    for &r in radii {
+        let a_in = mask.union_of_circles_m2(&centres, r);
+        let a_out = study_m2 - a_in;
+        for (name, t) in &types {
+            let (mut n_in, mut n_all) = (0u64, 0u64);
+            for (ct, d2) in points.crime_type.iter().zip(&nearest2) {
+                if t.is_some_and(|t| *ct != t) {
+                    continue;
+                }
+                n_all += 1;
+                n_in += (*d2 <= r * r) as u64;
+            }
+            let n_out = n_all - n_in;
+            let (d_in, d_out) = (n_in as f64 / (a_in / 1e6), n_out as f64 / (a_out / 1e6));
+            let rr = d_in / d_out;
+            let se = (1.0 / n_in as f64 + 1.0 / n_out as f64).sqrt();
+            let per_km2_london = n_all as f64 / (study_m2 / 1e6);
+            out.push(LayerRisk {
+                crime_type: name.clone(),
+                radius_m: r,
+                incidents_within: n_in,
+                incidents_elsewhere: n_out,
+                area_within_km2: a_in / 1e6,
+                area_elsewhere_km2: a_out / 1e6,
+                per_km2_within: d_in,
+                per_km2_elsewhere: d_out,
+                per_km2_london,
+                rr_vs_elsewhere: rr,
+                rr_low: (rr.ln() - z * se).exp(),
+                rr_high: (rr.ln() + z * se).exp(),
+                ratio_to_london: d_in / per_km2_london,
+            });
+        }
+    }
+    out
+}
+
+fn num(v: f64) -> Value {
+    if v.is_finite() {
+        Value::from((v * 1e6).round() / 1e6)
+    } else {
+        Value::Null
+    }
+}
+
+impl PoiRisk {
+    /// Parameters and the whole-layer answer.
+    pub fn metadata(&self) -> Value {
+        json!({
+            "method": "observed/expected incidents within each radius under a uniform background (London and borough rates); one-sided Poisson p, Garwood exact interval, Benjamini-Hochberg q across POIs",
+            "selection": self.request.selection,
+            "pois": self.request.pois,
+            "radii_m": self.request.radii_m,
+            "rank_radius_m": self.request.rank_radius_m,
+            "ranked_by": "lower confidence bound of the London relative risk at rank_radius_m",
+            "alpha": self.request.alpha,
+            "harm_table": self.request.harm.as_ref().map(|h| h.source.clone()),
+            "incidents": self.incidents,
+            "study_area_km2": num(self.study_area_km2),
+            "study_area_raster_m": self.request.mask_cell_m,
+            "layer": self.layer,
+        })
+    }
+
+    fn properties(&self, i: usize) -> Map<String, Value> {
+        let p = &self.pois[i];
+        let mut m = Map::new();
+        m.insert("poi_id".into(), Value::from(p.id.clone()));
+        m.insert("kind".into(), Value::from(p.kind.clone()));
+        m.insert("name".into(), Value::from(p.name.clone()));
+        m.insert("ward_code".into(), Value::from(p.ward_code.clone()));
+        m.insert("borough_code".into(), Value::from(p.borough_code.clone()));
+        m.insert("easting_m".into(), num(p.easting_m));
+        m.insert("northing_m".into(), num(p.northing_m));
+        let rank = self.ranking.iter().position(|&r| r == i).map(|r| r + 1);
+        m.insert("rank".into(), Value::from(rank));
+        for (k, r) in self.request.radii_m.iter().enumerate() {
+            let x = &self.risk[i][k];
+            let s = format!("_r{}", r.round() as i64);
+            m.insert(format!("count{s}"), Value::from(x.count));
+            m.insert(format!("area_km2{s}"), num(x.area_km2));
+            m.insert(format!("per_km2{s}"), num(x.count as f64 / x.area_km2));
+            m.insert(format!("expected_london{s}"), num(x.expected_london));
+            m.insert(format!("rr_london{s}"), num(x.rr_london));
+            m.insert(format!("rr_low{s}"), num(x.rr_low));
+            m.insert(format!("rr_high{s}"), num(x.rr_high));
+            m.insert(format!("p_london{s}"), num(x.p_london));
+            m.insert(format!("q_london{s}"), num(x.q_london));
+            m.insert(
+                format!("significant{s}"),
+                Value::from(x.q_london <= self.request.alpha && x.rr_london > 1.0),
+            );
+            m.insert(format!("expected_borough{s}"), num(x.expected_borough));
+            m.insert(format!("rr_borough{s}"), num(x.rr_borough));
+            m.insert(format!("p_borough{s}"), num(x.p_borough));
+            if self.request.harm.is_some() {
+                m.insert(format!("harm_days{s}"), num(x.harm_days));
+                m.insert(format!("harm_rr_london{s}"), num(x.harm_rr_london));
+            }
+        }
+        m
+    }
+
+    /// POIs as points, ranked (most above expectation first).
+    pub fn to_layer(&self) -> Layer {
+        let features = self
+            .ranking
+            .iter()
+            .map(|&i| {
+                let p = &self.pois[i];
+                Feature {
+                    id: format!("{}-{}", p.kind, p.id),
+                    geometry: geo::Geometry::Point(geo::Point::new(p.lon, p.lat)),
+                    properties: self.properties(i),
+                }
+            })
+            .collect();
+        Layer {
+            name: "poi_risk".into(),
+            features,
+            metadata: self.metadata(),
+        }
+    }
+
+    /// One buffer polygon per POI and radius, largest radius first so that
+    /// smaller circles draw on top.
+    pub fn to_buffer_layer(&self) -> Layer {
+        let mut features = Vec::new();
+        for (k, r) in self.request.radii_m.iter().enumerate().rev() {
+            for &i in &self.ranking {
+                let p = &self.pois[i];
+                let mut props = self.properties(i);
+                props.insert("radius_m".into(), num(*r));
+                props.insert("rr_london".into(), num(self.risk[i][k].rr_london));
+                features.push(Feature {
+                    id: format!("{}-{}-r{}", p.kind, p.id, r.round() as i64),
+                    geometry: geo::Geometry::Polygon(circle_wgs84([p.easting_m, p.northing_m], *r, 48)),
+                    properties: props,
+                });
+            }
+        }
+        Layer {
+            name: "poi_risk_buffers".into(),
+            features,
+            metadata: self.metadata(),
+        }
+    }
+
+    /// The whole-layer comparison as CSV.
+    pub fn layer_csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for row in &self.layer {
+            let _ = w.serialize(row);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_upper_tail_matches_direct_sum() {
+        // P(X >= 3 | 1.5) = 1 - e^-1.5 (1 + 1.5 + 1.125)
+        let direct = 1.0 - (-1.5f64).exp() * (1.0 + 1.5 + 1.125);
+        assert!((poisson_upper_p(3, 1.5) - direct).abs() < 1e-12);
+        assert_eq!(poisson_upper_p(0, 2.0), 1.0);
+        // P(X >= 1 | e) = 1 - e^-e
+        assert!((poisson_upper_p(1, 0.2) - (1.0 - (-0.2f64).exp())).abs() < 1e-12);
+    }
+
+    #[test]
+    fn garwood_interval_matches_published_table() {
+        // Exact 95% limits for a Poisson count (e.g. Ulm 1990 / standard tables):
+        // o = 0: (0, 3.689); o = 1: (0.0253, 5.572); o = 10: (4.795, 18.39).
+        let (l0, h0) = poisson_mean_interval(0, 0.05);
+        assert_eq!(l0, 0.0);
+        assert!((h0 - 3.6889).abs() < 1e-3, "{h0}");
+        let (l1, h1) = poisson_mean_interval(1, 0.05);
+        assert!((l1 - 0.0253).abs() < 1e-4 && (h1 - 5.5716).abs() < 1e-3, "{l1} {h1}");
+        let (l10, h10) = poisson_mean_interval(10, 0.05);
+        assert!(
+            (l10 - 4.7954).abs() < 1e-3 && (h10 - 18.3904).abs() < 1e-3,
+            "{l10} {h10}"
+        );
+    }
+}
