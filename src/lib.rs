@@ -20,6 +20,7 @@
 //! | [`dataset`] | the Parquet tables and `manifest.json`; atomic write; [`dataset::Dataset::open`] with the incidents as typed columns |
 //! | [`analysis`] | grids, spatial weights, Gi* with FDR, LISA, KDE, emerging hot spots; risk around schools and stations, surge-team areas, the backtest; result layers (GeoJSON/CSV) |
 //! | [`info`] | the `hotspots info` report |
+//! | [`fetch`] | `hotspots fetch`: downloads the official boundaries, police.uk crime (archive or API by ward), GIAS schools and stations into a data root, with resume, retries and checksums |
 //! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |
 //! | [`progress`] | progress bars that stay quiet in scripts |
 //!
@@ -32,6 +33,7 @@ pub mod crime_types;
 pub mod crs;
 pub mod dataset;
 pub mod demo;
+pub mod fetch;
 pub mod index;
 pub mod info;
 pub mod ingest;

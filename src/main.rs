@@ -221,6 +221,32 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Download the official open data (boundaries, police.uk crime, GIAS
+    /// schools, stations) into a data root, then write its ingest config.
+    Fetch {
+        /// Folder to fetch into (created if needed; re-runs resume and skip
+        /// files whose sha256 still matches fetch-manifest.json).
+        #[arg(long)]
+        data_root: PathBuf,
+        /// Months of street crime: 2024-01..2024-12, 2024-03, or a comma list.
+        #[arg(long)]
+        months: Option<String>,
+        /// police.uk forces, for --via archive.
+        #[arg(long, value_delimiter = ',', default_value = "metropolitan,city-of-london")]
+        forces: Vec<String>,
+        /// What to fetch: boundaries, crime, schools, stations.
+        #[arg(long, value_delimiter = ',', default_value = "boundaries,crime,schools,stations")]
+        what: Vec<hotspots::fetch::What>,
+        /// Street crime from the monthly archive zips, or the API by ward polygon.
+        #[arg(long, default_value = "archive")]
+        via: hotspots::fetch::Via,
+        /// Serve every download from this host instead (a mirror; tests).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Street-crime API requests per second (its limit is 15).
+        #[arg(long, default_value_t = 10.0)]
+        api_rate: f64,
+    },
     /// Write a synthetic city with planted hotspots and ingest it.
     Demo {
         /// Where to write it.
@@ -697,6 +723,55 @@ fn main() -> anyhow::Result<()> {
                 result.bandwidth.value,
                 result.bandwidth.rule,
                 out.display()
+            );
+        }
+        Command::Fetch {
+            data_root,
+            months,
+            forces,
+            what,
+            via,
+            base_url,
+            api_rate,
+        } => {
+            let months = match months {
+                Some(spec) => hotspots::fetch::parse_months(&spec).map_err(anyhow::Error::msg)?,
+                None => Vec::new(),
+            };
+            let mut opts = hotspots::fetch::FetchOptions::new(&data_root, months);
+            opts.forces = forces;
+            opts.what = what;
+            opts.via = via;
+            opts.api_requests_per_second = api_rate;
+            opts.quiet = cli.quiet;
+            if let Some(base) = base_url {
+                opts.sources = hotspots::fetch::sources::Sources::mirror(&base);
+            }
+            let report =
+                hotspots::fetch::run(&opts).with_context(|| format!("fetching into {}", data_root.display()))?;
+            println!(
+                "fetched {} files ({} already there, sha256 verified) into {}",
+                report.written.len(),
+                report.verified.len(),
+                data_root.display()
+            );
+            if let Some(s) = report.schools {
+                println!("schools: {} open in London kept, {} others dropped", s.kept, s.dropped);
+            }
+            for m in &report.missing {
+                println!("not in the archive: {m}");
+            }
+            for a in &report.api {
+                println!(
+                    "API {}: {} requests, {} records, {} repeats dropped, {} crimes kept",
+                    a.month, a.requests, a.returned, a.duplicates, a.kept
+                );
+            }
+            println!("ingest config        {}", report.config.display());
+            println!(
+                "next: hotspots ingest --config {} --data-root {} --out out/fetched",
+                report.config.display(),
+                data_root.display()
             );
         }
         Command::Demo { dir, seed } => {

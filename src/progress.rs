@@ -29,6 +29,21 @@ impl Progress {
         bar
     }
 
+    /// A bar counting bytes (its length is set once known), labelled `what`.
+    pub fn bytes(&self, what: &str) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar
+    }
+
     /// A spinner for a step of unknown length.
     pub fn step(&self, what: &str) -> ProgressBar {
         if self.quiet {
