@@ -8,16 +8,26 @@
 /// `p_(k) <= k / m * alpha` (0 when none qualifies). A test is significant
 /// when its p-value is at or below this.
 pub fn bh_threshold(p: &[f64], alpha: f64) -> f64 {
+    bh_thresholds(p, &[alpha])[0]
+}
+
+/// [`bh_threshold`] at several levels, sorting the p-values once.
+pub fn bh_thresholds(p: &[f64], alphas: &[f64]) -> Vec<f64> {
     let mut sorted: Vec<f64> = p.iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
     let m = sorted.len() as f64;
-    let mut threshold = 0.0;
-    for (k, &pk) in sorted.iter().enumerate() {
-        if pk <= (k + 1) as f64 / m * alpha {
-            threshold = pk;
-        }
-    }
-    threshold
+    alphas
+        .iter()
+        .map(|&alpha| {
+            let mut threshold = 0.0;
+            for (k, &pk) in sorted.iter().enumerate() {
+                if pk <= (k + 1) as f64 / m * alpha {
+                    threshold = pk;
+                }
+            }
+            threshold
+        })
+        .collect()
 }
 
 /// BH-adjusted p-values (q-values): `q_(k) = min_{j >= k} m p_(j) / j`, capped at 1.
@@ -57,14 +67,11 @@ pub enum Correction {
 /// confidence (sign of z), 0 otherwise, under the chosen correction.
 pub fn confidence_bins(z: &[f64], p: &[f64], correction: Correction) -> Vec<i8> {
     let levels = [0.01, 0.05, 0.10];
-    let thresholds: Vec<f64> = levels
-        .iter()
-        .map(|&a| match correction {
-            Correction::None => a,
-            Correction::Fdr => bh_threshold(p, a),
-            Correction::Bonferroni => bonferroni_threshold(p.len(), a),
-        })
-        .collect();
+    let thresholds: Vec<f64> = match correction {
+        Correction::None => levels.to_vec(),
+        Correction::Fdr => bh_thresholds(p, &levels),
+        Correction::Bonferroni => levels.iter().map(|&a| bonferroni_threshold(p.len(), a)).collect(),
+    };
     z.iter()
         .zip(p)
         .map(|(&z, &p)| {

@@ -102,6 +102,25 @@ pub struct Hotspots {
     pub outside_grid: usize,
 }
 
+/// Selected incidents: row numbers of `ds.columns`, or copied points.
+enum Selected {
+    Rows(Vec<u32>),
+    Points(super::select::Points),
+}
+
+impl Selected {
+    fn len(&self) -> usize {
+        match self {
+            Selected::Rows(r) => r.len(),
+            Selected::Points(p) => p.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 fn check_positive(name: &str, v: Option<f64>) -> Result<(), AnalysisError> {
     v.map_or(Ok(()), |v| super::positive_metres(name, v))
 }
@@ -136,13 +155,19 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
     }
     let (units, points, cell_choice) = match req.grid.grid() {
         Some(kind) => {
-            let points = req.selection.apply(ds)?;
+            // With the cell size given, the grid only needs the selected rows'
+            // coordinates, which `ds.columns` already holds: no copy.
+            let points = match req.cell_m {
+                Some(_) => Selected::Rows(req.selection.rows(ds)?),
+                None => Selected::Points(req.selection.apply(ds)?),
+            };
             if points.is_empty() {
                 return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
             }
-            let cell_choice = match req.cell_m {
-                Some(c) => Choice::given(c),
-                None => {
+            let cell_choice = match (req.cell_m, &points) {
+                (Some(c), _) => Choice::given(c),
+                (None, Selected::Rows(_)) => unreachable!("rows are selected only with a given cell"),
+                (None, Selected::Points(points)) => {
                     let xy: Vec<[f64; 2]> = points
                         .easting_m
                         .iter()
@@ -176,7 +201,11 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
                 req.h3_resolution,
                 h3.resolution.edge_length_m()
             );
-            (Units::H3(h3), points, Choice { value: f64::NAN, rule })
+            (
+                Units::H3(h3),
+                Selected::Points(points),
+                Choice { value: f64::NAN, rule },
+            )
         }
         None => {
             let level = if req.grid == UnitKind::Ward { "ward" } else { "borough" };
@@ -189,7 +218,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             }
             (
                 Units::Areas(areas),
-                points,
+                Selected::Points(points),
                 Choice {
                     value: f64::NAN,
                     rule: format!("{level} polygons"),
@@ -197,26 +226,42 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             )
         }
     };
-    let type_weight: Vec<f64> = points
-        .types
-        .iter()
-        .map(|t| req.harm.as_ref().map_or(1.0, |h| h.weight(t)))
-        .collect();
+    let harm_of = |t: &str| req.harm.as_ref().map_or(1.0, |h| h.weight(t));
     let mut count = vec![0.0; units.len()];
     let mut incidents_per_unit = vec![0.0; units.len()];
     let mut outside_grid = 0;
-    for k in 0..points.len() {
-        let unit = match &units {
-            Units::Grid(g) => g.cell_of(points.easting_m[k], points.northing_m[k]),
-            Units::Areas(_) => Some(points.area[k]).filter(|a| *a != u32::MAX),
-            Units::H3(h) => h.unit_of(points.lon[k], points.lat[k]),
-        };
-        match unit {
-            Some(i) => {
-                count[i as usize] += type_weight[points.crime_type[k] as usize];
-                incidents_per_unit[i as usize] += 1.0;
+    let mut add = |unit: Option<u32>, w: f64| match unit {
+        Some(i) => {
+            count[i as usize] += w;
+            incidents_per_unit[i as usize] += 1.0;
+        }
+        None => outside_grid += 1,
+    };
+    match &points {
+        Selected::Rows(rows) => {
+            let c = &ds.columns;
+            let type_weight: Vec<f64> = c.crime_types.iter().map(|t| harm_of(t)).collect();
+            let Units::Grid(g) = &units else {
+                unreachable!("rows are selected only for grids")
+            };
+            for &r in rows {
+                let r = r as usize;
+                add(
+                    g.cell_of(c.easting_m[r], c.northing_m[r]),
+                    type_weight.get(c.crime_type[r] as usize).copied().unwrap_or(0.0),
+                );
             }
-            None => outside_grid += 1,
+        }
+        Selected::Points(points) => {
+            let type_weight: Vec<f64> = points.types.iter().map(|t| harm_of(t)).collect();
+            for k in 0..points.len() {
+                let unit = match &units {
+                    Units::Grid(g) => g.cell_of(points.easting_m[k], points.northing_m[k]),
+                    Units::Areas(_) => Some(points.area[k]).filter(|a| *a != u32::MAX),
+                    Units::H3(h) => h.unit_of(points.lon[k], points.lat[k]),
+                };
+                add(unit, type_weight[points.crime_type[k] as usize]);
+            }
         }
     }
     let centres: Vec<[f64; 2]> = (0..units.len()).map(|i| units.centre(i)).collect();

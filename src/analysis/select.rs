@@ -102,29 +102,38 @@ impl Selection {
         self.apply_inner(ds, Some((column, &index)))
     }
 
-    fn apply_inner(
-        &self,
-        ds: &Dataset,
-        areas: Option<(&str, &rustc_hash::FxHashMap<&str, u32>)>,
-    ) -> Result<Points, AnalysisError> {
+    /// Rows of `ds.columns` (and `ds.incidents`) this selection keeps, in
+    /// order: the selection without copying coordinates.
+    pub fn rows(&self, ds: &Dataset) -> Result<Vec<u32>, AnalysisError> {
         let (from, to) = self.months()?;
         let (from, to) = (from.unwrap_or(0), to.unwrap_or(u32::MAX - 1));
         let types = self.types()?;
         let kind = self.kind.as_deref().unwrap_or("crime");
         let c = &ds.columns;
-        if c.is_empty() {
-            return Ok(Points::default());
-        }
         let Some(kind) = c.kinds.iter().position(|k| k == kind) else {
-            return Ok(Points::default());
+            return Ok(Vec::new());
         };
         let kind = kind as u8;
-        // Which of the dataset's crime types are wanted, and their index in the output.
         let wanted: Vec<bool> = c
             .crime_types
             .iter()
             .map(|t| types.is_empty() || types.contains(&t.as_str()))
             .collect();
+        Ok((0..c.len() as u32)
+            .filter(|&r| {
+                let r = r as usize;
+                let (m, t) = (c.month[r], c.crime_type[r] as usize);
+                c.kind[r] == kind && m >= from && m <= to && t < wanted.len() && wanted[t]
+            })
+            .collect())
+    }
+
+    fn apply_inner(
+        &self,
+        ds: &Dataset,
+        areas: Option<(&str, &rustc_hash::FxHashMap<&str, u32>)>,
+    ) -> Result<Points, AnalysisError> {
+        let c = &ds.columns;
         // Map each dataset row of `wards`/`boroughs` to its position in the caller's code list.
         let area_map: Option<(&[u32], Vec<u32>)> = match areas {
             Some((column, index)) => {
@@ -149,13 +158,7 @@ impl Selection {
             }
             None => None,
         };
-        let rows: Vec<u32> = (0..c.len() as u32)
-            .filter(|&r| {
-                let r = r as usize;
-                let (m, t) = (c.month[r], c.crime_type[r] as usize);
-                c.kind[r] == kind && m >= from && m <= to && t < wanted.len() && wanted[t]
-            })
-            .collect();
+        let rows = self.rows(ds)?;
         // Crime types present in the selection, in first-seen order.
         let mut remap = vec![u16::MAX; c.crime_types.len()];
         let mut out = Points {
