@@ -12,6 +12,7 @@ Binary: `HOTSPOTS_BIN`, else target/release/hotspots, else target/debug/hotspots
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -33,6 +34,11 @@ def main() -> int:
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     args = ap.parse_args()
 
+    # The kernels run in notebooks/: make path variables given relative to here absolute.
+    for var in ("HOTSPOTS_DATA", "HOTSPOTS_BIN", "HOTSPOTS_NB_OUT"):
+        v = os.environ.get(var)
+        if v and not Path(v).is_absolute():
+            os.environ[var] = str(Path(v).resolve())
     paths = [Path(p) if Path(p).exists() else HERE / p for p in args.notebooks] or sorted(HERE.glob("[0-9]*.ipynb"))
     if not paths:
         print("no notebooks found", file=sys.stderr)

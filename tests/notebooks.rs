@@ -4,7 +4,7 @@
 //! installed) is named by `HOTSPOTS_NB_PYTHON`; without it the tests say
 //! SKIPPED, unless `HOTSPOTS_REQUIRE_NOTEBOOKS=1` (as in CI), which fails them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn python(test: &str) -> Option<PathBuf> {
@@ -23,7 +23,7 @@ fn python(test: &str) -> Option<PathBuf> {
 }
 
 /// Runs every notebook; `data` is the real data root, or `None` for the demo city.
-fn run_all(py: &PathBuf, data: Option<PathBuf>, out: &str) {
+fn run_all(py: &Path, data: Option<PathBuf>, out: &str) {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(out);
     let mut cmd = Command::new(py);
@@ -33,11 +33,15 @@ fn run_all(py: &PathBuf, data: Option<PathBuf>, out: &str) {
         .env("HOTSPOTS_NB_OUT", &out)
         .env("MPLBACKEND", "Agg");
     match data {
-        Some(d) => cmd.env("HOTSPOTS_DATA", d),
+        // Absolute: the notebooks' kernels run in notebooks/, not here.
+        Some(d) => cmd.env("HOTSPOTS_DATA", d.canonicalize().expect("HOTSPOTS_DATA")),
         None => cmd.env_remove("HOTSPOTS_DATA"),
     };
     let status = cmd.status().expect("run notebooks/run_all.py");
-    assert!(status.success(), "notebooks failed ({status}); see the cell error above");
+    assert!(
+        status.success(),
+        "notebooks failed ({status}); see the cell error above"
+    );
 }
 
 #[test]
