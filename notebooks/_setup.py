@@ -78,19 +78,77 @@ def run(*args, echo: bool = True) -> str:
     """Runs `hotspots --quiet ARGS...`, shows the command and what it printed,
     and raises if it fails. Returns its standard output."""
     cmd = [str(binary()), "--quiet", *[str(a) for a in args]]
-    shown = " ".join(shlex.quote(c) for c in ["hotspots", *cmd[1:]])
+    shown = " ".join(_quote(_short(c)) for c in ["hotspots", *cmd[1:]])
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.time() - t0
     if echo or r.returncode != 0:
         print(f"$ {shown}   ({dt:.1f} s)")
         if r.stdout.strip():
-            print(r.stdout.rstrip())
+            print(_short_text(r.stdout.rstrip()))
         if r.stderr.strip():
-            print(r.stderr.rstrip(), file=sys.stderr)
+            print(_short_text(r.stderr.rstrip()), file=sys.stderr)
     if r.returncode != 0:
         raise subprocess.CalledProcessError(r.returncode, cmd, r.stdout, r.stderr)
     return r.stdout
+
+
+def _short(arg: str) -> str:
+    """A path as the reader would type it: under the data root or the repo."""
+    root = data_root()
+    if root is not None and arg.startswith(str(root.resolve()) + os.sep):
+        return "$HOTSPOTS_DATA/" + arg[len(str(root.resolve())) + 1 :]
+    if root is not None and arg == str(root):
+        return "$HOTSPOTS_DATA"
+    if arg.startswith(str(REPO) + os.sep):
+        return arg[len(str(REPO)) + 1 :]
+    return arg
+
+
+def _quote(arg: str) -> str:
+    """Shell quoting that keeps $HOTSPOTS_DATA expandable."""
+    if arg.startswith("$HOTSPOTS_DATA"):
+        rest = arg[len("$HOTSPOTS_DATA"):]
+        return '"$HOTSPOTS_DATA' + "".join("\\" + c if c in '"\\`$' else c for c in rest) + '"'
+    return shlex.quote(arg)
+
+
+def _short_text(text: str) -> str:
+    """Shortens the repo and data-root paths inside a command's output."""
+    root = data_root()
+    if root is not None:
+        text = text.replace(str(root.resolve()) + os.sep, "$HOTSPOTS_DATA/")
+    return text.replace(str(REPO) + os.sep, "")
+
+
+def _demo(demo: Path) -> None:
+    """`hotspots demo`, made safe for a command that may also start a server:
+    `--no-serve` when it has it; otherwise, if it mentions serving, stop it
+    once the dataset is written."""
+    text = help_of("demo")
+    args = [str(binary()), "--quiet", "demo", "--dir", str(demo)]
+    if "--no-serve" in text:
+        args.append("--no-serve")
+    elif "serve" in text.lower():
+        manifest = demo / "dataset" / "manifest.json"
+        if manifest.exists():
+            manifest.unlink()
+        print("$ " + " ".join(_short(a) for a in ["hotspots", *args[1:]]) + "   (stopped once the dataset is written)")
+        p = subprocess.Popen(args)
+        try:
+            for _ in range(600):
+                if p.poll() is not None or manifest.exists():
+                    break
+                time.sleep(1)
+            time.sleep(1)
+        finally:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+        if not manifest.exists():
+            raise RuntimeError("hotspots demo wrote no dataset")
+        return
+    run(*args[2:])
 
 
 def help_of(command: str) -> str:
@@ -171,22 +229,19 @@ def dataset(which: str = "burglary") -> Dataset:
         config = REPO / "data" / ("london-burglary.toml" if which == "burglary" else "london.toml")
         path = out_root() / "real" / which / "dataset"
         path.parent.mkdir(parents=True, exist_ok=True)
-        print(f"Real data: {root} ingested with {config.relative_to(REPO)}")
+        print(f"Real data: $HOTSPOTS_DATA = {root} ingested with {config.relative_to(REPO)}")
         run("ingest", "--config", config, "--data-root", root, "--out", path)
         ds = Dataset(path, path.parent / "results", True, "London (police.uk open data)",
                      str(config.relative_to(REPO)))
     else:
         demo = out_root() / "demo"
         print("HOTSPOTS_DATA is not set (or not a folder): using the synthetic demo city.")
-        args = ["demo", "--dir", demo]
-        if "--no-serve" in help_of("demo"):
-            args.append("--no-serve")
-        run(*args)
+        _demo(demo)
         path = demo / "dataset"
         ds = Dataset(path, demo / "results", False, "the synthetic demo city")
     ds.out.mkdir(parents=True, exist_ok=True)
     ds.months = _months(ds.path)
-    print(f"Dataset {ds.path}: {len(ds.months)} months, {ds.first_month} .. {ds.last_month}")
+    print(f"Dataset {_short(str(ds.path))}: {len(ds.months)} months, {ds.first_month} .. {ds.last_month}")
     return ds
 
 
