@@ -98,6 +98,10 @@ enum Command {
         /// Radius one team covers, metres.
         #[arg(long, default_value_t = 300.0)]
         radius: f64,
+        /// Or the area one team covers as a number of grid cells: the radius
+        /// becomes cell × √(K/π) (overrides --radius).
+        #[arg(long)]
+        cells: Option<f64>,
         /// Grid cell for predictions and candidate centres, metres.
         #[arg(long, default_value_t = 100.0)]
         cell: f64,
@@ -523,6 +527,7 @@ fn main() -> anyhow::Result<()> {
             dataset,
             teams,
             radius,
+            cells,
             cell,
             predictor,
             window,
@@ -560,6 +565,15 @@ fn main() -> anyhow::Result<()> {
                 ..surge::SurgeRequest::default()
             };
             req.params.kde_bandwidth_m = bandwidth;
+            if let Some(k) = cells {
+                anyhow::ensure!(k.is_finite() && k >= 1.0, "--cells: {k} must be at least 1");
+                req.radius_m = cell * (k / std::f64::consts::PI).sqrt();
+                println!(
+                    "{k} cells of {cell} m: radius {:.0} m ({} cell centres per area)",
+                    req.radius_m,
+                    hotspots::analysis::predict::disc_stencil(req.radius_m, cell).len()
+                );
+            }
             let plan = surge::surge(&ds, &req)?;
             plan.to_layer().write(&out)?;
             println!(
