@@ -7,36 +7,18 @@
 mod common;
 
 use common::{ms, time};
-use std::path::PathBuf;
 
 use hotspots::analysis::emerging::{emerging, EmergingRequest};
 use hotspots::analysis::grid::{Grid, GridKind};
 use hotspots::analysis::hotspot::{gi_star, HotspotRequest};
 use hotspots::analysis::weights::Weights;
-use hotspots::config::Config;
-use hotspots::dataset::Dataset;
-use hotspots::ingest::{ingest, IngestOptions};
 
 fn main() {
     let Some(root) = common::data() else {
         eprintln!("SKIPPED analysis bench: set HOTSPOTS_DATA to the real data folder");
         return;
     };
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let config = Config::load(&repo.join("data/london-burglary.toml")).expect("config");
-    let out = tempfile::tempdir().expect("tempdir");
-    let dir = out.path().join("burglary");
-    ingest(
-        &config,
-        &root,
-        &dir,
-        &IngestOptions {
-            quiet: true,
-            force: true,
-        },
-    )
-    .expect("ingest");
-    let ds = Dataset::open(&dir).expect("open");
+    let (_tmp, ds) = common::burglary_dataset(&root);
 
     let req = HotspotRequest {
         cell_m: Some(250.0),

@@ -8,16 +8,12 @@
 mod common;
 
 use common::{ms, time};
-use std::path::PathBuf;
 
 use hotspots::analysis::buckets::PointBuckets;
 use hotspots::analysis::evaluate::{evaluate, EvaluateRequest};
 use hotspots::analysis::poi_risk::{load_pois, poi_risk, PoiRiskRequest, PoiSet};
 use hotspots::analysis::select::Selection;
 use hotspots::analysis::surge::{surge, SurgeRequest};
-use hotspots::config::Config;
-use hotspots::dataset::Dataset;
-use hotspots::ingest::{ingest, IngestOptions};
 use rayon::prelude::*;
 
 fn main() {
@@ -25,21 +21,7 @@ fn main() {
         eprintln!("SKIPPED precision bench: set HOTSPOTS_DATA to the real data folder");
         return;
     };
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let config = Config::load(&repo.join("data/london-burglary.toml")).expect("config");
-    let out = tempfile::tempdir().expect("tempdir");
-    let dir = out.path().join("burglary");
-    ingest(
-        &config,
-        &root,
-        &dir,
-        &IngestOptions {
-            quiet: true,
-            force: true,
-        },
-    )
-    .expect("ingest");
-    let ds = Dataset::open(&dir).expect("open");
+    let (_tmp, ds) = common::burglary_dataset(&root);
 
     // Radius counts: select all 135 months, bucket, count for every POI at three radii.
     let pois = load_pois(&ds, PoiSet::All).unwrap();

@@ -27,3 +27,24 @@ pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// The Met burglary set (data/london-burglary.toml) ingested into a
+/// temporary folder, opened; the folder lives as long as the returned guard.
+pub fn burglary_dataset(root: &std::path::Path) -> (tempfile::TempDir, hotspots::dataset::Dataset) {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let config = hotspots::config::Config::load(&repo.join("data/london-burglary.toml")).expect("config");
+    let out = tempfile::tempdir().expect("tempdir");
+    let dir = out.path().join("burglary");
+    hotspots::ingest::ingest(
+        &config,
+        root,
+        &dir,
+        &hotspots::ingest::IngestOptions {
+            quiet: true,
+            force: true,
+        },
+    )
+    .expect("ingest");
+    let ds = hotspots::dataset::Dataset::open(&dir).expect("open");
+    (out, ds)
+}

@@ -22,6 +22,17 @@ pub enum WeightsSpec {
     KRing { k: u32 },
 }
 
+impl WeightsSpec {
+    /// A distance band, binary or inverse distance.
+    pub fn band(band_m: f64, inverse: bool) -> WeightsSpec {
+        if inverse {
+            WeightsSpec::InverseDistance { band_m }
+        } else {
+            WeightsSpec::DistanceBand { band_m }
+        }
+    }
+}
+
 /// Sparse spatial weights: unit `i`'s neighbours are
 /// `neighbours[offsets[i]..offsets[i + 1]]` with weights in `weights`
 /// (empty `weights` means all 1).
@@ -111,11 +122,7 @@ impl Weights {
             offsets.push(neighbours.len());
         }
         Weights {
-            spec: if inverse {
-                WeightsSpec::InverseDistance { band_m }
-            } else {
-                WeightsSpec::DistanceBand { band_m }
-            },
+            spec: WeightsSpec::band(band_m, inverse),
             offsets,
             neighbours,
             weights,
@@ -162,11 +169,7 @@ impl Weights {
             offsets.push(neighbours.len());
         }
         Weights {
-            spec: if inverse {
-                WeightsSpec::InverseDistance { band_m }
-            } else {
-                WeightsSpec::DistanceBand { band_m }
-            },
+            spec: WeightsSpec::band(band_m, inverse),
             offsets,
             neighbours,
             weights,
