@@ -70,3 +70,35 @@ pub fn reference_python(test: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// The demo city (seed 42), built once per test binary into a temporary folder.
+pub fn demo_dataset() -> PathBuf {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+        hotspots::demo::run(tmp.path(), 42, true).unwrap().dataset
+    })
+    .clone()
+}
+
+/// Serves a dataset on 127.0.0.1 port 0 from a background thread (for the
+/// life of the test binary); returns the base URL, `http://127.0.0.1:PORT`.
+pub fn serve_dataset(dir: &std::path::Path) -> String {
+    let ds = hotspots::dataset::Dataset::open(dir).unwrap();
+    let state = hotspots::api::AppState::new(ds).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            hotspots::api::serve(listener, state, std::future::pending()).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
