@@ -82,10 +82,10 @@ impl LayerCache {
         if let Some(c) = slot.get() {
             return Ok((c.clone(), true));
         }
-        let mut computed_here = false;
+        let computed_here = std::sync::atomic::AtomicBool::new(false);
         let c = slot
             .get_or_try_init(|| async {
-                computed_here = true;
+                computed_here.store(true, Ordering::Relaxed);
                 self.computations.fetch_add(1, Ordering::Relaxed);
                 tokio::task::spawn_blocking(compute)
                     .await
@@ -93,7 +93,7 @@ impl LayerCache {
                     .map(Arc::new)
             })
             .await?;
-        Ok((c.clone(), !computed_here))
+        Ok((c.clone(), !computed_here.load(Ordering::Relaxed)))
     }
 }
 

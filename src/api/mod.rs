@@ -166,20 +166,27 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|r: &Request<_>| {
-                    tracing::info_span!("http", method = %r.method(), uri = %r.uri())
-                })
+                .make_span_with(request_span)
                 .on_request(())
-                .on_response(
-                    |r: &axum::http::Response<_>, latency: Duration, _span: &tracing::Span| {
-                        tracing::info!(status = r.status().as_u16(), ms = latency.as_secs_f64() * 1e3, "served");
-                    },
-                ),
+                .on_response(log_response),
         );
     if let Some(c) = cors {
         app = app.layer(c);
     }
     app
+}
+
+fn request_span<B>(r: &Request<B>) -> tracing::Span {
+    tracing::info_span!("http", method = %r.method(), uri = %r.uri())
+}
+
+/// The one log line per request: status and latency (in the request's span).
+fn log_response<B>(r: &axum::http::Response<B>, latency: Duration, _span: &tracing::Span) {
+    tracing::info!(
+        status = r.status().as_u16(),
+        ms = format!("{:.2}", latency.as_secs_f64() * 1e3),
+        "served"
+    );
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.

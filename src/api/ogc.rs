@@ -220,10 +220,11 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
         ap.set_months(range)?;
     }
     let key = format!("{}?{}", c.id, ap.canonical());
-    let (run, ds) = (c.run, st.dataset.clone());
+    let (run, ds, layer_key) = (c.run, st.dataset.clone(), key.clone());
     let (computed, hit) = st
         .cache
         .get_or_compute(&key, move || {
+            let key = layer_key;
             let t0 = std::time::Instant::now();
             let layer = run(&ds, &ap)?;
             let table = Table::from_layer(&layer);
