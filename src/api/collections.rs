@@ -10,7 +10,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::params::AnalysisParams;
-use super::table::{Column, Geoms, Ids, Table};
+use super::table::{Geoms, Ids, Table};
 use crate::analysis::fdr::Correction;
 use crate::analysis::grid::GridKind;
 use crate::analysis::hotspot::{HotspotRequest, WeightKind};

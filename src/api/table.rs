@@ -427,7 +427,7 @@ impl Table {
     /// Property columns from a frame: strings, numbers and booleans, except `skip`.
     pub fn frame_columns(df: &DataFrame, skip: &[&str]) -> Result<Vec<Column>, PolarsError> {
         let mut out = Vec::new();
-        for c in df.get_columns() {
+        for c in df.columns() {
             let name = c.name().as_str();
             if skip.contains(&name) {
                 continue;
