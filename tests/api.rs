@@ -32,32 +32,12 @@ impl Reply {
 }
 
 fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut req = ureq::get(url);
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let resp = match req.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{url}: {e}"),
-    };
-    let status = resp.status();
-    let content_type = resp.header("content-type").unwrap_or("").to_string();
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .map(|n| {
-            let v = resp.header(&n).unwrap_or("").to_string();
-            (n, v)
-        })
-        .collect();
-    let mut body = Vec::new();
-    resp.into_reader().read_to_end(&mut body).unwrap();
+    let r = common::http::request("GET", url, headers, None).unwrap_or_else(|e| panic!("{url}: {e}"));
     Reply {
-        status,
-        content_type,
-        headers,
-        body,
+        status: r.status,
+        content_type: r.header("content-type").unwrap_or("").to_string(),
+        body: r.body,
+        headers: r.headers,
     }
 }
 

@@ -48,7 +48,7 @@ struct Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         if let Some(s) = &self.session {
-            let _ = ureq::delete(&format!("{}/session/{s}", self.url)).call();
+            let _ = common::http::request("DELETE", &format!("{}/session/{s}", self.url), &[], None);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -71,8 +71,8 @@ impl Driver {
         let url = format!("http://127.0.0.1:{port}");
         let t0 = Instant::now();
         loop {
-            if let Ok(r) = ureq::get(&format!("{url}/status")).call() {
-                let v: Value = r.into_json().unwrap();
+            if let Ok(r) = common::http::request("GET", &format!("{url}/status"), &[], None) {
+                let v: Value = serde_json::from_slice(&r.body).unwrap_or_default();
                 if v["value"]["ready"] == true {
                     break;
                 }
@@ -89,16 +89,18 @@ impl Driver {
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{path}", self.url);
-        let req = ureq::request(method, &url).timeout(Duration::from_secs(120));
-        let r = match body {
-            Some(b) => req.send_json(b),
-            None => req.call(),
-        };
-        match r {
-            Ok(r) => r.into_json::<Value>().unwrap()["value"].clone(),
-            Err(ureq::Error::Status(code, r)) => panic!("{method} {path}: {code} {}", r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{method} {path}: {e}"),
-        }
+        let body = body.map(|b| b.to_string());
+        let r = common::http::request(
+            method,
+            &url,
+            &[("Content-Type", "application/json; charset=utf-8")],
+            body.as_deref().map(str::as_bytes),
+        )
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let v: Value = serde_json::from_slice(&r.body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {} ({e})", String::from_utf8_lossy(&r.body)));
+        assert_eq!(r.status, 200, "{method} {path}: {v}");
+        v["value"].clone()
     }
 
     fn session_path(&self, rest: &str) -> String {
@@ -118,7 +120,7 @@ impl Driver {
         let t0 = Instant::now();
         while self.script(script) != Value::Bool(true) {
             let state = self.script("return window.hotspotsState || null;");
-            assert!(t0.elapsed() < Duration::from_secs(90), "timed out waiting for {what}; state {state}");
+            assert!(t0.elapsed() < Duration::from_secs(300), "timed out waiting for {what}; state {state}");
             std::thread::sleep(Duration::from_millis(200));
         }
     }

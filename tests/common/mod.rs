@@ -102,3 +102,92 @@ pub fn serve_dataset(dir: &std::path::Path) -> String {
     });
     format!("http://{}", rx.recv().unwrap())
 }
+
+/// A minimal HTTP/1.1 client over `std::net` for the API and browser tests
+/// (one request per connection, `Connection: close`, chunked bodies decoded;
+/// no TLS, no redirects): enough to see the server's exact status, headers
+/// and bytes, with no client library between.
+pub mod http {
+    use std::io::{Read, Write};
+
+    /// A response: status, headers (names lower-cased) and the raw body.
+    pub struct Reply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Reply {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
+                return out;
+            };
+            let size_text = String::from_utf8_lossy(&raw[..eol]);
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+            if size == 0 {
+                return out;
+            }
+            let start = eol + 2;
+            out.extend_from_slice(&raw[start..start + size]);
+            raw = &raw[start + size + 2..];
+        }
+    }
+
+    /// Sends one request to `url` (`http://host:port/path?query`).
+    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> std::io::Result<Reply> {
+        let rest = url.strip_prefix("http://").expect("http:// URL");
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let mut stream = std::net::TcpStream::connect(host)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(300)))?;
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes())?;
+        if let Some(b) = body {
+            stream.write_all(b)?;
+        }
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("end of the response head");
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        if chunked {
+            body = dechunk(&body);
+        }
+        Ok(Reply { status, headers, body })
+    }
+}
