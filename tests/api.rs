@@ -66,13 +66,19 @@ fn ring_area2(ring: &Value) -> f64 {
         .iter()
         .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
         .collect();
-    assert!(pts.len() >= 4 && pts.first() == pts.last(), "ring closed with 4+ points");
+    assert!(
+        pts.len() >= 4 && pts.first() == pts.last(),
+        "ring closed with 4+ points"
+    );
     pts.windows(2).map(|w| w[0].0 * w[1].1 - w[1].0 * w[0].1).sum()
 }
 
 fn check_position(c: &Value) {
     let (x, y) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
-    assert!((-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y), "lon/lat in range: {c}");
+    assert!(
+        (-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y),
+        "lon/lat in range: {c}"
+    );
     // London (or the demo city placed there): a sanity bound that catches swapped axes.
     assert!(x.abs() < 5.0 && (49.0..56.0).contains(&y), "lon/lat order: {c}");
 }
@@ -142,7 +148,11 @@ fn qgis_sequence(base: &str, id: &str, extra: &str) -> Vec<Value> {
         assert!(returned <= 10);
         assert!(page["timeStamp"].as_str().unwrap().ends_with('Z'));
         assert!(link(&page, "self").is_some());
-        assert_eq!(link(&page, "prev").is_some(), pages > 0, "prev link from the second page on");
+        assert_eq!(
+            link(&page, "prev").is_some(),
+            pages > 0,
+            "prev link from the second page on"
+        );
         features.extend(fs.iter().cloned());
         next = link(&page, "next").map(str::to_string);
         pages += 1;
@@ -186,7 +196,17 @@ fn landing_conformance_collections() {
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     for id in [
-        "wards", "boroughs", "incidents", "schools", "stations", "gistar", "hex", "h3", "lisa", "kde", "emerging",
+        "wards",
+        "boroughs",
+        "incidents",
+        "schools",
+        "stations",
+        "gistar",
+        "hex",
+        "h3",
+        "lisa",
+        "kde",
+        "emerging",
     ] {
         assert!(ids.contains(&id), "collection {id} in {ids:?}");
     }
@@ -203,7 +223,10 @@ fn landing_conformance_collections() {
     }
     // Browsers get HTML.
     for path in ["/", "/collections", "/collections/wards"] {
-        let r = get_with(&format!("{base}{path}"), &[("Accept", "text/html,application/xhtml+xml")]);
+        let r = get_with(
+            &format!("{base}{path}"),
+            &[("Accept", "text/html,application/xhtml+xml")],
+        );
         assert_eq!(r.status, 200);
         assert!(r.content_type.starts_with("text/html"), "{path}: {}", r.content_type);
         assert!(String::from_utf8_lossy(&r.body).contains("<h1>"));
@@ -228,7 +251,10 @@ fn qgis_sequence_on_the_demo_city() {
     assert!(!schools.is_empty());
     qgis_sequence(base, "stations", "");
     let cells = qgis_sequence(base, "gistar", "&cell=500&band=1500");
-    assert!(cells.iter().any(|f| f["properties"]["gi_bin_fdr"] == 3), "the demo's planted hotspots show");
+    assert!(
+        cells.iter().any(|f| f["properties"]["gi_bin_fdr"] == 3),
+        "the demo's planted hotspots show"
+    );
     // Incidents of one month, as QGIS would page them.
     let demo_month = get(&format!("{base}/collections/incidents")).json()["extent"]["temporal"]["interval"][0][0]
         .as_str()
@@ -244,7 +270,10 @@ fn items_filter_sort_select_and_cap() {
     let base = demo();
     let all = get(&format!("{base}/collections/incidents/items?limit=1")).json();
     let total = all["numberMatched"].as_u64().unwrap();
-    let burglary = get(&format!("{base}/collections/incidents/items?crime_type=burglary&limit=5")).json();
+    let burglary = get(&format!(
+        "{base}/collections/incidents/items?crime_type=burglary&limit=5"
+    ))
+    .json();
     let n = burglary["numberMatched"].as_u64().unwrap();
     assert!(n > 0 && n < total, "{n} of {total}");
     assert!(burglary["features"]
@@ -253,9 +282,15 @@ fn items_filter_sort_select_and_cap() {
         .iter()
         .all(|f| f["properties"]["crime_type"] == "Burglary"));
     // properties= and sortby.
-    let wards = get(&format!("{base}/collections/wards/items?properties=name,incidents&sortby=-incidents")).json();
+    let wards = get(&format!(
+        "{base}/collections/wards/items?properties=name,incidents&sortby=-incidents"
+    ))
+    .json();
     let fs = wards["features"].as_array().unwrap();
-    let counts: Vec<f64> = fs.iter().map(|f| f["properties"]["incidents"].as_f64().unwrap()).collect();
+    let counts: Vec<f64> = fs
+        .iter()
+        .map(|f| f["properties"]["incidents"].as_f64().unwrap())
+        .collect();
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "sorted descending");
     assert_eq!(fs[0]["properties"].as_object().unwrap().len(), 2);
     // bbox narrows.
@@ -339,7 +374,11 @@ fn analysis_layers_are_cached_with_etags_and_gzip() {
     let first = get(&url);
     assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.body));
     let again = get(&format!("{url}&offset=5"));
-    assert_eq!(again.header("x-cache"), Some("hit"), "same parameters, no recomputation");
+    assert_eq!(
+        again.header("x-cache"),
+        Some("hit"),
+        "same parameters, no recomputation"
+    );
     let etag = first.header("etag").expect("ETag").to_string();
     assert!(etag.starts_with('"') && !etag.starts_with("W/"), "strong ETag: {etag}");
     let repeat = get(&url);
@@ -357,7 +396,10 @@ fn analysis_layers_are_cached_with_etags_and_gzip() {
     let e = get(&wards).header("etag").unwrap().to_string();
     assert_eq!(get_with(&wards, &[("If-None-Match", &e)]).status, 304);
     // gzip when asked.
-    let gz = get_with(&format!("{base}/collections/wards/items?limit=50"), &[("Accept-Encoding", "gzip")]);
+    let gz = get_with(
+        &format!("{base}/collections/wards/items?limit=50"),
+        &[("Accept-Encoding", "gzip")],
+    );
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let mut text = String::new();
     flate2::read::GzDecoder::new(&gz.body[..])
@@ -434,6 +476,10 @@ fn qgis_sequence_on_the_real_burglary_data() {
     );
     assert!(!cells.is_empty());
     // Incidents in a small box around Westminster, paged as QGIS does.
-    let pts = qgis_sequence(&base, "incidents", "&bbox=-0.14,51.495,-0.125,51.505&datetime=2024-01/2024-12");
+    let pts = qgis_sequence(
+        &base,
+        "incidents",
+        "&bbox=-0.14,51.495,-0.125,51.505&datetime=2024-01/2024-12",
+    );
     assert!(!pts.is_empty());
 }

@@ -120,7 +120,10 @@ impl Driver {
         let t0 = Instant::now();
         while self.script(script) != Value::Bool(true) {
             let state = self.script("return window.hotspotsState || null;");
-            assert!(t0.elapsed() < Duration::from_secs(300), "timed out waiting for {what}; state {state}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(300),
+                "timed out waiting for {what}; state {state}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -147,7 +150,10 @@ fn base64_decode(s: &str) -> Vec<u8> {
     let digits: Vec<u32> = s.bytes().filter_map(val).collect();
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for chunk in digits.chunks(4) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (k, d)| acc | d << (18 - 6 * k));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (k, d)| acc | d << (18 - 6 * k));
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         out.extend_from_slice(&bytes[..chunk.len() - 1]);
     }
@@ -171,7 +177,11 @@ fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
     let session = d.call("POST", "/session", Some(caps));
     d.session = Some(session["sessionId"].as_str().unwrap().to_string());
 
-    d.call("POST", &d.session_path("/url"), Some(json!({"url": format!("{base}/map")})));
+    d.call(
+        "POST",
+        &d.session_path("/url"),
+        Some(json!({"url": format!("{base}/map")})),
+    );
     d.wait_for(
         "the first load",
         "return !!window.hotspotsState && window.hotspotsState.loads >= 1;",
@@ -197,8 +207,20 @@ fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
         &d.session_path("/element"),
         Some(json!({"using": "css selector", "value": "path.hs-stations"})),
     );
-    let eid = marker.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
-    d.call("POST", &d.session_path(&format!("/element/{eid}/click")), Some(json!({})));
+    let eid = marker
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    d.call(
+        "POST",
+        &d.session_path(&format!("/element/{eid}/click")),
+        Some(json!({})),
+    );
     d.wait_for(
         "a popup",
         "return !!document.querySelector('.leaflet-popup-content table.props');",

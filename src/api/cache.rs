@@ -182,7 +182,10 @@ mod tests {
         assert!(!hit);
         let (_, hit) = cache.get_or_compute("k", make).await.unwrap();
         assert!(hit);
-        assert!(cache.get_or_compute("bad", || Err(ApiError::Empty("x".into()))).await.is_err());
+        assert!(cache
+            .get_or_compute("bad", || Err(ApiError::Empty("x".into())))
+            .await
+            .is_err());
         let (_, hit) = cache.get_or_compute("bad", make).await.unwrap();
         assert!(!hit);
         assert_eq!(cache.computations(), 3);

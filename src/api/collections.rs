@@ -115,7 +115,11 @@ pub const SELECTION: [ParamSpec; 3] = [
 ];
 
 const CELL: ParamSpec = param("cell", "number", "cell size in metres (default: chosen from the data)");
-const BAND: ParamSpec = param("band", "number", "distance band in metres (default: chosen from the data)");
+const BAND: ParamSpec = param(
+    "band",
+    "number",
+    "distance band in metres (default: chosen from the data)",
+);
 const ALPHA: ParamSpec = with_default(param("alpha", "number", "significance level"), "0.05");
 const HARM: ParamSpec = param(
     "harm",
@@ -233,7 +237,9 @@ fn run_kde(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
     }
     let req = crate::analysis::kde::KdeRequest {
         selection,
-        cell_m: p.f64("cell")?.unwrap_or(crate::analysis::kde::KdeRequest::default().cell_m),
+        cell_m: p
+            .f64("cell")?
+            .unwrap_or(crate::analysis::kde::KdeRequest::default().cell_m),
         bandwidth_m: p.f64("bandwidth")?,
         baseline,
     };
@@ -270,7 +276,11 @@ fn run_emerging(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError
 /// The analysis collections. Issue 4's `poi-risk` and `surge` are one entry each here.
 pub fn analysis_collections() -> Vec<AnalysisCollection> {
     let permutations = with_default(
-        param("permutations", "integer", "conditional permutations for pseudo p-values"),
+        param(
+            "permutations",
+            "integer",
+            "conditional permutations for pseudo p-values",
+        ),
         "0",
     );
     let seed = with_default(param("seed", "integer", "seed for the permutations"), "1");
@@ -422,10 +432,20 @@ fn points(df: &DataFrame, table: &str) -> Result<Vec<[f64; 2]>, DatasetError> {
 
 fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<Table, DatasetError> {
     if df.height() == 0 {
-        return Ok(Table::new(Ids::Str(Vec::new()), Geoms::Points(Vec::new()), Vec::new(), None));
+        return Ok(Table::new(
+            Ids::Str(Vec::new()),
+            Geoms::Points(Vec::new()),
+            Vec::new(),
+            None,
+        ));
     }
     let columns = Table::frame_columns(df, skip).map_err(|e| col_err(table, e))?;
-    Ok(Table::new(ids(df, id, table)?, Geoms::Points(points(df, table)?), columns, None))
+    Ok(Table::new(
+        ids(df, id, table)?,
+        Geoms::Points(points(df, table)?),
+        columns,
+        None,
+    ))
 }
 
 fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Result<Table, DatasetError> {
@@ -441,13 +461,22 @@ fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Res
         );
         text.push(crate::analysis::layer::geometry_json(&geo::Geometry::MultiPolygon(p)).into_boxed_str());
     }
-    let columns = Table::frame_columns(df, &["geometry_bng_wkb", "geometry_wgs84_wkb"]).map_err(|e| col_err(table, e))?;
+    let columns =
+        Table::frame_columns(df, &["geometry_bng_wkb", "geometry_wgs84_wkb"]).map_err(|e| col_err(table, e))?;
     let mut t = Table::new(ids(df, "code", table)?, Geoms::Json { text, bbox }, columns, None);
     // Recorded crimes (all months and types) per area: the choropleth's figure.
     let mut counts = rustc_hash::FxHashMap::<&str, f64>::default();
     if ds.incidents.height() > 0 {
-        let codes = ds.incidents.column(counts_by).and_then(|c| c.str()).map_err(|e| col_err("incidents", e))?;
-        let kinds = ds.incidents.column("kind").and_then(|c| c.str()).map_err(|e| col_err("incidents", e))?;
+        let codes = ds
+            .incidents
+            .column(counts_by)
+            .and_then(|c| c.str())
+            .map_err(|e| col_err("incidents", e))?;
+        let kinds = ds
+            .incidents
+            .column("kind")
+            .and_then(|c| c.str())
+            .map_err(|e| col_err("incidents", e))?;
         for (c, k) in codes.iter().zip(kinds.iter()) {
             if let (Some(c), Some("crime")) = (c, k) {
                 *counts.entry(c).or_default() += 1.0;

@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(doc["parameter"], "cell");
         assert_eq!(doc["status"], 400);
         assert!(doc["detail"].as_str().unwrap().contains("must be positive"));
-        assert_eq!(ApiError::NoCollection("x".into()).problem()["parameter"], "collectionId");
+        assert_eq!(
+            ApiError::NoCollection("x".into()).problem()["parameter"],
+            "collectionId"
+        );
         assert_eq!(ApiError::NoCollection("x".into()).status(), StatusCode::NOT_FOUND);
     }
 }

@@ -41,7 +41,12 @@ pub fn landing(base: &str, st: &AppState) -> String {
     );
     body.push_str(&escape(base));
     body.push_str("</code></p><ul>");
-    for c in st.statics.iter().map(|c| (c.id, c.title)).chain(st.analyses.iter().map(|c| (c.id, c.title))) {
+    for c in st
+        .statics
+        .iter()
+        .map(|c| (c.id, c.title))
+        .chain(st.analyses.iter().map(|c| (c.id, c.title)))
+    {
         body.push_str(&format!(
             "<li><a href=\"/collections/{id}?f=html\">{t}</a> (<code>{id}</code>)</li>",
             id = escape(c.0),
@@ -104,6 +109,9 @@ pub fn collection(doc: &Value, params: &[(String, String)]) -> String {
 mod tests {
     #[test]
     fn escapes_markup() {
-        assert_eq!(super::escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            super::escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

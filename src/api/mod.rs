@@ -98,7 +98,12 @@ impl AppState {
             .iter()
             .find(|c| c.id == "wards")
             .and_then(|c| c.table.extent())
-            .or_else(|| statics.iter().find(|c| c.id == "incidents").and_then(|c| c.table.extent()));
+            .or_else(|| {
+                statics
+                    .iter()
+                    .find(|c| c.id == "incidents")
+                    .and_then(|c| c.table.extent())
+            });
         let months = statics
             .iter()
             .find(|c| c.id == "incidents")
@@ -163,7 +168,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(ogc::not_found)
         .with_state(state)
         .layer(CompressionLayer::new().gzip(true))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

@@ -62,7 +62,11 @@ fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
 }
 
 /// `GET /`: the landing page.
-pub async fn landing(State(st): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn landing(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let f = params::only_format(&params::pairs(q.as_deref()))?;
     let base = base_url(&headers);
     if wants_html(&headers, f) {
@@ -97,7 +101,10 @@ fn month_interval(st: &AppState) -> Value {
         Some((a, b)) => {
             let (y1, m1) = (a / 12, a % 12 + 1);
             let last = b + 1;
-            json!([[format!("{y1:04}-{m1:02}-01T00:00:00Z"), format!("{:04}-{:02}-01T00:00:00Z", last / 12, last % 12 + 1)]])
+            json!([[
+                format!("{y1:04}-{m1:02}-01T00:00:00Z"),
+                format!("{:04}-{:02}-01T00:00:00Z", last / 12, last % 12 + 1)
+            ]])
         }
         None => json!([[null, null]]),
     }
@@ -106,12 +113,19 @@ fn month_interval(st: &AppState) -> Value {
 /// A collection's description (the `/collections/{id}` document).
 pub fn collection_doc(st: &AppState, base: &str, found: &Found<'_>) -> Value {
     let (id, title, description, bbox, temporal) = match found {
-        Found::Static(c) => (c.id, c.title, c.description, c.table.extent().or(st.extent), c.table.months.is_some()),
+        Found::Static(c) => (
+            c.id,
+            c.title,
+            c.description,
+            c.table.extent().or(st.extent),
+            c.table.months.is_some(),
+        ),
         Found::Analysis(c) => (c.id, c.title, c.description, st.extent, true),
     };
     let mut extent = json!({"spatial": {"bbox": [bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0])], "crs": CRS84}});
     if temporal {
-        extent["temporal"] = json!({"interval": month_interval(st), "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"});
+        extent["temporal"] =
+            json!({"interval": month_interval(st), "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"});
     }
     json!({
         "id": id,
@@ -130,7 +144,11 @@ pub fn collection_doc(st: &AppState, base: &str, found: &Found<'_>) -> Value {
 }
 
 /// `GET /collections`.
-pub async fn collections(State(st): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn collections(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let f = params::only_format(&params::pairs(q.as_deref()))?;
     let base = base_url(&headers);
     let all: Vec<Found<'_>> = st
@@ -165,8 +183,17 @@ pub async fn collection(
     let doc = collection_doc(&st, &base_url(&headers), &found);
     if wants_html(&headers, f) {
         let params: Vec<(String, String)> = match &found {
-            Found::Static(c) => c.table.columns.iter().map(|c| (c.name.clone(), c.schema_type().to_string())).collect(),
-            Found::Analysis(c) => c.all_params().iter().map(|p| (p.name.to_string(), p.description.to_string())).collect(),
+            Found::Static(c) => c
+                .table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.schema_type().to_string()))
+                .collect(),
+            Found::Analysis(c) => c
+                .all_params()
+                .iter()
+                .map(|p| (p.name.to_string(), p.description.to_string()))
+                .collect(),
         };
         return Ok(Html(html::collection(&doc, &params)).into_response());
     }
@@ -317,7 +344,12 @@ pub async fn items(
         "this page",
     )];
     if offset + rows.len() < matched {
-        links.push(link(page_href(&base, &id, &pairs, limit, offset + rows.len()), "next", GEOJSON, "next page"));
+        links.push(link(
+            page_href(&base, &id, &pairs, limit, offset + rows.len()),
+            "next",
+            GEOJSON,
+            "next page",
+        ));
     }
     if offset > 0 {
         links.push(link(
@@ -327,7 +359,12 @@ pub async fn items(
             "previous page",
         ));
     }
-    links.push(link(format!("{base}/collections/{id}"), "collection", "application/json", "the collection"));
+    links.push(link(
+        format!("{base}/collections/{id}"),
+        "collection",
+        "application/json",
+        "the collection",
+    ));
     let mut out = Vec::with_capacity(rows.len() * 256 + 1024);
     let _ = write!(
         out,
@@ -399,7 +436,12 @@ pub async fn item(
         &mut out,
         &[
             link(self_href, "self", GEOJSON, "this feature"),
-            link(format!("{base}/collections/{id}"), "collection", "application/json", "the collection"),
+            link(
+                format!("{base}/collections/{id}"),
+                "collection",
+                "application/json",
+                "the collection",
+            ),
         ],
     );
     out.push(b'}');

@@ -73,7 +73,10 @@ pub fn document(st: &AppState, base: &str) -> Value {
             "responses": {"200": {"description": summary, "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}}}}})
     };
     paths.insert("/".into(), simple("getLandingPage", "the landing page"));
-    paths.insert("/conformance".into(), simple("getConformance", "the conformance classes"));
+    paths.insert(
+        "/conformance".into(),
+        simple("getConformance", "the conformance classes"),
+    );
     paths.insert("/collections".into(), simple("getCollections", "the collections"));
     paths.insert(
         "/api".into(),
@@ -96,10 +99,7 @@ pub fn document(st: &AppState, base: &str) -> Value {
                 )
             })
             .collect();
-        paths.insert(
-            format!("/collections/{}/items", c.id),
-            items_op(c.id, c.title, filters),
-        );
+        paths.insert(format!("/collections/{}/items", c.id), items_op(c.id, c.title, filters));
         paths.insert(
             format!("/collections/{}/items/{{featureId}}", c.id),
             item_op(c.id, c.title, vec![]),
@@ -186,7 +186,11 @@ pub fn document(st: &AppState, base: &str) -> Value {
 }
 
 /// `GET /api`.
-pub async fn handler(State(st): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn handler(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     params::only_format(&params::pairs(q.as_deref()))?;
     let mut r = document(&st, &base_url(&headers)).to_string().into_response();
     r.headers_mut().insert(

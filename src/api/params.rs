@@ -377,8 +377,8 @@ mod tests {
         assert_eq!(p("bbox=0,95,1,96").unwrap_err().parameter(), Some("bbox"));
         assert_eq!(p("datetime=2024-13").unwrap_err().parameter(), Some("datetime"));
         assert_eq!(p("limit=1&limit=2").unwrap_err().parameter(), Some("limit"));
-        let (q, a) = p("bbox=-0.2,51.4,0.1,51.6&datetime=2020-01/..&sortby=-count,name&cell=250&crime_type=Burglary")
-            .unwrap();
+        let (q, a) =
+            p("bbox=-0.2,51.4,0.1,51.6&datetime=2020-01/..&sortby=-count,name&cell=250&crime_type=Burglary").unwrap();
         assert_eq!(q.bbox, Some([-0.2, 51.4, 0.1, 51.6]));
         assert_eq!(q.datetime, Some((Some(2020 * 12), None)));
         assert_eq!(q.sortby, vec![("count".into(), true), ("name".into(), false)]);
@@ -403,7 +403,10 @@ mod tests {
         let mut v = BTreeMap::new();
         v.insert("teams".to_string(), vec!["-1".to_string()]);
         v.insert("radius".to_string(), vec!["abc".to_string()]);
-        v.insert("crime_type".to_string(), vec!["burglary,robbery".into(), "drugs".into()]);
+        v.insert(
+            "crime_type".to_string(),
+            vec!["burglary,robbery".into(), "drugs".into()],
+        );
         let a = AnalysisParams::new(v, &["crime_type"]).unwrap();
         assert!(matches!(a.u64("teams"), Err(AnalysisError::Param { name, .. }) if name == "teams"));
         assert!(matches!(a.f64("radius"), Err(AnalysisError::Param { name, .. }) if name == "radius"));

@@ -253,9 +253,9 @@ impl Table {
 
     /// The bounding box of all features (`None` when empty).
     pub fn extent(&self) -> Option<[f64; 4]> {
-        (0..self.len()).map(|i| self.bbox(i)).reduce(|a, b| {
-            [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
-        })
+        (0..self.len())
+            .map(|i| self.bbox(i))
+            .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])])
     }
 
     /// The column named `name`.
@@ -409,10 +409,17 @@ impl Table {
                 } else if all(Value::is_number) {
                     Column::new(
                         name,
-                        ColumnData::Num(values().map(|v| v.and_then(Value::as_f64).unwrap_or(f64::NAN)).collect()),
+                        ColumnData::Num(
+                            values()
+                                .map(|v| v.and_then(Value::as_f64).unwrap_or(f64::NAN))
+                                .collect(),
+                        ),
                     )
                 } else if all(Value::is_boolean) {
-                    Column::new(name, ColumnData::Bool(values().map(|v| v.and_then(Value::as_bool)).collect()))
+                    Column::new(
+                        name,
+                        ColumnData::Bool(values().map(|v| v.and_then(Value::as_bool)).collect()),
+                    )
                 } else {
                     Column::new(
                         name,
@@ -463,7 +470,9 @@ mod tests {
 
     fn layer() -> Layer {
         let sq = |x: f64| {
-            Geometry::Polygon(polygon![(x: x, y: 51.0), (x: x + 0.01, y: 51.0), (x: x + 0.01, y: 51.01), (x: x, y: 51.01), (x: x, y: 51.0)])
+            Geometry::Polygon(
+                polygon![(x: x, y: 51.0), (x: x + 0.01, y: 51.0), (x: x + 0.01, y: 51.01), (x: x, y: 51.01), (x: x, y: 51.0)],
+            )
         };
         let props = |c: f64, n: &str| -> Map<String, Value> {
             serde_json::from_value(json!({"count": c, "name": n, "significant": c > 1.0})).unwrap()
@@ -471,9 +480,21 @@ mod tests {
         Layer {
             name: "t".into(),
             features: vec![
-                Feature { id: "a".into(), geometry: sq(0.0), properties: props(3.0, "x") },
-                Feature { id: "b".into(), geometry: sq(0.1), properties: props(1.0, "y") },
-                Feature { id: "c".into(), geometry: sq(0.2), properties: props(2.5, "x") },
+                Feature {
+                    id: "a".into(),
+                    geometry: sq(0.0),
+                    properties: props(3.0, "x"),
+                },
+                Feature {
+                    id: "b".into(),
+                    geometry: sq(0.1),
+                    properties: props(1.0, "y"),
+                },
+                Feature {
+                    id: "c".into(),
+                    geometry: sq(0.2),
+                    properties: props(2.5, "x"),
+                },
             ],
             metadata: json!({}),
         }

@@ -97,7 +97,9 @@ pub fn serve_dataset(dir: &std::path::Path) -> String {
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            hotspots::api::serve(listener, state, std::future::pending()).await.unwrap();
+            hotspots::api::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
         });
     });
     format!("http://{}", rx.recv().unwrap())
