@@ -56,7 +56,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    fn start(driver: &PathBuf) -> Driver {
+    fn start(driver: &std::path::Path) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

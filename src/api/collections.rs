@@ -5,8 +5,6 @@
 //! OpenAPI document) and a `fn(&Dataset, &AnalysisParams) -> Result<Layer, _>`.
 //! Adding an analysis collection is adding one entry there.
 
-use std::path::Path;
-
 use polars::prelude::*;
 
 use super::params::AnalysisParams;
@@ -546,11 +544,6 @@ pub fn static_collections(ds: &Dataset) -> Result<Vec<StaticCollection>, Dataset
             table: point_table(&ds.stations, "stations", "poi_id", &poi_skip)?,
         },
     ])
-}
-
-/// Whether `dir` looks like a dataset (for friendlier CLI errors).
-pub fn is_dataset(dir: &Path) -> bool {
-    dir.join("manifest.json").exists()
 }
 
 #[cfg(test)]
