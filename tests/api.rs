@@ -468,7 +468,7 @@ fn qgis_sequence_on_the_real_burglary_data() {
     let wards = qgis_sequence(&base, "wards", "");
     assert!(wards.len() > 600, "London's wards: {}", wards.len());
     let t0 = std::time::Instant::now();
-    let cells = qgis_sequence(&base, "gistar", "&significant=true");
+    let cells = qgis_sequence(&base, "gistar", "&cell=250&band=750&significant=true");
     eprintln!(
         "real burglary Gi*: {} significant cells, first layer and paging in {:.2} s",
         cells.len(),
