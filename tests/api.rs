@@ -250,7 +250,7 @@ fn qgis_sequence_on_the_demo_city() {
     let schools = qgis_sequence(base, "schools", "");
     assert!(!schools.is_empty());
     qgis_sequence(base, "stations", "");
-    let cells = qgis_sequence(base, "gistar", "&cell=500&band=1500");
+    let cells = qgis_sequence(base, "gistar", "&cell=250&band=750");
     assert!(
         cells.iter().any(|f| f["properties"]["gi_bin_fdr"] == 3),
         "the demo's planted hotspots show"
