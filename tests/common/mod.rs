@@ -166,12 +166,43 @@ pub mod http {
         if let Some(b) = body {
             stream.write_all(b)?;
         }
+        // Read the head, then exactly Content-Length bytes, or to the chunked
+        // terminator, or to EOF (some servers keep the connection open).
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("end of the response head");
+        let mut buf = [0u8; 65536];
+        let split = loop {
+            if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p;
+            }
+            let n = stream.read(&mut buf)?;
+            assert!(n > 0, "connection closed before the end of the response head");
+            raw.extend_from_slice(&buf[..n]);
+        };
+        let head_text = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let length = head_text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let is_chunked = head_text.contains("transfer-encoding: chunked");
+        let no_body =
+            method == "HEAD" || head_text.starts_with("http/1.1 304") || head_text.starts_with("http/1.1 204");
+        loop {
+            let have = raw.len() - (split + 4);
+            let done = no_body
+                || match length {
+                    Some(l) => have >= l,
+                    None if is_chunked => raw.ends_with(b"0\r\n\r\n"),
+                    None => false,
+                };
+            if done {
+                break;
+            }
+            let n = stream.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
         let head = String::from_utf8_lossy(&raw[..split]).to_string();
         let mut lines = head.split("\r\n");
         let status: u16 = lines
