@@ -201,11 +201,22 @@ fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
     assert!(schools > 0 && stations > 0, "schools and stations drawn");
     assert!(count(&d, "script[src^='http']") == 0, "no scripts from elsewhere");
 
-    // A click shows the feature's figures.
+    // A click shows the feature's figures: a real click on whichever
+    // feature is topmost at the centre of a hotspot cell.
+    let target = d.script(
+        "const r = document.querySelector('path.hs-hotspot').getBoundingClientRect();
+         const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+         top.classList.add('click-me');
+         return top.getAttribute('class');",
+    );
+    assert!(
+        target.as_str().unwrap_or("").contains("hs-"),
+        "a feature is under the point: {target}"
+    );
     let marker = d.call(
         "POST",
         &d.session_path("/element"),
-        Some(json!({"using": "css selector", "value": "path.hs-stations"})),
+        Some(json!({"using": "css selector", "value": ".click-me"})),
     );
     let eid = marker
         .as_object()
