@@ -180,10 +180,11 @@ impl Column {
                 Ok(Box::new(move |i| v[i] == Some(x)))
             }
             ColumnData::Json(v) => {
+                let parsed: Option<Value> = serde_json::from_str(value).ok();
                 let value = value.to_string();
                 Ok(Box::new(move |i| match &v[i] {
                     Value::String(s) => *s == value,
-                    other => other.to_string() == value,
+                    other => parsed.as_ref() == Some(other),
                 }))
             }
         }
