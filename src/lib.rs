@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: raw files → [`ingest`] → [`dataset`] → analysis → CLI / API.
+//! Data flows one way: raw files → [`ingest`] → [`dataset`] → analysis → CLI / [`api`].
 //!
 //! | module | owns |
 //! |---|---|
@@ -23,11 +23,13 @@
 //! | [`fetch`] | `hotspots fetch`: downloads the official boundaries, police.uk crime (archive or API by ward), GIAS schools and stations into a data root, with resume, retries and checksums |
 //! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |
 //! | [`progress`] | progress bars that stay quiet in scripts |
+//! | [`api`] | the HTTP server (axum): OGC API – Features over the dataset and analysis layers, `/map`, problem documents |
 //!
 //! Units live in names: `easting_m`, `northing_m` (BNG metres), `lon`, `lat`
 //! (WGS84 degrees), `radius_m`, `area_km2`.
 
 pub mod analysis;
+pub mod api;
 pub mod config;
 pub mod crime_types;
 pub mod crs;

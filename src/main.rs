@@ -251,7 +251,7 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         api_rate: f64,
     },
-    /// Write a synthetic city with planted hotspots and ingest it.
+    /// Write a synthetic city with planted hotspots, ingest it, and serve it (the web map).
     Demo {
         /// Where to write it.
         #[arg(long, default_value = "out/demo")]
@@ -259,7 +259,52 @@ enum Command {
         /// Random seed (same seed, same city).
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Address to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Build and ingest only; do not serve (for scripts).
+        #[arg(long)]
+        no_serve: bool,
     },
+    /// Serve a dataset over HTTP: OGC API - Features, analysis layers, a web map at /map.
+    Serve {
+        /// The dataset directory.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Address to serve on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Allow cross-origin requests from this origin ("*" for any); off by default.
+        #[arg(long)]
+        cors: Option<String>,
+    },
+}
+
+/// Opens the dataset, binds, prints the URLs and serves until Ctrl-C.
+fn serve(dataset: &std::path::Path, bind: &str, cors: Option<String>) -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let ds = hotspots::dataset::Dataset::open(dataset)?;
+    let state = hotspots::api::AppState::new(ds)
+        .with_context(|| format!("preparing {}", dataset.display()))?
+        .with_cors(cors);
+    tracing::info!(seconds = format!("{:.2}", t0.elapsed().as_secs_f64()), "dataset loaded");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding {bind}"))?;
+        let addr = listener.local_addr()?;
+        println!("serving {} on http://{addr}/", dataset.display());
+        println!("map                 http://{addr}/map");
+        println!("OGC API - Features  http://{addr}/ (add it in QGIS as an OGC API - Features connection)");
+        println!("Ctrl-C to stop");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        };
+        hotspots::api::serve(listener, state, shutdown).await?;
+        anyhow::Ok(())
+    })
 }
 
 /// Which incidents an analysis uses (shared by every analysis command).
@@ -788,7 +833,13 @@ fn main() -> anyhow::Result<()> {
                 data_root.display()
             );
         }
-        Command::Demo { dir, seed } => {
+        Command::Serve { dataset, bind, cors } => serve(&dataset, &bind, cors)?,
+        Command::Demo {
+            dir,
+            seed,
+            bind,
+            no_serve,
+        } => {
             let demo = hotspots::demo::run(&dir, seed, cli.quiet)?;
             println!("demo city written to {}", demo.data_root.display());
             println!("config              {}", demo.config.display());
@@ -803,7 +854,11 @@ fn main() -> anyhow::Result<()> {
                 demo.ground_truth.hotspots.len(),
                 demo.data_root.join("ground_truth.json").display()
             );
-            println!("next: hotspots info {}", demo.dataset.display());
+            if no_serve {
+                println!("next: hotspots serve --dataset {}", demo.dataset.display());
+            } else {
+                serve(&demo.dataset, &bind, None)?;
+            }
         }
     }
     Ok(())

@@ -70,3 +70,157 @@ pub fn reference_python(test: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// The demo city (seed 42), built once per test binary into a temporary folder.
+pub fn demo_dataset() -> PathBuf {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+        hotspots::demo::run(tmp.path(), 42, true).unwrap().dataset
+    })
+    .clone()
+}
+
+/// Serves a dataset on 127.0.0.1 port 0 from a background thread (for the
+/// life of the test binary); returns the base URL, `http://127.0.0.1:PORT`.
+pub fn serve_dataset(dir: &std::path::Path) -> String {
+    let ds = hotspots::dataset::Dataset::open(dir).unwrap();
+    let state = hotspots::api::AppState::new(ds).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            hotspots::api::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+/// A minimal HTTP/1.1 client over `std::net` for the API and browser tests
+/// (one request per connection, `Connection: close`, chunked bodies decoded;
+/// no TLS, no redirects): enough to see the server's exact status, headers
+/// and bytes, with no client library between.
+pub mod http {
+    use std::io::{Read, Write};
+
+    /// A response: status, headers (names lower-cased) and the raw body.
+    pub struct Reply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Reply {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
+                return out;
+            };
+            let size_text = String::from_utf8_lossy(&raw[..eol]);
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+            if size == 0 {
+                return out;
+            }
+            let start = eol + 2;
+            out.extend_from_slice(&raw[start..start + size]);
+            raw = &raw[start + size + 2..];
+        }
+    }
+
+    /// Sends one request to `url` (`http://host:port/path?query`).
+    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> std::io::Result<Reply> {
+        let rest = url.strip_prefix("http://").expect("http:// URL");
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let mut stream = std::net::TcpStream::connect(host)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(300)))?;
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes())?;
+        if let Some(b) = body {
+            stream.write_all(b)?;
+        }
+        // Read the head, then exactly Content-Length bytes, or to the chunked
+        // terminator, or to EOF (some servers keep the connection open).
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 65536];
+        let split = loop {
+            if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p;
+            }
+            let n = stream.read(&mut buf)?;
+            assert!(n > 0, "connection closed before the end of the response head");
+            raw.extend_from_slice(&buf[..n]);
+        };
+        let head_text = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let length = head_text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let is_chunked = head_text.contains("transfer-encoding: chunked");
+        let no_body =
+            method == "HEAD" || head_text.starts_with("http/1.1 304") || head_text.starts_with("http/1.1 204");
+        loop {
+            let have = raw.len() - (split + 4);
+            let done = no_body
+                || match length {
+                    Some(l) => have >= l,
+                    None if is_chunked => raw.ends_with(b"0\r\n\r\n"),
+                    None => false,
+                };
+            if done {
+                break;
+            }
+            let n = stream.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        if chunked {
+            body = dechunk(&body);
+        }
+        Ok(Reply { status, headers, body })
+    }
+}

@@ -1,0 +1,193 @@
+//! Computed analysis layers, cached by their canonical parameters, and the
+//! strong ETags of responses.
+//!
+//! A layer is computed once per key even when many requests ask at once
+//! (they wait on one [`tokio::sync::OnceCell`]); failures are not cached.
+//! The cache holds at most `capacity` layers and drops the oldest first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use super::error::ApiError;
+use super::table::Table;
+
+/// A computed layer, ready to page.
+#[derive(Debug)]
+pub struct Computed {
+    pub table: Table,
+    /// The analysis's metadata (parameters, chosen scales and why).
+    pub metadata: serde_json::Value,
+    /// When it was computed (RFC 3339, UTC): the `timeStamp` of its pages.
+    pub computed_at: String,
+    /// Wall time of the computation, milliseconds.
+    pub compute_ms: f64,
+    /// A per-computation token, part of the ETags of its pages.
+    pub version: String,
+}
+
+type Slot = Arc<OnceCell<Arc<Computed>>>;
+
+/// The layer cache.
+pub struct LayerCache {
+    slots: Mutex<(HashMap<String, Slot>, VecDeque<String>)>,
+    capacity: usize,
+    computations: AtomicU64,
+}
+
+impl LayerCache {
+    pub fn new(capacity: usize) -> LayerCache {
+        LayerCache {
+            slots: Mutex::new((HashMap::new(), VecDeque::new())),
+            capacity: capacity.max(1),
+            computations: AtomicU64::new(0),
+        }
+    }
+
+    /// How many layers have been computed (cache misses that succeeded or failed).
+    pub fn computations(&self) -> u64 {
+        self.computations.load(Ordering::Relaxed)
+    }
+
+    fn slot(&self, key: &str) -> Slot {
+        let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *guard;
+        if let Some(s) = map.get(key) {
+            return s.clone();
+        }
+        while map.len() >= self.capacity {
+            match order.pop_front() {
+                Some(old) => {
+                    map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        let s: Slot = Arc::new(OnceCell::new());
+        map.insert(key.to_string(), s.clone());
+        order.push_back(key.to_string());
+        s
+    }
+
+    /// The layer for `key`, computing it with `compute` (on a blocking
+    /// thread) if it is not cached. Returns the layer and whether it was a hit.
+    pub async fn get_or_compute<F>(&self, key: &str, compute: F) -> Result<(Arc<Computed>, bool), ApiError>
+    where
+        F: FnOnce() -> Result<Computed, ApiError> + Send + 'static,
+    {
+        let slot = self.slot(key);
+        if let Some(c) = slot.get() {
+            return Ok((c.clone(), true));
+        }
+        let computed_here = std::sync::atomic::AtomicBool::new(false);
+        let c = slot
+            .get_or_try_init(|| async {
+                computed_here.store(true, Ordering::Relaxed);
+                self.computations.fetch_add(1, Ordering::Relaxed);
+                tokio::task::spawn_blocking(compute)
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("analysis task failed: {e}")))?
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok((c.clone(), !computed_here.load(Ordering::Relaxed)))
+    }
+}
+
+/// A strong ETag: a hash of everything the response body depends on.
+pub fn etag(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    format!("\"{}\"", &hex::encode(h.finalize())[..32])
+}
+
+/// Whether an `If-None-Match` header value matches `etag` (weak comparison, RFC 9110 13.1.2).
+pub fn none_match(header: &str, etag: &str) -> bool {
+    let bare = etag.trim_start_matches("W/");
+    header
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == bare)
+}
+
+/// Now as RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Seconds since 1970 as RFC 3339 UTC (civil-from-days, Howard Hinnant's algorithm).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_etags() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
+        let e = etag(&["a", "b"]);
+        assert_ne!(e, etag(&["ab", ""]));
+        assert!(none_match(&format!("W/{e}, \"x\""), &e));
+        assert!(!none_match("\"x\"", &e));
+        assert!(none_match("*", &e));
+    }
+
+    #[tokio::test]
+    async fn a_layer_is_computed_once_and_failures_are_not_cached() {
+        let cache = LayerCache::new(2);
+        let make = || {
+            Ok(Computed {
+                table: Table::new(
+                    super::super::table::Ids::Str(vec![]),
+                    super::super::table::Geoms::Points(vec![]),
+                    vec![],
+                    None,
+                ),
+                metadata: serde_json::Value::Null,
+                computed_at: now_rfc3339(),
+                compute_ms: 0.0,
+                version: "1".into(),
+            })
+        };
+        let (_, hit) = cache.get_or_compute("k", make).await.unwrap();
+        assert!(!hit);
+        let (_, hit) = cache.get_or_compute("k", make).await.unwrap();
+        assert!(hit);
+        assert!(cache
+            .get_or_compute("bad", || Err(ApiError::Empty("x".into())))
+            .await
+            .is_err());
+        let (_, hit) = cache.get_or_compute("bad", make).await.unwrap();
+        assert!(!hit);
+        assert_eq!(cache.computations(), 3);
+    }
+}

@@ -1,0 +1,454 @@
+//! OGC API – Features Part 1 handlers: landing page, conformance,
+//! collections, a collection, its items and one item. Items are GeoJSON
+//! (`application/geo+json`, RFC 7946: CRS84 lon/lat, 6 decimals, exterior
+//! rings counter-clockwise) with `numberMatched`, `numberReturned`,
+//! `timeStamp` and `self`/`next`/`prev` links.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::cache::{self, Computed};
+use super::error::ApiError;
+use super::params::{self, AnalysisParams, Format, ItemsQuery};
+use super::table::{Page, Table};
+use super::{html, AppState, Found};
+
+/// The conformance classes we implement.
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+];
+
+const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+const GEOJSON: &str = "application/geo+json";
+
+/// `http://host` from the request's Host header: links are absolute, as QGIS follows them.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>']))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn wants_html(headers: &HeaderMap, f: Option<Format>) -> bool {
+    match f {
+        Some(Format::Html) => true,
+        Some(Format::Json) => false,
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html")),
+    }
+}
+
+fn json_response(v: &Value, content_type: &'static str) -> Response {
+    let mut r = v.to_string().into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": kind, "title": title})
+}
+
+/// `GET /`: the landing page.
+pub async fn landing(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let f = params::only_format(&params::pairs(q.as_deref()))?;
+    let base = base_url(&headers);
+    if wants_html(&headers, f) {
+        return Ok(Html(html::landing(&base, &st)).into_response());
+    }
+    let doc = json!({
+        "title": "hotspots: crime hotspot layers for London",
+        "description": "The dataset's layers and hotspot analyses as OGC API - Features collections (GeoJSON, CRS84).",
+        "links": [
+            link(format!("{base}/"), "self", "application/json", "this document"),
+            link(format!("{base}/?f=html"), "alternate", "text/html", "this document as HTML"),
+            link(format!("{base}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
+            link(format!("{base}/map"), "service-doc", "text/html", "the web map"),
+            link(format!("{base}/conformance"), "conformance", "application/json", "conformance classes"),
+            link(format!("{base}/collections"), "data", "application/json", "the collections"),
+        ],
+    });
+    Ok(json_response(&doc, "application/json"))
+}
+
+/// `GET /conformance`.
+pub async fn conformance(headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let f = params::only_format(&params::pairs(q.as_deref()))?;
+    if wants_html(&headers, f) {
+        return Ok(Html(html::conformance(CONFORMANCE)).into_response());
+    }
+    Ok(json_response(&json!({ "conformsTo": CONFORMANCE }), "application/json"))
+}
+
+fn month_interval(st: &AppState) -> Value {
+    match st.months {
+        Some((a, b)) => {
+            let (y1, m1) = (a / 12, a % 12 + 1);
+            let last = b + 1;
+            json!([[
+                format!("{y1:04}-{m1:02}-01T00:00:00Z"),
+                format!("{:04}-{:02}-01T00:00:00Z", last / 12, last % 12 + 1)
+            ]])
+        }
+        None => json!([[null, null]]),
+    }
+}
+
+/// A collection's description (the `/collections/{id}` document).
+pub fn collection_doc(st: &AppState, base: &str, found: &Found<'_>) -> Value {
+    let (id, title, description, bbox, temporal) = match found {
+        Found::Static(c) => (
+            c.id,
+            c.title,
+            c.description,
+            c.table.extent().or(st.extent),
+            c.table.months.is_some(),
+        ),
+        Found::Analysis(c) => (c.id, c.title, c.description, st.extent, true),
+    };
+    let mut extent = json!({"spatial": {"bbox": [bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0])], "crs": CRS84}});
+    if temporal {
+        extent["temporal"] =
+            json!({"interval": month_interval(st), "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"});
+    }
+    json!({
+        "id": id,
+        "title": title,
+        "description": description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": extent,
+        "links": [
+            link(format!("{base}/collections/{id}"), "self", "application/json", "this collection"),
+            link(format!("{base}/collections/{id}?f=html"), "alternate", "text/html", "this collection as HTML"),
+            link(format!("{base}/collections/{id}/items"), "items", GEOJSON, "the features"),
+        ],
+    })
+}
+
+/// `GET /collections`.
+pub async fn collections(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let f = params::only_format(&params::pairs(q.as_deref()))?;
+    let base = base_url(&headers);
+    let all: Vec<Found<'_>> = st
+        .statics
+        .iter()
+        .map(Found::Static)
+        .chain(st.analyses.iter().map(Found::Analysis))
+        .collect();
+    let docs: Vec<Value> = all.iter().map(|c| collection_doc(&st, &base, c)).collect();
+    if wants_html(&headers, f) {
+        return Ok(Html(html::collections(&docs)).into_response());
+    }
+    let doc = json!({
+        "links": [
+            link(format!("{base}/collections"), "self", "application/json", "the collections"),
+            link(format!("{base}/collections?f=html"), "alternate", "text/html", "the collections as HTML"),
+        ],
+        "collections": docs,
+    });
+    Ok(json_response(&doc, "application/json"))
+}
+
+/// `GET /collections/{id}`.
+pub async fn collection(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let f = params::only_format(&params::pairs(q.as_deref()))?;
+    let found = st.find(&id).ok_or(ApiError::NoCollection(id))?;
+    let doc = collection_doc(&st, &base_url(&headers), &found);
+    if wants_html(&headers, f) {
+        let params: Vec<(String, String)> = match &found {
+            Found::Static(c) => c
+                .table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.schema_type().to_string()))
+                .collect(),
+            Found::Analysis(c) => c
+                .all_params()
+                .iter()
+                .map(|p| (p.name.to_string(), p.description.to_string()))
+                .collect(),
+        };
+        return Ok(Html(html::collection(&doc, &params)).into_response());
+    }
+    Ok(json_response(&doc, "application/json"))
+}
+
+/// The layer behind a collection and the ETag seed of its responses.
+struct Resolved {
+    table: TableRef,
+    query: ItemsQuery,
+    version: String,
+    time_stamp: String,
+    metadata: Option<Value>,
+    cache_hit: Option<bool>,
+}
+
+enum TableRef {
+    Static(AppState, usize),
+    Computed(Arc<Computed>),
+}
+
+impl TableRef {
+    fn get(&self) -> &Table {
+        match self {
+            TableRef::Static(st, i) => &st.statics[*i].table,
+            TableRef::Computed(c) => &c.table,
+        }
+    }
+}
+
+async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<Resolved, ApiError> {
+    if let Some(i) = st.statics.iter().position(|c| c.id == id) {
+        let (query, _) = params::items(pairs, &[])?;
+        return Ok(Resolved {
+            table: TableRef::Static(st.clone(), i),
+            query,
+            version: st.version.clone(),
+            time_stamp: st.started.clone(),
+            metadata: None,
+            cache_hit: None,
+        });
+    }
+    let c = st
+        .analyses
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ApiError::NoCollection(id.to_string()))?;
+    let (mut query, raw) = params::items(pairs, &c.names())?;
+    let mut ap = AnalysisParams::new(raw, &c.lists())?;
+    if let Some(range) = query.datetime.take() {
+        ap.set_months(range)?;
+    }
+    let key = format!("{}?{}", c.id, ap.canonical());
+    let (run, ds, layer_key) = (c.run, st.dataset.clone(), key.clone());
+    let (computed, hit) = st
+        .cache
+        .get_or_compute(&key, move || {
+            let key = layer_key;
+            let t0 = std::time::Instant::now();
+            let layer = run(&ds, &ap)?;
+            let table = Table::from_layer(&layer);
+            let compute_ms = t0.elapsed().as_secs_f64() * 1e3;
+            tracing::info!(layer = %key, features = table.len(), ms = format!("{compute_ms:.1}"), "computed");
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            Ok(Computed {
+                table,
+                metadata: layer.metadata,
+                computed_at: cache::now_rfc3339(),
+                compute_ms,
+                version: format!("{key}@{nanos:x}"),
+            })
+        })
+        .await?;
+    Ok(Resolved {
+        version: computed.version.clone(),
+        time_stamp: computed.computed_at.clone(),
+        metadata: Some(computed.metadata.clone()),
+        table: TableRef::Computed(computed),
+        query,
+        cache_hit: Some(hit),
+    })
+}
+
+fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
+    let inm = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    cache::none_match(inm, etag).then(|| {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+        r
+    })
+}
+
+fn geojson_response(body: Vec<u8>, etag: &str, hit: Option<bool>) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(hit) = hit {
+        h.insert("x-cache", HeaderValue::from_static(if hit { "hit" } else { "miss" }));
+    }
+    r
+}
+
+/// The items URL with `limit` and `offset` replaced (other parameters kept in order).
+fn page_href(base: &str, id: &str, pairs: &[(String, String)], limit: usize, offset: usize) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(k, _)| k != "limit" && k != "offset") {
+        s.append_pair(k, v);
+    }
+    s.append_pair("limit", &limit.to_string());
+    s.append_pair("offset", &offset.to_string());
+    format!("{base}/collections/{id}/items?{}", s.finish())
+}
+
+fn write_links(out: &mut Vec<u8>, links: &[Value]) {
+    out.extend_from_slice(b"\"links\":");
+    let _ = serde_json::to_writer(&mut *out, links);
+}
+
+/// `GET /collections/{id}/items`.
+pub async fn items(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let pairs = params::pairs(uri.query());
+    let base = base_url(&headers);
+    let r = resolve(&st, &id, &pairs).await?;
+    let etag = cache::etag(&[&r.version, &id, &base, uri.query().unwrap_or("")]);
+    if let Some(resp) = not_modified(&headers, &etag) {
+        return Ok(resp);
+    }
+    let table = r.table.get();
+    let Page { matched, rows, columns } = table.query(&r.query)?;
+    let (limit, offset) = (r.query.limit, r.query.offset);
+    let mut links = vec![link(
+        page_href(&base, &id, &pairs, limit, offset),
+        "self",
+        GEOJSON,
+        "this page",
+    )];
+    if offset + rows.len() < matched {
+        links.push(link(
+            page_href(&base, &id, &pairs, limit, offset + rows.len()),
+            "next",
+            GEOJSON,
+            "next page",
+        ));
+    }
+    if offset > 0 {
+        links.push(link(
+            page_href(&base, &id, &pairs, limit, offset.saturating_sub(limit)),
+            "prev",
+            GEOJSON,
+            "previous page",
+        ));
+    }
+    links.push(link(
+        format!("{base}/collections/{id}"),
+        "collection",
+        "application/json",
+        "the collection",
+    ));
+    let mut out = Vec::with_capacity(rows.len() * 256 + 1024);
+    let _ = write!(
+        out,
+        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{matched},\"numberReturned\":{},\"timeStamp\":\"{}\",",
+        rows.len(),
+        r.time_stamp
+    );
+    write_links(&mut out, &links);
+    if let Some(m) = &r.metadata {
+        out.extend_from_slice(b",\"metadata\":");
+        let _ = serde_json::to_writer(&mut out, m);
+    }
+    out.extend_from_slice(b",\"features\":[");
+    for (k, &i) in rows.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        table.write_feature(i as usize, &columns, &mut out);
+    }
+    out.extend_from_slice(b"]}");
+    Ok(geojson_response(out, &etag, r.cache_hit))
+}
+
+/// `GET /collections/{id}/items/{featureId}`.
+pub async fn item(
+    State(st): State<AppState>,
+    Path((id, feature_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let pairs = params::pairs(uri.query());
+    let base = base_url(&headers);
+    let r = resolve(&st, &id, &pairs).await?;
+    let q = &r.query;
+    // Only the analysis parameters, `properties` and `f` make sense for one feature.
+    if let Some((name, _)) = q.filters.first() {
+        return Err(ApiError::UnknownParameter(name.clone()));
+    }
+    for (given, name) in [
+        (q.bbox.is_some(), "bbox"),
+        (q.datetime.is_some(), "datetime"),
+        (!q.sortby.is_empty(), "sortby"),
+        (pairs.iter().any(|(k, _)| k == "limit"), "limit"),
+        (pairs.iter().any(|(k, _)| k == "offset"), "offset"),
+    ] {
+        if given {
+            return Err(ApiError::UnknownParameter(name.into()));
+        }
+    }
+    let etag = cache::etag(&[&r.version, &id, &feature_id, &base, uri.query().unwrap_or("")]);
+    if let Some(resp) = not_modified(&headers, &etag) {
+        return Ok(resp);
+    }
+    let table = r.table.get();
+    let i = table.find(&feature_id).ok_or_else(|| ApiError::NoFeature {
+        collection: id.clone(),
+        feature: feature_id.clone(),
+    })?;
+    let columns = table.chosen_columns(q.properties.as_deref())?;
+    let mut out = Vec::with_capacity(2048);
+    table.write_feature(i, &columns, &mut out);
+    out.pop();
+    out.push(b',');
+    let self_href = format!(
+        "{base}/collections/{id}/items/{}",
+        form_urlencoded::byte_serialize(feature_id.as_bytes()).collect::<String>()
+    );
+    write_links(
+        &mut out,
+        &[
+            link(self_href, "self", GEOJSON, "this feature"),
+            link(
+                format!("{base}/collections/{id}"),
+                "collection",
+                "application/json",
+                "the collection",
+            ),
+        ],
+    );
+    out.push(b'}');
+    Ok(geojson_response(out, &etag, r.cache_hit))
+}
+
+/// Any other path: a 404 problem document.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_string())
+}

@@ -1,0 +1,201 @@
+//! The OpenAPI 3.0 document at `/api` (the landing page's `service-desc`).
+//! QGIS reads `components.parameters.limit` for the default and maximum
+//! page size; every collection's items path lists its own parameters.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::ogc::base_url;
+use super::params::{self, DEFAULT_LIMIT, MAX_LIMIT};
+use super::AppState;
+
+fn query_param(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false})
+}
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/parameters/{name}")})
+}
+
+fn problem_responses() -> Value {
+    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/problem"}}});
+    json!({
+        "400": {"description": "a malformed or unknown parameter (the problem document names it)", "content": problem},
+        "404": {"description": "no such collection or feature", "content": problem},
+    })
+}
+
+fn items_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
+    let mut parameters: Vec<Value> = ["bbox", "limit", "offset", "datetime", "properties", "sortby", "f"]
+        .iter()
+        .map(|n| reference(n))
+        .collect();
+    parameters.extend(extra);
+    let mut responses = problem_responses();
+    responses["200"] = json!({
+        "description": "a page of features (GeoJSON FeatureCollection, CRS84)",
+        "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/featureCollection"}}},
+    });
+    json!({"get": {
+        "operationId": format!("getItems_{id}"),
+        "summary": format!("features of {title}"),
+        "tags": [id],
+        "parameters": parameters,
+        "responses": responses,
+    }})
+}
+
+fn item_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
+    let mut parameters = vec![reference("featureId"), reference("f")];
+    parameters.extend(extra);
+    let mut responses = problem_responses();
+    responses["200"] = json!({
+        "description": "one feature (GeoJSON)",
+        "content": {"application/geo+json": {"schema": {"type": "object"}}},
+    });
+    json!({"get": {
+        "operationId": format!("getItem_{id}"),
+        "summary": format!("one feature of {title}"),
+        "tags": [id],
+        "parameters": parameters,
+        "responses": responses,
+    }})
+}
+
+/// The document for this server.
+pub fn document(st: &AppState, base: &str) -> Value {
+    let mut paths = Map::new();
+    let simple = |op: &str, summary: &str| {
+        json!({"get": {"operationId": op, "summary": summary, "parameters": [reference("f")],
+            "responses": {"200": {"description": summary, "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}}}}})
+    };
+    paths.insert("/".into(), simple("getLandingPage", "the landing page"));
+    paths.insert(
+        "/conformance".into(),
+        simple("getConformance", "the conformance classes"),
+    );
+    paths.insert("/collections".into(), simple("getCollections", "the collections"));
+    paths.insert(
+        "/api".into(),
+        json!({"get": {"operationId": "getApi", "summary": "this document",
+            "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}}}}}),
+    );
+    for c in &st.statics {
+        let mut col = simple(&format!("describeCollection_{}", c.id), c.title);
+        col["get"]["tags"] = json!([c.id]);
+        paths.insert(format!("/collections/{}", c.id), col);
+        let filters: Vec<Value> = c
+            .table
+            .columns
+            .iter()
+            .map(|col| {
+                query_param(
+                    &col.name,
+                    &format!("features whose `{}` equals this", col.name),
+                    json!({"type": col.schema_type()}),
+                )
+            })
+            .collect();
+        paths.insert(format!("/collections/{}/items", c.id), items_op(c.id, c.title, filters));
+        paths.insert(
+            format!("/collections/{}/items/{{featureId}}", c.id),
+            item_op(c.id, c.title, vec![]),
+        );
+    }
+    for c in &st.analyses {
+        let mut col = simple(&format!("describeCollection_{}", c.id), c.title);
+        col["get"]["tags"] = json!([c.id]);
+        paths.insert(format!("/collections/{}", c.id), col);
+        let own: Vec<Value> = c
+            .all_params()
+            .iter()
+            .map(|p| {
+                let mut schema = json!({"type": p.schema});
+                if let Some(d) = p.default {
+                    schema["default"] = match p.schema {
+                        "number" => d.parse::<f64>().map(Value::from).unwrap_or(d.into()),
+                        "integer" => d.parse::<i64>().map(Value::from).unwrap_or(d.into()),
+                        _ => d.into(),
+                    };
+                }
+                if !p.choices.is_empty() {
+                    schema["enum"] = json!(p.choices);
+                }
+                if p.schema == "integer" {
+                    schema["minimum"] = 0.into();
+                }
+                if p.schema == "number" && matches!(p.name, "cell" | "band" | "bandwidth" | "radius") {
+                    schema["exclusiveMinimum"] = true.into();
+                    schema["minimum"] = 0.into();
+                }
+                if p.list {
+                    schema = json!({"type": "array", "items": schema});
+                }
+                query_param(p.name, p.description, schema)
+            })
+            .collect();
+        paths.insert(
+            format!("/collections/{}/items", c.id),
+            items_op(c.id, c.title, own.clone()),
+        );
+        paths.insert(
+            format!("/collections/{}/items/{{featureId}}", c.id),
+            item_op(c.id, c.title, own),
+        );
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "hotspots",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Crime hotspot layers for London as OGC API - Features (Part 1: Core, GeoJSON, OAS 3.0, HTML). Coordinates are CRS84 (WGS84 lon/lat). Errors are RFC 9457 problem documents naming the parameter at fault.",
+        },
+        "servers": [{"url": base}],
+        "paths": paths,
+        "components": {
+            "parameters": {
+                "limit": {"name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": format!("features per page (default {DEFAULT_LIMIT}; larger values are capped at {MAX_LIMIT}, with a next link)"),
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+                "offset": query_param("offset", "features to skip (next/prev links set it)", json!({"type": "integer", "minimum": 0, "default": 0})),
+                "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "minlon,minlat,maxlon,maxlat in CRS84 degrees: features whose bounding box meets it",
+                    "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+                "datetime": query_param("datetime", "a month (2024-03), a date-time, or an interval start/end with .. for open ends; months are whole", json!({"type": "string"})),
+                "properties": query_param("properties", "only these properties, comma-separated", json!({"type": "array", "items": {"type": "string"}})),
+                "sortby": query_param("sortby", "sort by properties, comma-separated; - for descending (sortby=-count)", json!({"type": "array", "items": {"type": "string"}})),
+                "f": query_param("f", "response format", json!({"type": "string", "enum": ["json", "html"]})),
+                "featureId": {"name": "featureId", "in": "path", "required": true, "description": "the feature's id", "schema": {"type": "string"}},
+            },
+            "schemas": {
+                "problem": {"type": "object", "description": "RFC 9457 problem document", "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                    "detail": {"type": "string"}, "parameter": {"type": "string"}}},
+                "featureCollection": {"type": "object", "required": ["type", "features"], "properties": {
+                    "type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "features": {"type": "array", "items": {"type": "object"}},
+                    "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"},
+                    "timeStamp": {"type": "string", "format": "date-time"},
+                    "links": {"type": "array", "items": {"type": "object"}}}},
+            },
+        },
+    })
+}
+
+/// `GET /api`.
+pub async fn handler(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    params::only_format(&params::pairs(q.as_deref()))?;
+    let mut r = document(&st, &base_url(&headers)).to_string().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),
+    );
+    Ok(r)
+}

@@ -1,0 +1,420 @@
+//! Query parameters: the OGC API – Features ones (`bbox`, `limit`,
+//! `offset`, `datetime`, `properties`, `sortby`, `f`), property filters
+//! (`crime_type=Burglary`), and an analysis collection's own parameters
+//! ([`AnalysisParams`]), each parsed strictly: a malformed value is an
+//! [`ApiError`] naming the parameter, and a parameter nobody asked for is
+//! an unknown-parameter error.
+
+use std::collections::BTreeMap;
+
+use super::error::ApiError;
+use crate::analysis::select::Selection;
+use crate::analysis::AnalysisError;
+
+/// Items per page when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The largest page; a larger `limit` is capped to this (with a `next` link).
+pub const MAX_LIMIT: usize = 10_000;
+
+/// Decodes a raw query string into (name, value) pairs, in order.
+pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .filter(|(k, _)| !k.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Output format asked for with `f=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Html,
+}
+
+/// Parses `f=json|html` (also `f=geojson`).
+pub fn format(v: &str) -> Result<Format, ApiError> {
+    match v.to_ascii_lowercase().as_str() {
+        "json" | "geojson" | "application/json" | "application/geo+json" => Ok(Format::Json),
+        "html" | "text/html" => Ok(Format::Html),
+        _ => Err(ApiError::param("f", format!("{v:?} is not json or html"))),
+    }
+}
+
+/// Only `f` is allowed (landing page, conformance, collections).
+pub fn only_format(pairs: &[(String, String)]) -> Result<Option<Format>, ApiError> {
+    let mut f = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "f" => f = Some(format(v)?),
+            _ => return Err(ApiError::UnknownParameter(k.clone())),
+        }
+    }
+    Ok(f)
+}
+
+/// A month range, inclusive, as month numbers (`year * 12 + month - 1`).
+pub type MonthRange = (Option<u32>, Option<u32>);
+
+/// Parses an OGC `datetime`: an instant or an interval `start/end` with
+/// `..` (or empty) for open ends; only the month of each end counts.
+pub fn datetime(v: &str) -> Result<MonthRange, ApiError> {
+    let bad = |why: String| ApiError::param("datetime", why);
+    let month = |s: &str| -> Result<Option<u32>, ApiError> {
+        let s = s.trim();
+        if s.is_empty() || s == ".." {
+            return Ok(None);
+        }
+        crate::month::parse(s)
+            .map(Some)
+            .ok_or_else(|| bad(format!("{s:?} is not a month (YYYY-MM) or an RFC 3339 date")))
+    };
+    let (from, to) = match v.split_once('/') {
+        Some((a, b)) => (month(a)?, month(b)?),
+        None => {
+            let m = month(v)?;
+            if m.is_none() {
+                return Err(bad("an instant cannot be open".into()));
+            }
+            (m, m)
+        }
+    };
+    if let (Some(a), Some(b)) = (from, to) {
+        if a > b {
+            return Err(bad(format!("{v:?}: the start is after the end")));
+        }
+    }
+    Ok((from, to))
+}
+
+/// Parses `bbox=minlon,minlat,maxlon,maxlat` (CRS84 degrees; 6 numbers
+/// with heights are accepted and the heights ignored).
+pub fn bbox(v: &str) -> Result<[f64; 4], ApiError> {
+    let bad = |why: String| ApiError::param("bbox", why);
+    let nums: Vec<f64> = v
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| bad(format!("{s:?} is not a number")))
+        })
+        .collect::<Result<_, _>>()?;
+    let b = match nums.len() {
+        4 => [nums[0], nums[1], nums[2], nums[3]],
+        6 => [nums[0], nums[1], nums[3], nums[4]],
+        n => return Err(bad(format!("needs 4 numbers (minlon,minlat,maxlon,maxlat), got {n}"))),
+    };
+    if !(-180.0..=180.0).contains(&b[0]) || !(-180.0..=180.0).contains(&b[2]) {
+        return Err(bad("longitudes must be within -180..180".into()));
+    }
+    if !(-90.0..=90.0).contains(&b[1]) || !(-90.0..=90.0).contains(&b[3]) {
+        return Err(bad("latitudes must be within -90..90".into()));
+    }
+    if b[1] > b[3] || b[0] > b[2] {
+        return Err(bad("the minimum is above the maximum".into()));
+    }
+    Ok(b)
+}
+
+fn count(name: &str, v: &str, min: usize) -> Result<usize, ApiError> {
+    let n: usize = v
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::param(name, format!("{v:?} is not a whole number")))?;
+    if n < min {
+        return Err(ApiError::param(name, format!("must be at least {min}")));
+    }
+    Ok(n)
+}
+
+/// The standard items parameters, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemsQuery {
+    pub bbox: Option<[f64; 4]>,
+    /// The page size actually used (capped at [`MAX_LIMIT`]).
+    pub limit: usize,
+    pub offset: usize,
+    pub datetime: Option<MonthRange>,
+    /// Only these properties in each feature (`properties=a,b`).
+    pub properties: Option<Vec<String>>,
+    /// (property, descending), in priority order.
+    pub sortby: Vec<(String, bool)>,
+    /// Property filters (name, value): equality, string or number.
+    pub filters: Vec<(String, String)>,
+    pub format: Option<Format>,
+}
+
+impl Default for ItemsQuery {
+    fn default() -> Self {
+        ItemsQuery {
+            bbox: None,
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+            datetime: None,
+            properties: None,
+            sortby: Vec::new(),
+            filters: Vec::new(),
+            format: None,
+        }
+    }
+}
+
+fn once<'a>(seen: &mut Vec<&'a str>, k: &'a str) -> Result<(), ApiError> {
+    if seen.contains(&k) {
+        return Err(ApiError::param(k, "given more than once"));
+    }
+    seen.push(k);
+    Ok(())
+}
+
+/// Splits the query into the standard items parameters, the analysis
+/// parameters named in `analysis_names` (returned raw), and property
+/// filters (everything else, checked later against the layer's properties).
+pub fn items(
+    pairs: &[(String, String)],
+    analysis_names: &[&str],
+) -> Result<(ItemsQuery, BTreeMap<String, Vec<String>>), ApiError> {
+    let mut q = ItemsQuery::default();
+    let mut analysis: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, v) in pairs {
+        let key = k.as_str();
+        if analysis_names.contains(&key) {
+            analysis.entry(k.clone()).or_default().push(v.clone());
+            continue;
+        }
+        match key {
+            "bbox" => {
+                once(&mut seen, key)?;
+                q.bbox = Some(bbox(v)?);
+            }
+            "limit" => {
+                once(&mut seen, key)?;
+                q.limit = count("limit", v, 1)?.min(MAX_LIMIT);
+            }
+            "offset" => {
+                once(&mut seen, key)?;
+                q.offset = count("offset", v, 0)?;
+            }
+            "datetime" => {
+                once(&mut seen, key)?;
+                q.datetime = Some(datetime(v)?);
+            }
+            "properties" => {
+                once(&mut seen, key)?;
+                q.properties = Some(
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                );
+            }
+            "sortby" => {
+                once(&mut seen, key)?;
+                for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let (name, desc) = match s.as_bytes()[0] {
+                        b'-' => (&s[1..], true),
+                        b'+' => (&s[1..], false),
+                        _ => (s, false),
+                    };
+                    if name.is_empty() {
+                        return Err(ApiError::param("sortby", format!("{s:?} names no property")));
+                    }
+                    q.sortby.push((name.to_string(), desc));
+                }
+            }
+            "f" => {
+                once(&mut seen, key)?;
+                q.format = Some(format(v)?);
+            }
+            _ => q.filters.push((k.clone(), v.clone())),
+        }
+    }
+    Ok((q, analysis))
+}
+
+/// An analysis collection's own parameters (`cell`, `band`, `crime_type`,
+/// `from`, `to`, ...), with typed accessors whose errors name the parameter.
+/// `datetime` on an analysis collection becomes `from`/`to`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalysisParams {
+    values: BTreeMap<String, Vec<String>>,
+}
+
+fn param_err(name: &str, message: String) -> AnalysisError {
+    AnalysisError::Param {
+        name: name.to_string(),
+        message,
+    }
+}
+
+impl AnalysisParams {
+    /// From raw values; repeated parameters other than list ones are errors.
+    pub fn new(values: BTreeMap<String, Vec<String>>, lists: &[&str]) -> Result<AnalysisParams, ApiError> {
+        for (k, v) in &values {
+            if v.len() > 1 && !lists.contains(&k.as_str()) {
+                return Err(ApiError::param(k, "given more than once"));
+            }
+        }
+        Ok(AnalysisParams { values })
+    }
+
+    /// Sets `from`/`to` from a `datetime` range (an error if they were given too).
+    pub fn set_months(&mut self, range: MonthRange) -> Result<(), ApiError> {
+        if self.values.contains_key("from") || self.values.contains_key("to") {
+            return Err(ApiError::param("datetime", "give either datetime or from/to, not both"));
+        }
+        if let Some(a) = range.0 {
+            self.values.insert("from".into(), vec![crate::month::format(a)]);
+        }
+        if let Some(b) = range.1 {
+            self.values.insert("to".into(), vec![crate::month::format(b)]);
+        }
+        Ok(())
+    }
+
+    /// The raw value of a single-valued parameter.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.values.get(name).and_then(|v| v.first()).map(|s| s.trim())
+    }
+
+    /// A list parameter: repeated and/or comma-separated values.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.values
+            .get(name)
+            .into_iter()
+            .flatten()
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// A finite number (metres, a probability, ...).
+    pub fn f64(&self, name: &str) -> Result<Option<f64>, AnalysisError> {
+        self.str(name)
+            .map(|s| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| param_err(name, format!("{s:?} is not a number")))
+            })
+            .transpose()
+    }
+
+    /// A non-negative whole number (teams, permutations, months).
+    pub fn u64(&self, name: &str) -> Result<Option<u64>, AnalysisError> {
+        self.str(name)
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|_| param_err(name, format!("{s:?} is not a non-negative whole number")))
+            })
+            .transpose()
+    }
+
+    /// As [`AnalysisParams::u64`], as a `usize`.
+    pub fn usize(&self, name: &str) -> Result<Option<usize>, AnalysisError> {
+        Ok(self.u64(name)?.map(|v| v as usize))
+    }
+
+    /// One of `choices` (case-insensitive).
+    pub fn choice(&self, name: &str, choices: &[&'static str]) -> Result<Option<&'static str>, AnalysisError> {
+        self.str(name)
+            .map(|s| {
+                choices
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(s))
+                    .copied()
+                    .ok_or_else(|| param_err(name, format!("{s:?} is not one of {}", choices.join(", "))))
+            })
+            .transpose()
+    }
+
+    /// The incident selection: `crime_type` (list), `from`, `to` (months, checked).
+    pub fn selection(&self) -> Result<Selection, AnalysisError> {
+        let s = Selection {
+            crime_types: self.list("crime_type"),
+            from: self.str("from").map(str::to_string),
+            to: self.str("to").map(str::to_string),
+            kind: None,
+        };
+        s.months()?;
+        s.types()?;
+        Ok(s)
+    }
+
+    /// A canonical text of the parameters (sorted names, list values in
+    /// order): the cache key of the layer they produce.
+    pub fn canonical(&self) -> String {
+        let mut out = String::new();
+        for (k, v) in &self.values {
+            out.push_str(k);
+            out.push('=');
+            out.push_str(&v.join(","));
+            out.push('&');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_parsing_names_the_parameter() {
+        let p = |q: &str| items(&pairs(Some(q)), &["cell"]);
+        assert_eq!(p("limit=20000").unwrap().0.limit, MAX_LIMIT);
+        assert_eq!(p("limit=0").unwrap_err().parameter(), Some("limit"));
+        assert_eq!(p("limit=abc").unwrap_err().parameter(), Some("limit"));
+        assert_eq!(p("offset=-1").unwrap_err().parameter(), Some("offset"));
+        assert_eq!(p("bbox=1,2,3").unwrap_err().parameter(), Some("bbox"));
+        assert_eq!(p("bbox=0,52,-1,51").unwrap_err().parameter(), Some("bbox"));
+        assert_eq!(p("bbox=0,95,1,96").unwrap_err().parameter(), Some("bbox"));
+        assert_eq!(p("datetime=2024-13").unwrap_err().parameter(), Some("datetime"));
+        assert_eq!(p("limit=1&limit=2").unwrap_err().parameter(), Some("limit"));
+        let (q, a) =
+            p("bbox=-0.2,51.4,0.1,51.6&datetime=2020-01/..&sortby=-count,name&cell=250&crime_type=Burglary").unwrap();
+        assert_eq!(q.bbox, Some([-0.2, 51.4, 0.1, 51.6]));
+        assert_eq!(q.datetime, Some((Some(2020 * 12), None)));
+        assert_eq!(q.sortby, vec![("count".into(), true), ("name".into(), false)]);
+        assert_eq!(q.filters, vec![("crime_type".to_string(), "Burglary".to_string())]);
+        assert_eq!(a["cell"], vec!["250".to_string()]);
+    }
+
+    #[test]
+    fn datetime_accepts_months_dates_and_open_ends() {
+        assert_eq!(datetime("2024-03").unwrap(), (Some(2024 * 12 + 2), Some(2024 * 12 + 2)));
+        assert_eq!(
+            datetime("2024-01-01T00:00:00Z/2024-06-30T00:00:00Z").unwrap(),
+            (Some(2024 * 12), Some(2024 * 12 + 5))
+        );
+        assert_eq!(datetime("../2024-06").unwrap(), (None, Some(2024 * 12 + 5)));
+        assert!(datetime("2024-06/2024-01").is_err());
+        assert!(datetime("..").is_err());
+    }
+
+    #[test]
+    fn analysis_params_are_typed_and_canonical() {
+        let mut v = BTreeMap::new();
+        v.insert("teams".to_string(), vec!["-1".to_string()]);
+        v.insert("radius".to_string(), vec!["abc".to_string()]);
+        v.insert(
+            "crime_type".to_string(),
+            vec!["burglary,robbery".into(), "drugs".into()],
+        );
+        let a = AnalysisParams::new(v, &["crime_type"]).unwrap();
+        assert!(matches!(a.u64("teams"), Err(AnalysisError::Param { name, .. }) if name == "teams"));
+        assert!(matches!(a.f64("radius"), Err(AnalysisError::Param { name, .. }) if name == "radius"));
+        assert_eq!(a.list("crime_type"), vec!["burglary", "robbery", "drugs"]);
+        assert_eq!(a.selection().unwrap().crime_types.len(), 3);
+        assert_eq!(a.canonical(), "crime_type=burglary,robbery,drugs&radius=abc&teams=-1&");
+        let mut b = AnalysisParams::default();
+        b.set_months((Some(2024 * 12), None)).unwrap();
+        assert_eq!(b.str("from"), Some("2024-01"));
+    }
+}

@@ -1,0 +1,277 @@
+//! The web map end to end in headless Chromium (Debian's `chromium` and
+//! `chromium-driver`), driven over the W3C WebDriver protocol: the page
+//! loads, its layers draw (SVG paths per layer), changing a control changes
+//! the hotspot layer, a click shows a feature's figures. A screenshot goes
+//! to `target/browser/map.png`.
+//!
+//! Skipped with a message when Chromium is absent, unless
+//! `HOTSPOTS_REQUIRE_BROWSER=1` (as in CI), when it fails instead.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn browser_paths() -> Option<(PathBuf, PathBuf)> {
+    let required = std::env::var("HOTSPOTS_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let chromium = std::env::var_os("HOTSPOTS_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    let driver = std::env::var_os("HOTSPOTS_CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromedriver".into());
+    if chromium.exists() && driver.exists() {
+        return Some((chromium, driver));
+    }
+    let msg = format!(
+        "browser test: {} or {} not found (apt-get install chromium chromium-driver)",
+        chromium.display(),
+        driver.display()
+    );
+    if required {
+        panic!("{msg}, and HOTSPOTS_REQUIRE_BROWSER=1");
+    }
+    eprintln!("SKIPPED {msg}");
+    None
+}
+
+/// A chromedriver process, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    session: Option<String>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(s) = &self.session {
+            let _ = common::http::request("DELETE", &format!("{}/session/{s}", self.url), &[], None);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start(driver: &std::path::Path) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let url = format!("http://127.0.0.1:{port}");
+        let t0 = Instant::now();
+        loop {
+            if let Ok(r) = common::http::request("GET", &format!("{url}/status"), &[], None) {
+                let v: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                if v["value"]["ready"] == true {
+                    break;
+                }
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver {
+            child,
+            url,
+            session: None,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.url);
+        let body = body.map(|b| b.to_string());
+        let r = common::http::request(
+            method,
+            &url,
+            &[("Content-Type", "application/json; charset=utf-8")],
+            body.as_deref().map(str::as_bytes),
+        )
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let v: Value = serde_json::from_slice(&r.body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {} ({e})", String::from_utf8_lossy(&r.body)));
+        assert_eq!(r.status, 200, "{method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn session_path(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session.as_deref().unwrap())
+    }
+
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            &self.session_path("/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Polls a script until it returns true.
+    fn wait_for(&self, what: &str, script: &str) {
+        let t0 = Instant::now();
+        while self.script(script) != Value::Bool(true) {
+            let state = self.script("return window.hotspotsState || null;");
+            assert!(
+                t0.elapsed() < Duration::from_secs(300),
+                "timed out waiting for {what}; state {state}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn count(d: &Driver, selector: &str) -> u64 {
+    d.script(&format!("return document.querySelectorAll({});", json!(selector)))
+        .as_array()
+        .map(|a| a.len() as u64)
+        .unwrap_or(0)
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let digits: Vec<u32> = s.bytes().filter_map(val).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (k, d)| acc | d << (18 - 6 * k));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+    }
+    out
+}
+
+#[test]
+fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
+    let Some((chromium, driver_path)) = browser_paths() else {
+        return;
+    };
+    let base = common::serve_dataset(&common::demo_dataset());
+    let mut d = Driver::start(&driver_path);
+    let caps = json!({"capabilities": {"alwaysMatch": {
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
+        },
+    }}});
+    let session = d.call("POST", "/session", Some(caps));
+    d.session = Some(session["sessionId"].as_str().unwrap().to_string());
+
+    d.call(
+        "POST",
+        &d.session_path("/url"),
+        Some(json!({"url": format!("{base}/map")})),
+    );
+    d.wait_for(
+        "the first load",
+        "return !!window.hotspotsState && window.hotspotsState.loads >= 1;",
+    );
+    let state = d.script("return window.hotspotsState;");
+    assert_eq!(state["errors"], json!([]), "no load errors: {state}");
+    let (wards, hot, schools, stations) = (
+        count(&d, "path.hs-ward"),
+        count(&d, "path.hs-hotspot"),
+        count(&d, "path.hs-schools"),
+        count(&d, "path.hs-stations"),
+    );
+    eprintln!("map drew {wards} wards, {hot} hotspot cells, {schools} schools, {stations} stations");
+    assert!(wards >= 10, "ward choropleth drawn");
+    assert_eq!(wards, state["wardFeatures"].as_u64().unwrap());
+    assert!(hot > 0, "hotspot layer drawn");
+    assert!(schools > 0 && stations > 0, "schools and stations drawn");
+    assert!(count(&d, "script[src^='http']") == 0, "no scripts from elsewhere");
+
+    // A click shows the feature's figures: a real click on whichever
+    // feature is topmost at the centre of a hotspot cell.
+    let target = d.script(
+        "const r = document.querySelector('path.hs-hotspot').getBoundingClientRect();
+         const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+         top.classList.add('click-me');
+         return top.getAttribute('class');",
+    );
+    assert!(
+        target.as_str().unwrap_or("").contains("hs-"),
+        "a feature is under the point: {target}"
+    );
+    let marker = d.call(
+        "POST",
+        &d.session_path("/element"),
+        Some(json!({"using": "css selector", "value": ".click-me"})),
+    );
+    let eid = marker
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    d.call(
+        "POST",
+        &d.session_path(&format!("/element/{eid}/click")),
+        Some(json!({})),
+    );
+    d.wait_for(
+        "a popup",
+        "return !!document.querySelector('.leaflet-popup-content table.props');",
+    );
+
+    // Changing the method changes the hotspot layer.
+    let before = d.script("return window.hotspotsState.hotspotUrl;");
+    d.script("const m = document.getElementById('method'); m.value = 'kde'; m.dispatchEvent(new Event('change'));");
+    d.wait_for("the KDE layer", "return window.hotspotsState.loads >= 2;");
+    let state = d.script("return window.hotspotsState;");
+    assert_ne!(state["hotspotUrl"], before);
+    assert!(state["hotspotUrl"].as_str().unwrap().contains("/collections/kde/items"));
+    let kde_cells = count(&d, "path.hs-hotspot");
+    assert!(kde_cells > 0, "KDE drawn");
+    assert_eq!(kde_cells, state["hotspotFeatures"].as_u64().unwrap());
+    assert_ne!(kde_cells, hot, "a different layer");
+
+    // Changing the crime type re-queries with it.
+    d.script(
+        "const c = document.getElementById('crime_type'); c.value = 'Burglary'; c.dispatchEvent(new Event('change'));",
+    );
+    d.wait_for("the burglary layer", "return window.hotspotsState.loads >= 3;");
+    let state = d.script("return window.hotspotsState;");
+    assert!(
+        state["hotspotUrl"].as_str().unwrap().contains("crime_type=Burglary"),
+        "{state}"
+    );
+    assert_eq!(state["errors"], json!([]), "{state}");
+
+    let png = base64_decode(d.call("GET", &d.session_path("/screenshot"), None).as_str().unwrap());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("map.png"), &png).unwrap();
+    eprintln!("screenshot: {}", dir.join("map.png").display());
+}
+
+#[test]
+fn base64_decodes() {
+    assert_eq!(base64_decode("aGVsbG8="), b"hello");
+    assert_eq!(base64_decode("aGk="), b"hi");
+    assert_eq!(base64_decode("YWJj"), b"abc");
+}
