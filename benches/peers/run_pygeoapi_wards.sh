@@ -28,7 +28,7 @@ server:
   encoding: utf-8
   languages: [en-US]
   limits: {default_items: 100, max_items: 10000}
-  map: {url: https://tile.openstreetmap.org/{z}/{x}/{y}.png, attribution: OSM}
+  map: {url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", attribution: OSM}
 logging: {level: ERROR}
 metadata:
   identification: {title: wards, description: wards, keywords: [wards], keywords_type: theme, terms_of_service: none, url: http://localhost}

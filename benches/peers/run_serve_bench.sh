@@ -33,7 +33,7 @@ trap 'kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 1 600); do curl -sf "$URL/conformance" >/dev/null && break; sleep 0.2; done
 echo "server up: $(ps -o rss= -p $PID | awk '{printf "%.0f MB resident", $1/1024}')"
 
-gistar="$URL/collections/gistar/items?limit=100"
+gistar="$URL/collections/gistar/items?cell=250&band=750&limit=100"
 echo "first (uncached) Gi* layer request: $(curl -s -o /dev/null -w '%{time_total}' "$gistar") s"
 echo "repeat (cached):                    $(curl -s -o /dev/null -w '%{time_total}' "$gistar") s"
 grep -c '"computed"\|computed' "$TMP/serve.log" | sed 's/^/layer computations logged: /'
