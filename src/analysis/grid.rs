@@ -38,6 +38,25 @@ pub struct Grid {
 /// Offsets (in cells) and weights of a convolution over a grid's lattice.
 pub type Stencil = Vec<(i32, i32, f64)>;
 
+/// The lattice offsets (in cells) whose centres lie within `radius_m` of
+/// the origin cell's centre, the offset (0, 0) included, each with
+/// `w(distance in metres)`. A cell exactly at the radius counts (1e-9
+/// relative tolerance, for floating-point centres).
+pub fn stencil_within(radius_m: f64, cell_m: f64, w: impl Fn(f64) -> f64) -> Stencil {
+    let limit = radius_m * (1.0 + 1e-9);
+    let reach = (limit / cell_m).floor() as i32;
+    let mut out = Vec::new();
+    for dr in -reach..=reach {
+        for dc in -reach..=reach {
+            let d = ((dc * dc + dr * dr) as f64).sqrt() * cell_m;
+            if d <= limit {
+                out.push((dc, dr, w(d)));
+            }
+        }
+    }
+    out
+}
+
 /// A grid's cells on their dense (col, row) lattice: O(1) lookups.
 #[derive(Debug, Clone)]
 pub struct Lattice {

@@ -281,6 +281,7 @@ pub fn study_mask(ds: &Dataset, cell_m: f64) -> StudyMask {
 
 /// Computes POI risk.
 pub fn poi_risk(ds: &Dataset, req: &PoiRiskRequest) -> Result<PoiRisk, AnalysisError> {
+    // Checked before the raster is built, so a bad request costs nothing.
     check(req)?;
     let mask = study_mask(ds, req.mask_cell_m);
     poi_risk_with_mask(ds, req, &mask)

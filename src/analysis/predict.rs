@@ -90,12 +90,12 @@ pub use super::grid::Stencil;
 
 /// Cells within `radius_m` of a cell centre (centre distance ≤ r), weight 1.
 pub fn disc_stencil(radius_m: f64, cell_m: f64) -> Stencil {
-    stencil(radius_m, cell_m, |_| 1.0)
+    super::grid::stencil_within(radius_m, cell_m, |_| 1.0)
 }
 
 /// Quartic kernel weights, normalised to sum 1.
 pub fn quartic_stencil(h_m: f64, cell_m: f64) -> Stencil {
-    let mut s = stencil(h_m, cell_m, |d| {
+    let mut s = super::grid::stencil_within(h_m, cell_m, |d| {
         let u = d / h_m;
         (1.0 - u * u).powi(2)
     });
@@ -108,21 +108,7 @@ pub fn quartic_stencil(h_m: f64, cell_m: f64) -> Stencil {
 
 /// Prospective weights 1/(1 + d/cell).
 pub fn prospective_stencil(band_m: f64, cell_m: f64) -> Stencil {
-    stencil(band_m, cell_m, |d| 1.0 / (1.0 + d / cell_m))
-}
-
-fn stencil(radius_m: f64, cell_m: f64, w: impl Fn(f64) -> f64) -> Stencil {
-    let reach = (radius_m / cell_m).floor() as i32;
-    let mut out = Vec::new();
-    for dr in -reach..=reach {
-        for dc in -reach..=reach {
-            let d = ((dc * dc + dr * dr) as f64).sqrt() * cell_m;
-            if d <= radius_m * (1.0 + 1e-9) {
-                out.push((dc, dr, w(d)));
-            }
-        }
-    }
-    out
+    super::grid::stencil_within(band_m, cell_m, |d| 1.0 / (1.0 + d / cell_m))
 }
 
 /// Monthly values per cell of a square grid.

@@ -134,18 +134,9 @@ impl Weights {
     /// a stencil of lattice offsets instead of a spatial hash.
     pub fn square_grid_band(grid: &super::grid::Grid, band_m: f64, inverse: bool) -> Weights {
         debug_assert_eq!(grid.kind, super::grid::GridKind::Square);
-        let cell = grid.cell_m;
-        let limit = band_m * (1.0 + EDGE_TOLERANCE);
-        let reach = (limit / cell).floor() as i32;
-        let mut stencil: Vec<(i32, i32, f64)> = Vec::new();
-        for dr in -reach..=reach {
-            for dc in -reach..=reach {
-                let d = ((dc * dc + dr * dr) as f64).sqrt() * cell;
-                if (dc, dr) != (0, 0) && d <= limit {
-                    stencil.push((dc, dr, d));
-                }
-            }
-        }
+        // Offsets with their distance; the focal cell's own weight is Gi*'s business.
+        let mut stencil = super::grid::stencil_within(band_m, grid.cell_m, |d| d);
+        stencil.retain(|&(dc, dr, _)| (dc, dr) != (0, 0));
         let lattice = grid.lattice();
         let mut offsets = Vec::with_capacity(grid.cells.len() + 1);
         let mut neighbours = Vec::with_capacity(grid.cells.len() * stencil.len());

@@ -144,7 +144,7 @@ impl Manifest {
             schema_version: SCHEMA_VERSION,
             hotspots_version: env!("CARGO_PKG_VERSION").to_string(),
             built_at_unix: now,
-            built_at: rfc3339(now),
+            built_at: crate::month::rfc3339(now),
             build_seconds: elapsed.as_secs_f64(),
             crs_metric: "EPSG:27700".into(),
             crs_geographic: "EPSG:4326".into(),
@@ -158,33 +158,12 @@ impl Manifest {
     }
 }
 
-/// Formats Unix seconds as RFC 3339 UTC (civil-from-days, Howard Hinnant).
-pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn rfc3339_known_instants() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
-        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(crate::month::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(crate::month::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(crate::month::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

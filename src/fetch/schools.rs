@@ -73,23 +73,8 @@ pub fn open_in_london(utf8: &[u8]) -> Result<(Vec<u8>, Filtered), csv::Error> {
 /// `YYYYMMDD` of the day `days_ago` days before the Unix time `now_unix` (UTC).
 pub fn date_stamp(now_unix: u64, days_ago: u64) -> String {
     let days = (now_unix / 86_400).saturating_sub(days_ago) as i64;
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::month::civil_from_days(days);
     format!("{y:04}{m:02}{d:02}")
-}
-
-/// Proleptic Gregorian date of a count of days since 1970-01-01
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
