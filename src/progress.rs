@@ -55,3 +55,21 @@ impl Progress {
         bar
     }
 }
+
+/// This process's resident memory now and at its peak, in MiB (Linux;
+/// zeros elsewhere), for the debug logs of long steps.
+pub fn memory_mib() -> (u64, u64) {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return (0, 0);
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb / 1024)
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -240,3 +240,62 @@ fn geojson_wards_ingest_like_the_shapefile() {
     let (a, b) = (m.totals.rows_accepted as f64, demo.manifest.totals.rows_accepted as f64);
     assert!((a - b).abs() <= 0.001 * b, "{a} vs {b}");
 }
+
+/// A reused file whose row becomes a duplicate of a new, earlier file's row
+/// is rejected with its raw row (found by parsing the reused file again), as
+/// a full re-parse would.
+#[test]
+fn reused_file_rows_can_become_cross_file_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = hotspots::demo::run(dir.path(), 5, true).unwrap();
+    let root = dir.path().join("root");
+    copy_dir(&demo.data_root, &root);
+    let config = Config::load(&demo.config).unwrap();
+    let out = dir.path().join("ds");
+    ingest(&config, &root, &out, &quiet()).unwrap();
+    // A new file that sorts first and repeats the first crime of 2023-01.
+    let jan = std::fs::read_to_string(root.join("police_uk/2023-01-demo-street.csv")).unwrap();
+    let mut lines = jan.lines();
+    let header = lines.next().unwrap();
+    let first = lines.find(|l| !l.starts_with(',')).unwrap();
+    let id = first.split(',').next().unwrap().to_string();
+    std::fs::write(
+        root.join("police_uk/2022-12-demo-street.csv"),
+        format!("{header}\n{first}\n"),
+    )
+    .unwrap();
+    let second = ingest(&config, &root, &out, &quiet()).unwrap();
+    let jan_record = second.sources[0]
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("2023-01-demo-street.csv"))
+        .unwrap();
+    assert!(jan_record.reused, "the unchanged file is taken from the cache");
+    assert_eq!(
+        jan_record.rows_accepted + jan_record.rows_rejected,
+        jan_record.rows_read
+    );
+    let full_dir = dir.path().join("full");
+    let full = ingest(
+        &config,
+        &root,
+        &full_dir,
+        &IngestOptions {
+            quiet: true,
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(second.totals, full.totals);
+    let a = Dataset::open(&out).unwrap();
+    let b = Dataset::open(&full_dir).unwrap();
+    assert!(a.incidents.equals_missing(&b.incidents));
+    let (ra, rb) = (a.rejects().unwrap(), b.rejects().unwrap());
+    assert!(ra.equals_missing(&rb), "same rejects, raw rows included");
+    let raw = ra.column("raw").unwrap().str().unwrap();
+    let detail = ra.column("detail").unwrap().str().unwrap();
+    let dup = (0..ra.height())
+        .find(|&i| detail.get(i).unwrap_or("").contains(&id))
+        .expect("the repeated crime is rejected");
+    assert_eq!(raw.get(dup), Some(first), "kept verbatim");
+}

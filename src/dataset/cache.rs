@@ -1,45 +1,77 @@
-//! The parse cache: each incident file's parsed rows and parse-time rejects,
-//! keyed by the file's sha256 and the parser settings. Ingesting again with
-//! one more month parses only the new file; unchanged files come from here.
+//! Re-ingest without re-parsing: the previous dataset is its own cache.
+//!
+//! `cache/index.json` records, for each incident file by sha256, the parser
+//! settings it was read with and where its rows went: a contiguous range of
+//! `incidents.parquet` and of `rejects.parquet` (the tables are written in
+//! file order). Ingesting again with one more month takes every unchanged
+//! file's rows and rejects from those ranges and parses only the new file,
+//! so the cache costs no second copy of the rows on disk or in memory.
+//!
+//! A file is taken from the cache only if none of its rows was rejected as a
+//! duplicate of another file's row: those rejects depend on the other files,
+//! so such a file is parsed again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use polars::prelude::*;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::write::write_parquet_with;
 use super::{read_parquet, DatasetError};
 use crate::config::IncidentSource;
-use crate::ingest::csv_incidents::Parsed;
 use crate::ingest::reject::{Reject, RejectReason};
-use crate::ingest::rows::{IncidentRows, StrCol};
+use crate::ingest::rows::StrCol;
 
-/// Bumped when parsing changes, so old caches are not trusted.
-const PARSER_VERSION: u32 = 2;
+/// Bumped when parsing or the index changes, so old caches are not trusted.
+const PARSER_VERSION: u32 = 3;
 
+/// Where one file's rows went in the dataset, and how it was parsed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Entry {
-    fingerprint: String,
-    members: Vec<String>,
-    rows_read: u64,
+pub struct Entry {
+    pub fingerprint: String,
+    /// Member names ("" for a plain file).
+    pub members: Vec<String>,
+    pub rows_read: u64,
+    /// Rows rejected as duplicates of another file's rows.
+    pub cross_file_duplicates: u64,
+    /// The file-table id of its first member.
+    pub first_file_id: u32,
+    /// Row range in `incidents.parquet`: (first row, rows).
+    pub incidents: (u64, u64),
+    /// Row range in `rejects.parquet`: (first row, rows).
+    pub rejects: (u64, u64),
 }
 
-/// Parsed files, either read from a previous dataset or fresh from this ingest.
+/// One file's rows, taken from the previous dataset.
+pub struct Reused {
+    /// Its rows of the previous incidents table (columns as written).
+    pub frame: DataFrame,
+    /// Per row: member, line and crime id, for de-duplication.
+    pub member: Vec<u32>,
+    pub line: Vec<u32>,
+    pub crime_id: StrCol,
+    /// Its rejects, `file` relative to its first member.
+    pub rejects: Vec<Reject>,
+    pub rows_read: u64,
+}
+
+/// The index of a previous dataset (reading), or of the one being written.
 #[derive(Default)]
 pub struct Cache {
-    /// Where the entries' parquet files live (a previous dataset's cache dir).
     dir: Option<PathBuf>,
     index: HashMap<String, Entry>,
-    fresh: Vec<(String, Entry, Parsed)>,
+    /// The previous incidents and rejects tables, read on first use.
+    tables: OnceLock<Option<(DataFrame, DataFrame)>>,
 }
 
 /// What determines how a file parses and locates, besides its bytes:
-/// the parser settings and (`spatial_key`) the boundaries and POIs.
-fn fingerprint(src: &IncidentSource, spatial_key: &str) -> String {
+/// the source's name and parser settings and (`spatial_key`) the boundaries
+/// and POIs.
+pub fn fingerprint(src: &IncidentSource, spatial_key: &str) -> String {
     format!(
-        "v{PARSER_VERSION}:{spatial_key}:{}:{}:{}",
+        "v{PARSER_VERSION}:{spatial_key}:{}:{}:{}:{}",
+        src.name,
         serde_json::to_string(&src.format).unwrap_or_default(),
         src.kind.as_str(),
         serde_json::to_string(&src.columns).unwrap_or_default()
@@ -49,178 +81,110 @@ fn fingerprint(src: &IncidentSource, spatial_key: &str) -> String {
 impl Cache {
     /// The cache of the dataset at `dataset_dir`, if it has one.
     pub fn open(dataset_dir: &Path) -> Option<Cache> {
-        let dir = dataset_dir.join("cache");
-        let text = std::fs::read_to_string(dir.join("index.json")).ok()?;
+        let text = std::fs::read_to_string(dataset_dir.join("cache").join("index.json")).ok()?;
         let index = serde_json::from_str(&text).ok()?;
         Some(Cache {
-            dir: Some(dir),
+            dir: Some(dataset_dir.to_path_buf()),
             index,
-            fresh: Vec::new(),
+            tables: OnceLock::new(),
         })
     }
 
-    /// The parsed content of a file with this sha256, if cached for the same parser settings.
-    pub fn take(&self, sha256: &str, src: &IncidentSource, spatial_key: &str) -> Option<(Vec<String>, Parsed)> {
+    /// A cache index for the dataset being written.
+    pub fn new(entries: impl IntoIterator<Item = (String, Entry)>) -> Cache {
+        Cache {
+            dir: None,
+            index: entries.into_iter().collect(),
+            tables: OnceLock::new(),
+        }
+    }
+
+    /// Reads the previous incidents and rejects tables now. Call it before
+    /// taking files in parallel: reading Parquet runs on polars' thread pool,
+    /// and a rayon worker waiting for it may steal another `take`, which must
+    /// not find the tables half-read (a deadlock on the lazy cell).
+    pub fn preload(&self) {
+        if !self.index.is_empty() {
+            self.tables();
+        }
+    }
+
+    fn tables(&self) -> Option<&(DataFrame, DataFrame)> {
+        self.tables
+            .get_or_init(|| {
+                let dir = self.dir.as_ref()?;
+                let incidents = read_parquet(&dir.join("incidents.parquet")).ok()?;
+                let rejects = read_parquet(&dir.join("rejects.parquet")).ok()?;
+                Some((incidents, rejects))
+            })
+            .as_ref()
+    }
+
+    /// The rows of a file with this sha256 from the previous dataset, if it
+    /// was read with the same settings and can be reused (see the module doc).
+    pub fn take(&self, sha256: &str, src: &IncidentSource, spatial_key: &str) -> Option<(Vec<String>, Reused)> {
         let entry = self.index.get(sha256)?;
-        if entry.fingerprint != fingerprint(src, spatial_key) {
+        if entry.fingerprint != fingerprint(src, spatial_key) || entry.cross_file_duplicates > 0 {
             return None;
         }
-        let dir = self.dir.as_ref()?;
-        let rows = read_parquet(&dir.join(format!("{sha256}.rows.parquet"))).ok()?;
-        let rejects = read_parquet(&dir.join(format!("{sha256}.rejects.parquet"))).ok()?;
+        let (incidents, rejects) = self.tables()?;
+        let (start, len) = entry.incidents;
+        if start + len > incidents.height() as u64 || entry.rejects.0 + entry.rejects.1 > rejects.height() as u64 {
+            return None;
+        }
+        let frame = incidents.slice(start as i64, len as usize);
+        let first = entry.first_file_id;
+        let member: Vec<u32> = frame
+            .column("file_id")
+            .ok()?
+            .u32()
+            .ok()?
+            .into_no_null_iter()
+            .map(|f| f.wrapping_sub(first))
+            .collect();
+        if member.iter().any(|m| *m as usize >= entry.members.len()) {
+            return None;
+        }
+        let line: Vec<u32> = frame.column("line").ok()?.u32().ok()?.into_no_null_iter().collect();
+        let mut crime_id = StrCol::default();
+        for v in frame.column("crime_id").ok()?.str().ok()?.iter() {
+            crime_id.push(v.unwrap_or(""));
+        }
+        let rej = rejects.slice(entry.rejects.0 as i64, entry.rejects.1 as usize);
+        let rejects = rejects_from_frame(&rej, first).ok()?;
         Some((
             entry.members.clone(),
-            Parsed {
-                rows: rows_from_frame(&rows).ok()?,
-                rejects: rejects_from_frame(&rejects).ok()?,
+            Reused {
+                frame,
+                member,
+                line,
+                crime_id,
+                rejects,
                 rows_read: entry.rows_read,
             },
         ))
     }
 
-    /// A cache holding this ingest's parsed files.
-    pub fn from_parsed(
-        files: impl Iterator<Item = (String, IncidentSource, Vec<String>, Parsed)>,
-        spatial_key: &str,
-    ) -> Cache {
-        Cache {
-            dir: None,
-            index: HashMap::new(),
-            fresh: files
-                .map(|(sha, src, members, parsed)| {
-                    let entry = Entry {
-                        fingerprint: fingerprint(&src, spatial_key),
-                        members,
-                        rows_read: parsed.rows_read,
-                    };
-                    (sha, entry, parsed)
-                })
-                .collect(),
-        }
-    }
-
-    /// Writes the cache into `dir`. Files already in `previous_dir` (same
-    /// sha256) are hard-linked rather than written again.
-    pub fn write(&self, dir: &Path, previous_dir: &Path) -> Result<(), DatasetError> {
+    /// Writes the index into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), DatasetError> {
         std::fs::create_dir_all(dir).map_err(|source| DatasetError::Io {
             path: dir.display().to_string(),
             source,
         })?;
-        self.fresh
-            .par_iter()
-            .try_for_each(|(sha, _, parsed)| -> Result<(), DatasetError> {
-                for suffix in ["rows", "rejects"] {
-                    let name = format!("{sha}.{suffix}.parquet");
-                    let target = dir.join(&name);
-                    if std::fs::hard_link(previous_dir.join(&name), &target).is_ok() {
-                        continue;
-                    }
-                    let mut df = if suffix == "rows" {
-                        rows_to_frame(&parsed.rows)
-                    } else {
-                        rejects_to_frame(&parsed.rejects)
-                    }
-                    .map_err(|source| DatasetError::Polars {
-                        path: target.display().to_string(),
-                        source,
-                    })?;
-                    // LZ4: the cache is read back by this program only, and fast matters more than small.
-                    write_parquet_with(&target, &mut df, ParquetCompression::Lz4Raw)?;
-                }
-                Ok(())
-            })?;
-        let index: HashMap<&String, &Entry> = self.fresh.iter().map(|(s, e, _)| (s, e)).collect();
         let path = dir.join("index.json");
-        std::fs::write(&path, serde_json::to_string(&index).unwrap_or_default()).map_err(|source| DatasetError::Io {
-            path: path.display().to_string(),
-            source,
+        std::fs::write(&path, serde_json::to_string(&self.index).unwrap_or_default()).map_err(|source| {
+            DatasetError::Io {
+                path: path.display().to_string(),
+                source,
+            }
         })
     }
 }
 
-fn str_col(name: &str, c: &StrCol) -> Column {
-    Column::new(name.into(), c.iter().collect::<Vec<_>>())
-}
-
-fn rows_to_frame(r: &IncidentRows) -> PolarsResult<DataFrame> {
-    DataFrame::new(
-        r.len(),
-        vec![
-            Column::new("file".into(), r.file.clone()),
-            Column::new("line".into(), r.line.clone()),
-            Column::new("raw_start".into(), r.raw_start.clone()),
-            Column::new("raw_len".into(), r.raw_len.clone()),
-            str_col("crime_id", &r.crime_id),
-            Column::new("api_id".into(), r.api_id.clone()),
-            Column::new("month".into(), r.month.clone()),
-            str_col("crime_type", &r.crime_type),
-            Column::new("lon".into(), r.lon.clone()),
-            Column::new("lat".into(), r.lat.clone()),
-            Column::new("easting_m".into(), r.easting_m.clone()),
-            Column::new("northing_m".into(), r.northing_m.clone()),
-            str_col("location", &r.location),
-            str_col("lsoa_code", &r.lsoa_code),
-            str_col("falls_within", &r.falls_within),
-            str_col("outcome", &r.outcome),
-            Column::new("ward".into(), r.ward.clone()),
-            Column::new("school".into(), r.school.clone()),
-            Column::new("school_m".into(), r.school_m.clone()),
-            Column::new("station".into(), r.station.clone()),
-            Column::new("station_m".into(), r.station_m.clone()),
-        ],
-    )
-}
-
-fn rows_from_frame(df: &DataFrame) -> PolarsResult<IncidentRows> {
-    let u32s = |n: &str| -> PolarsResult<Vec<u32>> { Ok(df.column(n)?.u32()?.into_no_null_iter().collect()) };
-    let f64s = |n: &str| -> PolarsResult<Vec<f64>> { Ok(df.column(n)?.f64()?.into_no_null_iter().collect()) };
-    let strs = |n: &str| -> PolarsResult<StrCol> {
-        let mut c = StrCol::default();
-        for v in df.column(n)?.str()?.iter() {
-            c.push(v.unwrap_or(""));
-        }
-        Ok(c)
-    };
-    Ok(IncidentRows {
-        file: u32s("file")?,
-        line: u32s("line")?,
-        raw_start: u32s("raw_start")?,
-        raw_len: u32s("raw_len")?,
-        crime_id: strs("crime_id")?,
-        api_id: df.column("api_id")?.i64()?.into_no_null_iter().collect(),
-        month: u32s("month")?,
-        crime_type: strs("crime_type")?,
-        lon: f64s("lon")?,
-        lat: f64s("lat")?,
-        easting_m: f64s("easting_m")?,
-        northing_m: f64s("northing_m")?,
-        location: strs("location")?,
-        lsoa_code: strs("lsoa_code")?,
-        falls_within: strs("falls_within")?,
-        outcome: strs("outcome")?,
-        ward: u32s("ward")?,
-        school: u32s("school")?,
-        school_m: f64s("school_m")?,
-        station: u32s("station")?,
-        station_m: f64s("station_m")?,
-    })
-}
-
-fn rejects_to_frame(r: &[Reject]) -> PolarsResult<DataFrame> {
-    DataFrame::new(
-        r.len(),
-        vec![
-            Column::new("file".into(), r.iter().map(|x| x.file).collect::<Vec<_>>()),
-            Column::new("line".into(), r.iter().map(|x| x.line).collect::<Vec<_>>()),
-            Column::new("reason".into(), r.iter().map(|x| x.reason.as_str()).collect::<Vec<_>>()),
-            Column::new("detail".into(), r.iter().map(|x| x.detail.as_str()).collect::<Vec<_>>()),
-            Column::new("raw".into(), r.iter().map(|x| x.raw.as_str()).collect::<Vec<_>>()),
-        ],
-    )
-}
-
-fn rejects_from_frame(df: &DataFrame) -> PolarsResult<Vec<Reject>> {
-    let file = df.column("file")?.u32()?;
+/// Rejects as stored in `rejects.parquet`, with `file` made relative to
+/// `first_file_id`.
+fn rejects_from_frame(df: &DataFrame, first_file_id: u32) -> PolarsResult<Vec<Reject>> {
+    let file = df.column("file_id")?.u32()?;
     let line = df.column("line")?.u32()?;
     let reason = df.column("reason")?.str()?;
     let detail = df.column("detail")?.str()?;
@@ -228,7 +192,7 @@ fn rejects_from_frame(df: &DataFrame) -> PolarsResult<Vec<Reject>> {
     (0..df.height())
         .map(|i| {
             Ok(Reject {
-                file: file.get(i).unwrap_or(0),
+                file: file.get(i).unwrap_or(0).wrapping_sub(first_file_id),
                 line: line.get(i).unwrap_or(0),
                 reason: reason
                     .get(i)

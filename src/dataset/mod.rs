@@ -9,7 +9,7 @@
 //! | `schools.parquet`, `stations.parquet`, `pois_<kind>.parquet` | points of interest |
 //! | (in memory) | [`columns::IncidentColumns`]: incidents as typed vectors for fast selection |
 //! | `manifest.json` | schema version, CRS, sources with sha256 and counts, build time |
-//! | `cache/` | parsed source files keyed by sha256, so a re-ingest skips unchanged files |
+//! | `cache/index.json` | where each source file's rows went, by sha256, so a re-ingest skips unchanged files ([`cache`]) |
 //!
 //! Written atomically ([`write::write_atomic`]); read with [`Dataset::open`].
 
@@ -47,9 +47,21 @@ pub enum DatasetError {
     Injected(String),
 }
 
-/// All tables of a dataset, in memory.
+/// A table that writes itself as Parquet, for tables too large to build as
+/// one frame (the incidents are written row group by row group).
+pub trait TableWriter: Send + Sync {
+    fn write_parquet(&self, path: &Path) -> Result<(), DatasetError>;
+}
+
+impl TableWriter for DataFrame {
+    fn write_parquet(&self, path: &Path) -> Result<(), DatasetError> {
+        write::write_parquet(path, &mut self.clone())
+    }
+}
+
+/// All tables of a dataset, ready to write.
 pub struct Tables {
-    pub incidents: DataFrame,
+    pub incidents: Box<dyn TableWriter>,
     pub rejects: DataFrame,
     pub files: DataFrame,
     pub wards: DataFrame,

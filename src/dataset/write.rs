@@ -9,7 +9,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::cache::Cache;
-use super::{DatasetError, Tables};
+use super::{DatasetError, TableWriter, Tables};
 
 /// Environment variable for crash tests: when set to a table name, the
 /// process aborts (as if killed) right after writing that table.
@@ -82,36 +82,45 @@ pub fn write_atomic(out: &Path, tables: &Tables, cache: &Cache) -> Result<(), Da
     remove_stale_temps(out);
     let tmp = temp_dir_for(out);
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    let result = write_into(&tmp, out, tables, cache).and_then(|()| swap_into_place(&tmp, out));
+    let result = write_into(&tmp, tables, cache).and_then(|()| swap_into_place(&tmp, out));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result
 }
 
-fn write_into(tmp: &Path, out: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetError> {
-    let mut jobs: Vec<(String, DataFrame)> = vec![
-        ("incidents".into(), tables.incidents.clone()),
-        ("rejects".into(), tables.rejects.clone()),
-        ("files".into(), tables.files.clone()),
-        ("wards".into(), tables.wards.clone()),
-        ("boroughs".into(), tables.boroughs.clone()),
+fn write_into(tmp: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetError> {
+    let mut jobs: Vec<(&str, &dyn TableWriter)> = vec![
+        ("incidents", tables.incidents.as_ref()),
+        ("rejects", &tables.rejects),
+        ("files", &tables.files),
+        ("wards", &tables.wards),
+        ("boroughs", &tables.boroughs),
     ];
-    jobs.extend(tables.pois.iter().cloned());
+    jobs.extend(
+        tables
+            .pois
+            .iter()
+            .map(|(name, df)| (name.as_str(), df as &dyn TableWriter)),
+    );
     let abort_after = std::env::var(ABORT_AFTER_ENV).ok();
-    let results: Vec<Result<(), DatasetError>> = jobs
-        .par_iter_mut()
-        .map(|(name, df)| {
-            write_parquet(&tmp.join(format!("{name}.parquet")), df)?;
-            if abort_after.as_deref() == Some(name.as_str()) {
-                // Simulates `kill -9` mid-ingest for the crash test.
-                std::process::abort();
-            }
-            Ok(())
-        })
-        .collect();
-    results.into_iter().collect::<Result<(), _>>()?;
-    cache.write(&tmp.join("cache"), &out.join("cache"))?;
+    // The incidents table parallelises inside; the small tables alongside it.
+    let (first, rest) = jobs.split_at(1);
+    let write = |(name, table): &(&str, &dyn TableWriter)| -> Result<(), DatasetError> {
+        table.write_parquet(&tmp.join(format!("{name}.parquet")))?;
+        if abort_after.as_deref() == Some(*name) {
+            // Simulates `kill -9` mid-ingest for the crash test.
+            std::process::abort();
+        }
+        Ok(())
+    };
+    let (a, b) = rayon::join(
+        || first.iter().try_for_each(write),
+        || rest.par_iter().try_for_each(write),
+    );
+    a?;
+    b?;
+    cache.write(&tmp.join("cache"))?;
     if abort_after.as_deref() == Some("cache") {
         std::process::abort();
     }

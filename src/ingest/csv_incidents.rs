@@ -124,83 +124,46 @@ pub struct Parsed {
     pub rows_read: u64,
 }
 
-/// Parses one decompressed CSV. `file_id` is the file's index in the ingest's
-/// file table; `file` names it in errors.
-pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
-    let bytes = super::sources::strip_bom(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut record = ByteRecord::new();
-    let got_header = reader.read_byte_record(&mut record).map_err(|e| IngestError::Format {
-        file: file.to_string(),
-        line: 1,
-        field: "header".into(),
-        message: e.to_string(),
-    })?;
-    if !got_header {
-        return Ok(Parsed::default());
-    }
-    let width = record.len();
-    let cols = resolve(&record, map, file)?;
-    let mut out = Parsed::default();
-    let rows = &mut out.rows;
-    let default_category = map.default_category.as_deref().unwrap_or("");
-    let mut lines = LineCounter::default();
-    loop {
-        let (start, line) = lines.record_start(bytes, reader.position().byte() as usize);
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                // A CSV-level error (e.g. invalid quoting): keep the rest of the line.
-                out.rows_read += 1;
-                let end = reader.position().byte() as usize;
-                out.rejects.push(Reject {
-                    file: file_id,
-                    line,
-                    reason: RejectReason::MalformedRow,
-                    detail: e.to_string(),
-                    raw: raw_text(bytes, start, end),
-                });
-                continue;
-            }
-        }
-        let end = reader.position().byte() as usize;
+/// Validates one record's fields and appends it to the rows or the rejects.
+struct RowBuilder<'m> {
+    map: &'m ColumnMap,
+    cols: Resolved,
+    width: usize,
+    file_id: u32,
+    default_category: &'m str,
+    out: Parsed,
+}
+
+impl RowBuilder<'_> {
+    /// `fields` are the record's fields (untrimmed); `raw` its text without
+    /// the line ending, starting at byte `start` of the file.
+    fn push(&mut self, fields: &[&str], line: u32, start: usize, raw: &str) {
+        let out = &mut self.out;
+        let map = self.map;
+        let cols = &self.cols;
         out.rows_read += 1;
-        let reject = |reason: RejectReason, detail: String| Reject {
-            file: file_id,
-            line,
-            reason,
-            detail,
-            raw: raw_text(bytes, start, end),
+        let file_id = self.file_id;
+        let mut reject = |reason: RejectReason, detail: String| {
+            out.rejects.push(Reject {
+                file: file_id,
+                line,
+                reason,
+                detail,
+                raw: raw.trim_end_matches(['\r', '\n']).to_string(),
+            })
         };
-        if record.len() != width {
-            out.rejects.push(reject(
-                RejectReason::MalformedRow,
-                format!("{} fields, the header has {width}", record.len()),
-            ));
-            continue;
+        if fields.len() != self.width {
+            let detail = format!("{} fields, the header has {}", fields.len(), self.width);
+            reject(RejectReason::MalformedRow, detail);
+            return;
         }
-        let Ok(fields) = std::str::from_utf8(record.as_slice()) else {
-            out.rejects
-                .push(reject(RejectReason::MalformedRow, "not valid UTF-8".into()));
-            continue;
-        };
-        let field = |i: usize| -> &str {
-            let b = record.range(i).unwrap_or(0..0);
-            fields[b].trim()
-        };
+        let field = |i: usize| fields[i].trim();
         let opt = |i: Option<usize>| i.map(field).unwrap_or("");
         // Month.
         let month_raw = field(cols.month);
         let Some(month) = crate::month::parse(month_raw) else {
-            out.rejects.push(reject(
-                RejectReason::MalformedMonth,
-                format!("{}: {month_raw:?}", map.month),
-            ));
-            continue;
+            reject(RejectReason::MalformedMonth, format!("{}: {month_raw:?}", map.month));
+            return;
         };
         // Crime type.
         let crime_type = match cols.crime_type {
@@ -210,41 +173,33 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
                     match crate::crime_types::canonical(raw) {
                         Some(c) => c,
                         None => {
-                            out.rejects.push(reject(
-                                RejectReason::UnknownCrimeType,
-                                format!("{}: {raw:?}", map.crime_type.as_deref().unwrap_or("")),
-                            ));
-                            continue;
+                            let detail = format!("{}: {raw:?}", map.crime_type.as_deref().unwrap_or(""));
+                            reject(RejectReason::UnknownCrimeType, detail);
+                            return;
                         }
                     }
                 } else if raw.is_empty() {
-                    default_category
+                    self.default_category
                 } else {
                     raw
                 }
             }
-            None => default_category,
+            None => self.default_category,
         };
         if crime_type.is_empty() {
-            out.rejects
-                .push(reject(RejectReason::UnknownCrimeType, "blank category".into()));
-            continue;
+            reject(RejectReason::UnknownCrimeType, "blank category".into());
+            return;
         }
         // Coordinates.
         let (xs, ys) = (field(cols.x), field(cols.y));
         if xs.is_empty() || ys.is_empty() {
-            out.rejects.push(reject(
-                RejectReason::MissingCoordinates,
-                format!("{}/{}: blank", map.x, map.y),
-            ));
-            continue;
+            reject(RejectReason::MissingCoordinates, format!("{}/{}: blank", map.x, map.y));
+            return;
         }
         let (Ok(x), Ok(y)) = (xs.parse::<f64>(), ys.parse::<f64>()) else {
-            out.rejects.push(reject(
-                RejectReason::MalformedCoordinates,
-                format!("{}/{}: {xs:?}, {ys:?}", map.x, map.y),
-            ));
-            continue;
+            let detail = format!("{}/{}: {xs:?}, {ys:?}", map.x, map.y);
+            reject(RejectReason::MalformedCoordinates, detail);
+            return;
         };
         let possible = match map.crs {
             Crs::Wgs84 => crate::crs::valid_lonlat(x, y),
@@ -253,34 +208,161 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<
             }
         };
         if !possible {
-            out.rejects.push(reject(
-                RejectReason::ImpossibleCoordinates,
-                format!("{}/{}: ({x}, {y}) out of range for {}", map.x, map.y, map.crs.epsg()),
-            ));
-            continue;
+            let detail = format!("{}/{}: ({x}, {y}) out of range for {}", map.x, map.y, map.crs.epsg());
+            reject(RejectReason::ImpossibleCoordinates, detail);
+            return;
         }
+        let rows = &mut out.rows;
         rows.file.push(file_id);
         rows.line.push(line);
         rows.raw_start.push(start as u32);
-        rows.raw_len.push((end - start) as u32);
+        rows.raw_len.push(raw.len() as u32);
         rows.crime_id.push(opt(cols.crime_id));
         rows.api_id.push(-1);
         rows.month.push(month);
         rows.crime_type.push(crime_type);
-        let (lon, lat, e, n) = match map.crs {
-            Crs::Wgs84 => (x, y, f64::NAN, f64::NAN),
-            Crs::Bng => (f64::NAN, f64::NAN, x, y),
-        };
-        rows.lon.push(lon);
-        rows.lat.push(lat);
-        rows.easting_m.push(e);
-        rows.northing_m.push(n);
+        rows.x.push(x);
+        rows.y.push(y);
         rows.location.push(opt(cols.location));
         rows.lsoa_code.push(opt(cols.lsoa_code));
         rows.falls_within.push(opt(cols.falls_within));
         rows.outcome.push(opt(cols.outcome));
     }
-    Ok(out)
+}
+
+/// Parses one decompressed CSV. `file_id` is the file's index in the ingest's
+/// file table; `file` names it in errors.
+///
+/// Files without a double quote anywhere (every police.uk file seen so far)
+/// take a fast path that splits lines and commas directly; any other file
+/// goes through the `csv` crate's full RFC 4180 reader. Both give the same
+/// rows, lines and rejects.
+pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
+    let bytes = super::sources::strip_bom(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) if memchr::memchr(b'"', bytes).is_none() => parse_unquoted(text, file_id, file, map),
+        _ => parse_quoted(bytes, file_id, file, map),
+    }
+}
+
+fn header_error(file: &str, message: String) -> IngestError {
+    IngestError::Format {
+        file: file.to_string(),
+        line: 1,
+        field: "header".into(),
+        message,
+    }
+}
+
+/// The fast path: no quoting, so a record is a line and fields are the text
+/// between commas. Blank lines are skipped, as the `csv` reader does.
+fn parse_unquoted(text: &str, file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
+    let bytes = text.as_bytes();
+    let mut builder: Option<RowBuilder> = None;
+    let mut fields: Vec<&str> = Vec::with_capacity(32);
+    let mut line = 0u32;
+    let mut start = 0usize;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for end in ends {
+        if start > bytes.len() {
+            break;
+        }
+        line += 1;
+        let raw = text[start..end].trim_end_matches('\r');
+        let row_start = start;
+        start = end + 1;
+        if raw.is_empty() {
+            continue;
+        }
+        fields.clear();
+        fields.extend(raw.split(','));
+        match &mut builder {
+            Some(b) => b.push(&fields, line, row_start, raw),
+            None => {
+                let header = csv::ByteRecord::from(fields.clone());
+                let cols = resolve(&header, map, file)?;
+                let mut b = new_builder(map, cols, fields.len(), file_id);
+                // One row per remaining line: reserve once instead of growing.
+                let lines = memchr::memchr_iter(b'\n', &bytes[start.min(bytes.len())..]).count() + 1;
+                let id_bytes = if b.cols.crime_id.is_some() { 64 } else { 0 };
+                b.out.rows.reserve(lines, id_bytes);
+                builder = Some(b);
+            }
+        }
+    }
+    Ok(builder.map(|b| b.out).unwrap_or_default())
+}
+
+fn new_builder(map: &ColumnMap, cols: Resolved, width: usize, file_id: u32) -> RowBuilder<'_> {
+    let mut out = Parsed::default();
+    out.rows.bng = map.crs == Crs::Bng;
+    RowBuilder {
+        map,
+        cols,
+        width,
+        file_id,
+        default_category: map.default_category.as_deref().unwrap_or(""),
+        out,
+    }
+}
+
+/// The general path: the `csv` crate's reader (quoted fields, embedded
+/// commas and newlines), with invalid rows kept as rejects.
+fn parse_quoted(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = ByteRecord::new();
+    let got_header = reader
+        .read_byte_record(&mut record)
+        .map_err(|e| header_error(file, e.to_string()))?;
+    if !got_header {
+        return Ok(Parsed::default());
+    }
+    let cols = resolve(&record, map, file)?;
+    let mut b = new_builder(map, cols, record.len(), file_id);
+    let mut lines = LineCounter::default();
+    loop {
+        let (start, line) = lines.record_start(bytes, reader.position().byte() as usize);
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // A CSV-level error (e.g. invalid quoting): keep the rest of the line.
+                b.out.rows_read += 1;
+                let end = reader.position().byte() as usize;
+                b.out.rejects.push(Reject {
+                    file: file_id,
+                    line,
+                    reason: RejectReason::MalformedRow,
+                    detail: e.to_string(),
+                    raw: raw_text(bytes, start, end),
+                });
+                continue;
+            }
+        }
+        let end = (reader.position().byte() as usize).min(bytes.len());
+        let raw_bytes = &bytes[start.min(end)..end];
+        let raw_lossy = String::from_utf8_lossy(raw_bytes);
+        let raw = raw_lossy.trim_end_matches(['\r', '\n']);
+        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
+            b.out.rows_read += 1;
+            b.out.rejects.push(Reject {
+                file: file_id,
+                line,
+                reason: RejectReason::MalformedRow,
+                detail: "not valid UTF-8".into(),
+                raw: raw.to_string(),
+            });
+            continue;
+        };
+        let fields: Vec<&str> = (0..record.len())
+            .map(|i| &text[record.range(i).unwrap_or(0..0)])
+            .collect();
+        b.push(&fields, line, start, raw);
+    }
+    Ok(b.out)
 }
 
 /// The raw text of a row, without line endings.
@@ -342,7 +424,7 @@ mod tests {
         assert_eq!(p.rows_read, 6);
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows.crime_id.get(0), "abc");
-        assert_eq!(p.rows.lon[0], 0.13586);
+        assert_eq!(p.rows.x[0], 0.13586);
         assert_eq!(p.rows.line[0], 2);
         assert_eq!(p.rows.file[0], 7);
         let reasons: Vec<_> = p.rejects.iter().map(|r| (r.line, r.reason)).collect();
@@ -374,5 +456,40 @@ mod tests {
             err.contains("x.csv") && err.contains("line 1") && err.contains("Longitude"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        let text = format!("\u{feff}{POLICE}\r\n\r\n19,stu,2014-01,Met,Met,-0.1,51.5,On or near Y,E02,C,Robbery,,");
+        let bytes = sources_strip(text.as_bytes());
+        let fast = parse_unquoted(std::str::from_utf8(bytes).unwrap(), 3, "t.csv", &ColumnMap::police_uk()).unwrap();
+        let general = parse_quoted(bytes, 3, "t.csv", &ColumnMap::police_uk()).unwrap();
+        assert_eq!(fast.rows_read, general.rows_read);
+        assert_eq!(fast.rows_read, 7);
+        assert_eq!(fast.rejects, general.rejects);
+        let (f, g) = (&fast.rows, &general.rows);
+        assert_eq!((f.line.clone(), g.line.clone()), (vec![2, 10], vec![2, 10]));
+        assert_eq!(f.raw_start, g.raw_start);
+        assert_eq!(f.raw_len, g.raw_len);
+        assert_eq!(f.x, g.x);
+        for r in 0..f.len() {
+            assert_eq!(f.crime_id.get(r), g.crime_id.get(r));
+            assert_eq!(f.crime_type.get(r), g.crime_type.get(r));
+            assert_eq!(f.location.get(r), g.location.get(r));
+            assert_eq!(f.outcome.get(r), g.outcome.get(r));
+        }
+    }
+
+    #[test]
+    fn quoted_fields_take_the_general_path() {
+        let text = "Crime ID,Month,Longitude,Latitude,Location,Crime type\n\
+            a,2024-01,-0.1,51.5,\"On or near High St, Flat 2\",Burglary\n";
+        let p = parse(text.as_bytes(), 0, "q.csv", &ColumnMap::police_uk()).unwrap();
+        assert_eq!(p.rows.len(), 1);
+        assert_eq!(p.rows.location.get(0), "On or near High St, Flat 2");
+    }
+
+    fn sources_strip(b: &[u8]) -> &[u8] {
+        super::super::sources::strip_bom(b)
     }
 }

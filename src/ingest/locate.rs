@@ -6,7 +6,7 @@
 
 use std::sync::Mutex;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::csv_incidents::Parsed;
 use super::reject::{Reject, RejectReason};
@@ -28,14 +28,24 @@ pub struct Located {
 }
 
 type Key = (u64, u64, bool);
-const SHARDS: usize = 64;
+const SHARD_BITS: u32 = 6;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// One shard of the memo: distinct points and where they went.
+#[derive(Default)]
+struct Shard {
+    ids: FxHashMap<Key, u32>,
+    points: Vec<Option<Located>>,
+}
 
 /// Locates points against the wards and POIs, memoising distinct points.
+/// Each distinct point gets an id ([`Locator::point`] reads it back), so
+/// rows store 4 bytes instead of the located point itself.
 pub struct Locator<'a> {
     wards: &'a AreaIndex,
     schools: &'a PointIndex,
     stations: &'a PointIndex,
-    memo: Vec<Mutex<FxHashMap<Key, Option<Located>>>>,
+    memo: Vec<Mutex<Shard>>,
 }
 
 impl<'a> Locator<'a> {
@@ -44,28 +54,60 @@ impl<'a> Locator<'a> {
             wards,
             schools,
             stations,
-            memo: (0..SHARDS).map(|_| Mutex::new(FxHashMap::default())).collect(),
+            memo: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 
     /// Distinct points located so far.
     pub fn distinct_points(&self) -> usize {
-        self.memo.iter().map(|m| m.lock().map(|m| m.len()).unwrap_or(0)).sum()
+        self.memo
+            .iter()
+            .map(|m| m.lock().map(|m| m.points.len()).unwrap_or(0))
+            .sum()
+    }
+
+    /// Locates a WGS84 (`is_bng = false`) or BNG point: its id and the point
+    /// (`None` outside the area the OSTN15 transform covers).
+    pub fn locate_id(&self, x: f64, y: f64, is_bng: bool) -> (u32, Option<Located>) {
+        let key = (x.to_bits(), y.to_bits(), is_bng);
+        let s = (key.0 ^ key.1.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS);
+        let shard = &self.memo[s as usize];
+        let lookup = |m: &Shard| {
+            m.ids
+                .get(&key)
+                .map(|&id| (id, m.points[(id & ((1 << (32 - SHARD_BITS)) - 1)) as usize]))
+        };
+        if let Some(hit) = lookup(&shard.lock().unwrap_or_else(|e| e.into_inner())) {
+            return hit;
+        }
+        // Computed outside the lock; another thread may have raced us to it.
+        let located = self.compute(x, y, is_bng);
+        let mut m = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = lookup(&m) {
+            return hit;
+        }
+        let id = ((s as u32) << (32 - SHARD_BITS)) | m.points.len() as u32;
+        m.points.push(located);
+        m.ids.insert(key, id);
+        (id, located)
     }
 
     /// Locates a WGS84 (`is_bng = false`) or BNG point. `None` when it is
     /// outside the area the OSTN15 transform covers.
     pub fn locate(&self, x: f64, y: f64, is_bng: bool) -> Option<Located> {
-        let key = (x.to_bits(), y.to_bits(), is_bng);
-        let shard = &self.memo[(key.0 ^ key.1.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> 58];
-        if let Some(hit) = shard.lock().ok().and_then(|m| m.get(&key).copied()) {
-            return hit;
+        self.locate_id(x, y, is_bng).1
+    }
+
+    /// All points, for fast lookups once locating is over: index with
+    /// [`Points::get`].
+    pub fn into_points(self) -> Points {
+        Points {
+            shards: self
+                .memo
+                .into_iter()
+                .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).points)
+                .collect(),
         }
-        let located = self.compute(x, y, is_bng);
-        if let Ok(mut m) = shard.lock() {
-            m.insert(key, located);
-        }
-        located
     }
 
     fn compute(&self, x: f64, y: f64, is_bng: bool) -> Option<Located> {
@@ -107,8 +149,11 @@ impl<'a> Locator<'a> {
         let rows = &mut parsed.rows;
         let n = rows.len();
         let mut keep = vec![true; n];
-        let mut seen: FxHashSet<&str> = FxHashSet::default();
-        let mut first_at: FxHashMap<&str, usize> = FxHashMap::default();
+        let mut first_at: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(n, Default::default());
+        // Rows of one file repeat few map points: look each up in the shared
+        // memo once per file.
+        let mut local: FxHashMap<(u64, u64), (u32, Option<Located>)> =
+            FxHashMap::with_capacity_and_hasher(n, Default::default());
         let mut new_rejects = Vec::new();
         let mut reject = |r: usize, reason, detail: String, rows: &super::rows::IncidentRows| {
             new_rejects.push(Reject {
@@ -119,18 +164,11 @@ impl<'a> Locator<'a> {
                 raw: raw(rows.file[r], rows.raw_start[r], rows.raw_len[r]),
             });
         };
-        let (mut ward, mut school, mut school_m, mut station, mut station_m) = (
-            vec![u32::MAX; n],
-            vec![u32::MAX; n],
-            vec![f64::NAN; n],
-            vec![u32::MAX; n],
-            vec![f64::NAN; n],
-        );
-        let mut coords = vec![[f64::NAN; 4]; n];
+        let mut point = vec![u32::MAX; n];
+        let is_bng = rows.bng;
         for r in 0..n {
             if let Some(id) = rows.crime_id.get_opt(r) {
-                if !seen.insert(id) {
-                    let first = first_at[id];
+                if let Some(&first) = first_at.get(id) {
                     let detail = format!(
                         "Crime ID {id} already read at {} line {}",
                         member_name(rows.file[first]),
@@ -142,53 +180,47 @@ impl<'a> Locator<'a> {
                 }
                 first_at.insert(id, r);
             }
-            let is_bng = rows.lon[r].is_nan();
-            let (x, y) = if is_bng {
-                (rows.easting_m[r], rows.northing_m[r])
-            } else {
-                (rows.lon[r], rows.lat[r])
-            };
-            match self.locate(x, y, is_bng) {
+            let (x, y) = (rows.x[r], rows.y[r]);
+            let (id, located) = *local
+                .entry((x.to_bits(), y.to_bits()))
+                .or_insert_with(|| self.locate_id(x, y, is_bng));
+            match located {
                 None => {
                     let d = format!("({x}, {y}) is outside the area the OSTN15 transform covers (Great Britain)");
                     reject(r, RejectReason::ImpossibleCoordinates, d, rows);
                     keep[r] = false;
                 }
-                Some(l) => match l.ward {
-                    None => {
-                        let d = format!(
-                            "({:.6}, {:.6}) = BNG ({:.0}, {:.0}) lies in no ward",
-                            l.lon, l.lat, l.easting_m, l.northing_m
-                        );
-                        reject(r, RejectReason::OutsideStudyArea, d, rows);
-                        keep[r] = false;
-                    }
-                    Some(w) => {
-                        ward[r] = w;
-                        coords[r] = [l.lon, l.lat, l.easting_m, l.northing_m];
-                        if let Some((i, d)) = l.school {
-                            (school[r], school_m[r]) = (i, d);
-                        }
-                        if let Some((i, d)) = l.station {
-                            (station[r], station_m[r]) = (i, d);
-                        }
-                    }
-                },
+                Some(l) if l.ward.is_none() => {
+                    let d = format!(
+                        "({:.6}, {:.6}) = BNG ({:.0}, {:.0}) lies in no ward",
+                        l.lon, l.lat, l.easting_m, l.northing_m
+                    );
+                    reject(r, RejectReason::OutsideStudyArea, d, rows);
+                    keep[r] = false;
+                }
+                Some(_) => point[r] = id,
             }
         }
-        drop(seen);
         drop(first_at);
-        // Both coordinate pairs, for every row (rejected ones are dropped next).
-        for (r, c) in coords.into_iter().enumerate() {
-            (rows.lon[r], rows.lat[r], rows.easting_m[r], rows.northing_m[r]) = (c[0], c[1], c[2], c[3]);
-        }
-        rows.ward = ward;
-        rows.school = school;
-        rows.school_m = school_m;
-        rows.station = station;
-        rows.station_m = station_m;
+        rows.point = point;
         rows.retain(&keep);
+        // The coordinates live on in the points.
+        rows.x = Vec::new();
+        rows.y = Vec::new();
         parsed.rejects.extend(new_rejects);
         parsed.rejects.sort_by_key(|r| (r.file, r.line));
+    }
+}
+
+/// The located points of an ingest, by id (see [`Locator::locate_id`]).
+pub struct Points {
+    shards: Vec<Vec<Option<Located>>>,
+}
+
+impl Points {
+    /// The point with this id; `None` outside Great Britain.
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<&Located> {
+        self.shards[(id >> (32 - SHARD_BITS)) as usize][(id & ((1 << (32 - SHARD_BITS)) - 1)) as usize].as_ref()
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod boundaries;
 pub mod csv_incidents;
+mod incident_table;
 pub mod locate;
 pub mod pois;
 pub mod police_api;
@@ -24,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, ConfigError, IncidentFormat, IncidentSource};
 use crate::crs::CrsError;
-use crate::dataset::cache::Cache;
+use crate::dataset::cache::{self, Cache, Reused};
 use crate::dataset::manifest::{FileRecord, LayerRecord, Manifest, SourceRecord};
 use crate::dataset::Tables;
 use crate::index::{AreaIndex, PointIndex};
@@ -97,7 +98,13 @@ fn ingest_in_pool(
     let bar = progress.step("writing dataset");
     let t = std::time::Instant::now();
     crate::dataset::write::write_atomic(out, &tables, &cache)?;
-    tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "wrote dataset");
+    let (rss_mib, peak_mib) = crate::progress::memory_mib();
+    tracing::debug!(
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        rss_mib,
+        peak_mib,
+        "wrote dataset"
+    );
     bar.finish_and_clear();
     Ok(tables.manifest)
 }
@@ -110,9 +117,55 @@ pub(crate) struct ParsedFile {
     bytes: u64,
     /// Member names ("" for a plain file; JSON paths inside an archive).
     members: Vec<String>,
-    parsed: Parsed,
-    /// Whether it came from the previous dataset's cache.
-    reused: bool,
+    content: Content,
+}
+
+/// A file's rows: parsed now, or taken from the previous dataset.
+pub(crate) enum Content {
+    Fresh(Box<Parsed>),
+    Reused(Reused),
+}
+
+impl ParsedFile {
+    fn is_reused(&self) -> bool {
+        matches!(self.content, Content::Reused(_))
+    }
+
+    fn len(&self) -> usize {
+        match &self.content {
+            Content::Fresh(p) => p.rows.len(),
+            Content::Reused(r) => r.line.len(),
+        }
+    }
+
+    fn crime_id(&self, r: usize) -> Option<&str> {
+        match &self.content {
+            Content::Fresh(p) => p.rows.crime_id.get_opt(r),
+            Content::Reused(u) => u.crime_id.get_opt(r),
+        }
+    }
+
+    /// (member, line) of row `r`.
+    fn place(&self, r: usize) -> (u32, u32) {
+        match &self.content {
+            Content::Fresh(p) => (p.rows.file[r], p.rows.line[r]),
+            Content::Reused(u) => (u.member[r], u.line[r]),
+        }
+    }
+
+    fn rejects(&self) -> &[Reject] {
+        match &self.content {
+            Content::Fresh(p) => &p.rejects,
+            Content::Reused(u) => &u.rejects,
+        }
+    }
+
+    fn rows_read(&self) -> u64 {
+        match &self.content {
+            Content::Fresh(p) => p.rows_read,
+            Content::Reused(u) => u.rows_read,
+        }
+    }
 }
 
 /// Builds all tables in memory. `previous` offers parsed files from the last
@@ -144,7 +197,11 @@ pub fn build(
     let school_index = PointIndex::new(&schools.iter().map(|p| [p.easting_m, p.northing_m]).collect::<Vec<_>>());
     let station_index = PointIndex::new(&stations.iter().map(|p| [p.easting_m, p.northing_m]).collect::<Vec<_>>());
     let locator = Locator::new(&ward_index, &school_index, &station_index);
-    tracing::debug!(elapsed_ms = ms(), "read boundaries and POIs");
+    tracing::debug!(
+        elapsed_ms = ms(),
+        rss_mib = crate::progress::memory_mib().0,
+        "read boundaries and POIs"
+    );
 
     // Incidents (parsed and located in parallel), while the boundaries'
     // WGS84 geometry is computed alongside.
@@ -160,6 +217,7 @@ pub fn build(
     tracing::debug!(
         elapsed_ms = ms(),
         distinct_points = locator.distinct_points(),
+        rss_mib = crate::progress::memory_mib().0,
         "read and located incident files"
     );
 
@@ -196,21 +254,20 @@ pub fn build(
     // with a blank id (ASB, BTP) are never duplicates.
     let bar = progress.step("de-duplicating by crime id");
     let mut late: Vec<Vec<(usize, RejectReason, String)>> = files.iter().map(|_| Vec::new()).collect();
-    let mut keep: Vec<Vec<bool>> = files.iter().map(|f| vec![true; f.parsed.rows.len()]).collect();
+    let mut keep: Vec<Vec<bool>> = files.iter().map(|f| vec![true; f.len()]).collect();
     {
-        let total: usize = files.iter().map(|f| f.parsed.rows.len()).sum();
+        let total: usize = files.iter().map(|f| f.len()).sum();
         let mut seen: FxHashMap<&str, (usize, usize)> = FxHashMap::with_capacity_and_hasher(total, Default::default());
         for (fi, f) in files.iter().enumerate() {
-            let rows = &f.parsed.rows;
             for (r, kept) in keep[fi].iter_mut().enumerate() {
-                let Some(id) = rows.crime_id.get_opt(r) else { continue };
+                let Some(id) = f.crime_id(r) else { continue };
                 match seen.entry(id) {
                     Entry::Occupied(first) => {
                         let (ffi, rr) = *first.get();
                         *kept = false;
-                        let first_rows = &files[ffi].parsed.rows;
-                        let path = &file_table[(member_base[ffi] + first_rows.file[rr]) as usize].path;
-                        let detail = format!("Crime ID {id} already read from {path} line {}", first_rows.line[rr]);
+                        let (member, line) = files[ffi].place(rr);
+                        let path = &file_table[(member_base[ffi] + member) as usize].path;
+                        let detail = format!("Crime ID {id} already read from {path} line {line}");
                         late[fi].push((r, RejectReason::DuplicateId, detail));
                     }
                     Entry::Vacant(v) => {
@@ -225,9 +282,13 @@ pub fn build(
     let late_rejects: Vec<Vec<Reject>> = files
         .par_iter()
         .zip(late.par_iter())
-        .map(|(f, items)| late_rejects_for(f, items))
+        .map(|(f, items)| late_rejects_for(f, &config.incidents[f.source], items))
         .collect::<Result<_, _>>()?;
-    tracing::debug!(elapsed_ms = ms(), "de-duplicated across files");
+    tracing::debug!(
+        elapsed_ms = ms(),
+        rss_mib = crate::progress::memory_mib().0,
+        "de-duplicated across files"
+    );
 
     // Per-file counts for the manifest: read = accepted + rejected.
     let mut sources_out: Vec<SourceRecord> = config
@@ -241,9 +302,11 @@ pub fn build(
         })
         .collect();
     let mut all_rejects: Vec<Reject> = Vec::new();
+    let mut cache_entries = Vec::with_capacity(files.len());
+    let mut incident_row = 0u64;
     for (fi, f) in files.iter().enumerate() {
         let base = member_base[fi];
-        let mut rejects: Vec<Reject> = f.parsed.rejects.iter().chain(&late_rejects[fi]).cloned().collect();
+        let mut rejects: Vec<Reject> = f.rejects().iter().chain(&late_rejects[fi]).cloned().collect();
         for r in &mut rejects {
             r.file += base;
         }
@@ -254,14 +317,14 @@ pub fn build(
             sha256: f.sha256.clone(),
             bytes: f.bytes,
             members: f.members.len() as u64,
-            rows_read: f.parsed.rows_read,
+            rows_read: f.rows_read(),
             rows_accepted: accepted,
             rows_rejected: rejects.len() as u64,
             rejected_by_reason: reject::count_by_reason(&rejects)
                 .into_iter()
                 .map(|(k, v)| (k.as_str().to_string(), v))
                 .collect(),
-            reused: f.reused,
+            reused: f.is_reused(),
         };
         if record.rows_read != record.rows_accepted + record.rows_rejected {
             return Err(IngestError::Invalid(format!(
@@ -269,6 +332,19 @@ pub fn build(
                 record.path, record.rows_read, record.rows_accepted, record.rows_rejected
             )));
         }
+        cache_entries.push((
+            f.sha256.clone(),
+            cache::Entry {
+                fingerprint: cache::fingerprint(&config.incidents[f.source], &spatial_key),
+                members: f.members.clone(),
+                rows_read: record.rows_read,
+                cross_file_duplicates: late[fi].len() as u64,
+                first_file_id: base,
+                incidents: (incident_row, accepted),
+                rejects: (all_rejects.len() as u64, rejects.len() as u64),
+            },
+        ));
+        incident_row += accepted;
         sources_out[f.source].files.push(record);
         all_rejects.extend(rejects);
     }
@@ -281,20 +357,8 @@ pub fn build(
     }
 
     let bar = progress.step("assembling tables");
-    let ctx = tables::IncidentContext {
-        config,
-        wards: &wards,
-        schools: &schools,
-        stations: &stations,
-        member_base: &member_base,
-    };
-    let ((incidents, rejects), (areas, pois_frames)) = rayon::join(
-        || {
-            (
-                tables::incidents_frame(&files, &keep, &ctx),
-                tables::rejects_frame(&all_rejects, &file_table),
-            )
-        },
+    let (rejects, (areas, pois_frames)) = rayon::join(
+        || tables::rejects_frame(&all_rejects, &file_table),
         || {
             (
                 tables::areas_frame(&wards, true).and_then(|w| Ok((w, tables::areas_frame(&boroughs, false)?))),
@@ -303,31 +367,45 @@ pub fn build(
         },
     );
     let (wards_frame, boroughs_frame) = areas?;
+    let manifest = Manifest::new(
+        config,
+        root,
+        sources_out,
+        layer_records,
+        &all_rejects[..incident_reject_count],
+        started.elapsed(),
+    );
+    drop(all_rejects);
+    let incidents = incident_table::IncidentTable {
+        files,
+        keep,
+        points: locator.into_points(),
+        sources: config
+            .incidents
+            .iter()
+            .map(|s| (s.name.clone(), s.kind.as_str()))
+            .collect(),
+        member_base,
+        wards: wards.iter().map(|w| (w.code.clone(), w.parent_code.clone())).collect(),
+        school_ids: schools.iter().map(|p| p.id.clone()).collect(),
+        station_ids: stations.iter().map(|p| p.id.clone()).collect(),
+    };
     let tables_out = Tables {
-        incidents: incidents?,
+        incidents: Box::new(incidents),
         rejects: rejects?,
         files: tables::files_frame(&file_table)?,
         wards: wards_frame,
         boroughs: boroughs_frame,
         pois: pois_frames?,
-        manifest: Manifest::new(
-            config,
-            root,
-            sources_out,
-            layer_records,
-            &all_rejects[..incident_reject_count],
-            started.elapsed(),
-        ),
+        manifest,
     };
     bar.finish_and_clear();
-    tracing::debug!(elapsed_ms = ms(), "assembled tables");
-    let cache = Cache::from_parsed(
-        files
-            .into_iter()
-            .map(|f| (f.sha256, config.incidents[f.source].clone(), f.members, f.parsed)),
-        &spatial_key,
+    tracing::debug!(
+        elapsed_ms = ms(),
+        rss_mib = crate::progress::memory_mib().0,
+        "assembled tables"
     );
-    Ok((tables_out, cache))
+    Ok((tables_out, Cache::new(cache_entries)))
 }
 
 /// Wards, boroughs and the records of the files they came from.
@@ -396,6 +474,9 @@ fn read_incident_files(
             jobs.push((i, f));
         }
     }
+    if let Some(c) = previous {
+        c.preload();
+    }
     let bar = progress.bar(jobs.len() as u64, "reading incident files");
     let out = jobs
         .into_par_iter()
@@ -420,15 +501,14 @@ fn parse_file(
     let stored = sources::read(&file.path)?;
     let sha256 = sources::sha256_hex(&stored);
     let bytes = stored.len() as u64;
-    if let Some((members, parsed)) = previous.and_then(|c| c.take(&sha256, src, spatial_key)) {
+    if let Some((members, reused)) = previous.and_then(|c| c.take(&sha256, src, spatial_key)) {
         return Ok(ParsedFile {
             source,
             file,
             sha256,
             bytes,
             members,
-            parsed,
-            reused: true,
+            content: Content::Reused(reused),
         });
     }
     let name = file.path.display().to_string();
@@ -447,18 +527,17 @@ fn parse_file(
             (members.into_iter().map(|(n, _)| n).collect(), parsed)
         }
         IncidentFormat::PoliceUkCsv | IncidentFormat::Csv => {
-            let map = match &src.columns {
-                Some(c) if src.format == IncidentFormat::Csv => ColumnMap::from_config(c, src.kind),
-                _ => ColumnMap::police_uk(),
-            };
-            let data = sources::decompress(stored, &name)?;
-            let mut parsed = csv_incidents::parse(&data, 0, &name, &map)?;
-            let text = sources::strip_bom(&data);
-            locator.finish(
-                &mut parsed,
-                |_, start, len| csv_incidents::raw_text(text, start as usize, (start + len) as usize),
-                |_| "this file".to_string(),
-            );
+            let map = column_map(src);
+            let parsed = sources::with_decompressed(&stored, &name, |data| {
+                let mut parsed = csv_incidents::parse(data, 0, &name, &map)?;
+                let text = sources::strip_bom(data);
+                locator.finish(
+                    &mut parsed,
+                    |_, start, len| csv_incidents::raw_text(text, start as usize, (start + len) as usize),
+                    |_| "this file".to_string(),
+                );
+                Ok::<_, IngestError>(parsed)
+            })??;
             (vec![String::new()], parsed)
         }
     };
@@ -468,14 +547,17 @@ fn parse_file(
         sha256,
         bytes,
         members,
-        parsed,
-        reused: false,
+        content: Content::Fresh(Box::new(parsed)),
     })
 }
 
-/// Builds the rejects found after parsing (duplicates, points outside the
-/// study area) with their raw rows, re-reading the file once if needed.
-fn late_rejects_for(f: &ParsedFile, items: &[(usize, RejectReason, String)]) -> Result<Vec<Reject>, IngestError> {
+/// Builds the rejects found after parsing (duplicates across files) with
+/// their raw rows, re-reading the file once if needed.
+fn late_rejects_for(
+    f: &ParsedFile,
+    src: &IncidentSource,
+    items: &[(usize, RejectReason, String)],
+) -> Result<Vec<Reject>, IngestError> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
@@ -489,21 +571,58 @@ fn late_rejects_for(f: &ParsedFile, items: &[(usize, RejectReason, String)]) -> 
             .map(|(_, b)| b)
             .collect()
     };
-    let rows = &f.parsed.rows;
+    let raw_of = |member: u32, start: u32, len: u32| {
+        let data = sources::strip_bom(&members[member as usize]);
+        csv_incidents::raw_text(data, start as usize, (start + len) as usize)
+    };
+    // A reused file has no byte ranges: parse it again to find them.
+    let reparsed;
+    let rows = match &f.content {
+        Content::Fresh(p) => &p.rows,
+        Content::Reused(_) => {
+            reparsed = match src.format {
+                IncidentFormat::PoliceUkApiJson => {
+                    let named: Vec<(String, Vec<u8>)> =
+                        f.members.iter().cloned().zip(members.iter().cloned()).collect();
+                    police_api::parse(&named)
+                }
+                IncidentFormat::PoliceUkCsv | IncidentFormat::Csv => {
+                    csv_incidents::parse(&members[0], 0, &name, &column_map(src))?
+                }
+            };
+            &reparsed.rows
+        }
+    };
+    let by_place: FxHashMap<(u32, u32), usize> = match &f.content {
+        Content::Fresh(_) => FxHashMap::default(),
+        Content::Reused(_) => (0..rows.len()).map(|r| ((rows.file[r], rows.line[r]), r)).collect(),
+    };
     Ok(items
         .iter()
         .map(|(r, reason, detail)| {
-            let r = *r;
-            let member = rows.file[r] as usize;
-            let data = sources::strip_bom(&members[member]);
-            let start = rows.raw_start[r] as usize;
+            let (member, line) = f.place(*r);
+            let raw = match &f.content {
+                Content::Fresh(_) => raw_of(member, rows.raw_start[*r], rows.raw_len[*r]),
+                Content::Reused(_) => by_place
+                    .get(&(member, line))
+                    .map(|&k| raw_of(member, rows.raw_start[k], rows.raw_len[k]))
+                    .unwrap_or_default(),
+            };
             Reject {
-                file: rows.file[r],
-                line: rows.line[r],
+                file: member,
+                line,
                 reason: *reason,
                 detail: detail.clone(),
-                raw: csv_incidents::raw_text(data, start, start + rows.raw_len[r] as usize),
+                raw,
             }
         })
         .collect())
+}
+
+/// The column mapping of a CSV source.
+fn column_map(src: &IncidentSource) -> ColumnMap {
+    match &src.columns {
+        Some(c) if src.format == IncidentFormat::Csv => ColumnMap::from_config(c, src.kind),
+        _ => ColumnMap::police_uk(),
+    }
 }

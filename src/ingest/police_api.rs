@@ -197,10 +197,8 @@ pub fn parse(members: &[(String, Vec<u8>)]) -> Parsed {
             rows.api_id.push(c.id.unwrap_or(-1));
             rows.month.push(month);
             rows.crime_type.push(crime_type);
-            rows.lon.push(lon);
-            rows.lat.push(lat);
-            rows.easting_m.push(f64::NAN);
-            rows.northing_m.push(f64::NAN);
+            rows.x.push(lon);
+            rows.y.push(lat);
             rows.location.push(
                 loc.and_then(|l| l.street.as_ref())
                     .and_then(|s| s.name.as_deref())

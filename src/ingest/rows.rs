@@ -1,5 +1,8 @@
 //! Column-oriented buffers for parsed rows: one allocation per column, not
-//! one per row, so 750k incidents cost tens of megabytes, not hundreds.
+//! one per row, and repetitive text (crime type, location, LSOA, outcome)
+//! stored once per distinct value, so 750k incidents cost tens of megabytes.
+
+use hashbrown::HashTable;
 
 /// A column of optional strings stored in one buffer (empty = absent).
 #[derive(Debug, Default, Clone)]
@@ -38,16 +41,120 @@ impl StrCol {
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len()).map(move |i| self.get(i))
     }
+
+    /// Reserves room for `rows` more values of about `bytes_each` bytes.
+    pub fn reserve(&mut self, rows: usize, bytes_each: usize) {
+        self.ends.reserve(rows);
+        self.data.reserve(rows * bytes_each);
+    }
+
+    /// Keeps the values where `keep` is true, in order (in place).
+    pub fn retain(&mut self, keep: &[bool]) {
+        // Kept values only move towards the front, so the buffer compacts in place.
+        let mut bytes = std::mem::take(&mut self.data).into_bytes();
+        let (mut write, mut start, mut kept) = (0usize, 0usize, 0usize);
+        for (i, k) in keep.iter().enumerate() {
+            let end = self.ends[i] as usize;
+            if *k {
+                bytes.copy_within(start..end, write);
+                write += end - start;
+                self.ends[kept] = write as u32;
+                kept += 1;
+            }
+            start = end;
+        }
+        bytes.truncate(write);
+        self.ends.truncate(kept);
+        // Whole values were moved, so the bytes are still UTF-8.
+        self.data = String::from_utf8(bytes).expect("compacting whole UTF-8 values keeps UTF-8");
+    }
+}
+
+/// A string column stored as codes into its distinct values (dictionary
+/// encoding). Code 0 is always the empty string (absent).
+#[derive(Debug, Clone)]
+pub struct CodedCol {
+    values: StrCol,
+    lookup: HashTable<u32>,
+    pub codes: Vec<u32>,
+}
+
+impl Default for CodedCol {
+    fn default() -> Self {
+        let mut c = CodedCol {
+            values: StrCol::default(),
+            lookup: HashTable::new(),
+            codes: Vec::new(),
+        };
+        c.intern("");
+        c
+    }
+}
+
+#[inline]
+fn hash_str(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
+}
+
+impl CodedCol {
+    /// The code of `s`, adding it to the distinct values if new.
+    pub fn intern(&mut self, s: &str) -> u32 {
+        let h = hash_str(s);
+        let values = &self.values;
+        if let Some(&code) = self.lookup.find(h, |&c| values.get(c as usize) == s) {
+            return code;
+        }
+        let code = self.values.len() as u32;
+        self.values.push(s);
+        let values = &self.values;
+        self.lookup
+            .insert_unique(h, code, |&c| hash_str(values.get(c as usize)));
+        code
+    }
+
+    pub fn push(&mut self, s: &str) {
+        let code = self.intern(s);
+        self.codes.push(code);
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// The i-th value ("" when absent).
+    #[inline]
+    pub fn get(&self, i: usize) -> &str {
+        self.values.get(self.codes[i] as usize)
+    }
+
+    /// The i-th value, `None` when empty.
+    #[inline]
+    pub fn get_opt(&self, i: usize) -> Option<&str> {
+        Some(self.get(i)).filter(|s| !s.is_empty())
+    }
+
+    /// The distinct values, by code.
+    pub fn values(&self) -> &StrCol {
+        &self.values
+    }
 }
 
 /// Incident rows from one source file.
 ///
-/// Parsers fill the raw fields: `lon`/`lat` (WGS84 degrees) for WGS84
-/// sources or `easting_m`/`northing_m` (BNG metres) for BNG ones, the other
-/// pair NaN. [`super::locate`] then fills both pairs and the ward and
-/// nearest-POI columns. `month` is a month number, see [`crate::month`].
+/// Parsers fill the raw fields: `x`/`y` are longitude/latitude (WGS84
+/// degrees) or, when `bng` is set, easting/northing (BNG metres).
+/// [`super::locate`] then sets `point`, the row's distinct located map
+/// point (projected coordinates, ward, nearest school and station), and
+/// drops `x`/`y`. `month` is a month number, see [`crate::month`].
 #[derive(Debug, Default, Clone)]
 pub struct IncidentRows {
+    /// Whether `x`/`y` are BNG metres (else WGS84 degrees).
+    pub bng: bool,
     /// Member of the source file (0 for a plain file; the JSON file's
     /// position in an archive); the pipeline maps it to the file table.
     pub file: Vec<u32>,
@@ -62,25 +169,40 @@ pub struct IncidentRows {
     /// The API's numeric id, or -1.
     pub api_id: Vec<i64>,
     pub month: Vec<u32>,
-    pub crime_type: StrCol,
-    pub lon: Vec<f64>,
-    pub lat: Vec<f64>,
-    pub easting_m: Vec<f64>,
-    pub northing_m: Vec<f64>,
-    pub location: StrCol,
-    pub lsoa_code: StrCol,
-    pub falls_within: StrCol,
-    pub outcome: StrCol,
-    /// Filled by [`super::locate`]: ward index, nearest school and station
-    /// (index, or `u32::MAX` when there are none) and distances in metres.
-    pub ward: Vec<u32>,
-    pub school: Vec<u32>,
-    pub school_m: Vec<f64>,
-    pub station: Vec<u32>,
-    pub station_m: Vec<f64>,
+    pub crime_type: CodedCol,
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    pub location: CodedCol,
+    pub lsoa_code: CodedCol,
+    pub falls_within: CodedCol,
+    pub outcome: CodedCol,
+    /// Filled by [`super::locate`]: the located point's id in the locator.
+    pub point: Vec<u32>,
 }
 
 impl IncidentRows {
+    /// Reserves room for `rows` more rows (crime ids of about `id_bytes`).
+    pub fn reserve(&mut self, rows: usize, id_bytes: usize) {
+        self.file.reserve(rows);
+        self.line.reserve(rows);
+        self.raw_start.reserve(rows);
+        self.raw_len.reserve(rows);
+        self.crime_id.reserve(rows, id_bytes);
+        self.api_id.reserve(rows);
+        self.month.reserve(rows);
+        self.x.reserve(rows);
+        self.y.reserve(rows);
+        for c in [
+            &mut self.crime_type,
+            &mut self.location,
+            &mut self.lsoa_code,
+            &mut self.falls_within,
+            &mut self.outcome,
+        ] {
+            c.codes.reserve(rows);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.line.len()
     }
@@ -100,35 +222,66 @@ impl IncidentRows {
                 });
             }
         }
-        fn strs(c: &mut StrCol, keep: &[bool]) {
-            let mut out = StrCol::default();
-            for (i, k) in keep.iter().enumerate() {
-                if *k {
-                    out.push(c.get(i));
-                }
-            }
-            *c = out;
-        }
         vec(&mut self.file, keep);
         vec(&mut self.line, keep);
         vec(&mut self.raw_start, keep);
         vec(&mut self.raw_len, keep);
-        strs(&mut self.crime_id, keep);
+        self.crime_id.retain(keep);
         vec(&mut self.api_id, keep);
         vec(&mut self.month, keep);
-        strs(&mut self.crime_type, keep);
-        vec(&mut self.lon, keep);
-        vec(&mut self.lat, keep);
-        vec(&mut self.easting_m, keep);
-        vec(&mut self.northing_m, keep);
-        strs(&mut self.location, keep);
-        strs(&mut self.lsoa_code, keep);
-        strs(&mut self.falls_within, keep);
-        strs(&mut self.outcome, keep);
-        vec(&mut self.ward, keep);
-        vec(&mut self.school, keep);
-        vec(&mut self.school_m, keep);
-        vec(&mut self.station, keep);
-        vec(&mut self.station_m, keep);
+        vec(&mut self.crime_type.codes, keep);
+        vec(&mut self.x, keep);
+        vec(&mut self.y, keep);
+        vec(&mut self.location.codes, keep);
+        vec(&mut self.lsoa_code.codes, keep);
+        vec(&mut self.falls_within.codes, keep);
+        vec(&mut self.outcome.codes, keep);
+        vec(&mut self.point, keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coded_column_interns_and_keeps_order() {
+        let mut c = CodedCol::default();
+        for s in ["b", "", "a", "b", "a", "c"] {
+            c.push(s);
+        }
+        let back: Vec<&str> = (0..c.len()).map(|i| c.get(i)).collect();
+        assert_eq!(back, ["b", "", "a", "b", "a", "c"]);
+        assert_eq!(c.values().len(), 4, "'' + three distinct values");
+        assert_eq!(c.get_opt(1), None);
+        assert_eq!(c.codes[0], c.codes[3]);
+    }
+
+    #[test]
+    fn retain_keeps_columns_aligned() {
+        let mut r = IncidentRows::default();
+        for i in 0..4u32 {
+            r.file.push(0);
+            r.line.push(i + 2);
+            r.raw_start.push(i);
+            r.raw_len.push(1);
+            r.crime_id.push(&format!("id{i}"));
+            r.api_id.push(-1);
+            r.month.push(i);
+            r.crime_type.push(if i % 2 == 0 { "Burglary" } else { "Robbery" });
+            r.x.push(i as f64);
+            r.y.push(i as f64);
+            r.location.push("");
+            r.lsoa_code.push("");
+            r.falls_within.push("");
+            r.outcome.push("");
+            r.point.push(i);
+        }
+        r.retain(&[true, false, false, true]);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.crime_id.get(0), "id0");
+        assert_eq!(r.crime_id.get(1), "id3");
+        assert_eq!(r.crime_type.get(1), "Robbery");
+        assert_eq!(r.point, vec![0, 3]);
     }
 }

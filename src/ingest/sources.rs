@@ -103,6 +103,40 @@ pub fn decompress(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, IngestError> {
     }
 }
 
+/// Calls `f` with the decompressed bytes (gzip) or the bytes as they are,
+/// decompressing into a buffer each thread keeps, so parsing many files
+/// does not allocate (and fault in) a fresh buffer per file.
+pub fn with_decompressed<R>(bytes: &[u8], name: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, IngestError> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if !(bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+        return Ok(f(bytes));
+    }
+    BUFFER.with(|cell| {
+        let mut owned = Vec::new();
+        let mut borrowed = cell.try_borrow_mut();
+        let buf = match borrowed.as_mut() {
+            Ok(b) => &mut **b,
+            Err(_) => &mut owned,
+        };
+        buf.clear();
+        // The gzip trailer holds the uncompressed size (mod 2^32) of the last member.
+        let isize = bytes[bytes.len().saturating_sub(4)..]
+            .try_into()
+            .map(u32::from_le_bytes)
+            .unwrap_or(0) as usize;
+        buf.reserve(isize.max(bytes.len() * 4) + 1);
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(buf)
+            .map_err(|source| IngestError::Io {
+                file: name.to_string(),
+                source,
+            })?;
+        Ok(f(buf))
+    })
+}
+
 /// Hex sha256 of the bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -6,8 +6,8 @@ use polars::prelude::*;
 use super::boundaries::Area;
 use super::pois::Poi;
 use super::reject::Reject;
-use super::{IngestError, ParsedFile};
-use crate::config::{Config, IncidentKind};
+use super::IngestError;
+use crate::config::IncidentKind;
 use crate::index::AreaIndex;
 
 /// One entry of the file table: a file, or one member of an archive.
@@ -16,16 +16,6 @@ pub struct FileEntry {
     pub path: String,
     pub source: String,
     pub kind: IncidentKind,
-}
-
-/// What the incidents table needs besides the rows.
-pub struct IncidentContext<'a> {
-    pub config: &'a Config,
-    pub wards: &'a [Area],
-    pub schools: &'a [&'a Poi],
-    pub stations: &'a [&'a Poi],
-    /// File-table index of each parsed file's first member.
-    pub member_base: &'a [u32],
 }
 
 fn polars_err(e: PolarsError) -> IngestError {
@@ -44,73 +34,6 @@ pub fn to_wkb(g: &MultiPolygon<f64>) -> Vec<u8> {
     )
     .expect("writing WKB to a Vec cannot fail");
     buf
-}
-
-/// The incidents table: one row per accepted incident.
-pub fn incidents_frame(
-    files: &[ParsedFile],
-    keep: &[Vec<bool>],
-    ctx: &IncidentContext,
-) -> Result<DataFrame, IngestError> {
-    let n: usize = keep.iter().map(|k| k.iter().filter(|x| **x).count()).sum();
-    let months: std::collections::BTreeMap<u32, String> = files
-        .iter()
-        .flat_map(|f| f.parsed.rows.month.iter().map(|m| (*m, crate::month::format(*m))))
-        .collect();
-    // One column: `$value` evaluated for every kept row `$r` of file `$fi`.
-    macro_rules! column {
-        ($name:expr, |$fi:ident, $f:ident, $rows:ident, $r:ident| $value:expr) => {{
-            let mut v = Vec::with_capacity(n);
-            for ($fi, $f) in files.iter().enumerate() {
-                let $rows = &$f.parsed.rows;
-                for $r in 0..$rows.len() {
-                    if keep[$fi][$r] {
-                        v.push($value);
-                    }
-                }
-            }
-            Column::new($name.into(), v)
-        }};
-    }
-    fn poi<'p>(list: &[&'p Poi], i: u32) -> Option<&'p str> {
-        (i != u32::MAX).then(|| list[i as usize].id.as_str())
-    }
-    let dist = |d: f64| if d.is_nan() { None } else { Some(d) };
-    let base = ctx.member_base;
-    let columns = vec![
-        Column::new("incident_id".into(), (0..n as u32).collect::<Vec<_>>()),
-        column!("source", |_fi, f, rows, r| ctx.config.incidents[f.source].name.as_str()),
-        column!("kind", |_fi, f, rows, r| ctx.config.incidents[f.source].kind.as_str()),
-        column!("file_id", |fi, _f, rows, r| base[fi] + rows.file[r]),
-        column!("line", |_fi, f, rows, r| rows.line[r]),
-        column!("crime_id", |_fi, f, rows, r| rows.crime_id.get_opt(r)),
-        column!("api_id", |_fi, f, rows, r| Some(rows.api_id[r]).filter(|v| *v >= 0)),
-        column!("month", |_fi, f, rows, r| months[&rows.month[r]].as_str()),
-        column!("month_index", |_fi, f, rows, r| rows.month[r]),
-        column!("crime_type", |_fi, f, rows, r| rows.crime_type.get(r)),
-        column!("lon", |_fi, f, rows, r| rows.lon[r]),
-        column!("lat", |_fi, f, rows, r| rows.lat[r]),
-        column!("easting_m", |_fi, f, rows, r| rows.easting_m[r]),
-        column!("northing_m", |_fi, f, rows, r| rows.northing_m[r]),
-        column!("location", |_fi, f, rows, r| rows.location.get_opt(r)),
-        column!("lsoa_code", |_fi, f, rows, r| rows.lsoa_code.get_opt(r)),
-        column!("falls_within", |_fi, f, rows, r| rows.falls_within.get_opt(r)),
-        column!("last_outcome", |_fi, f, rows, r| rows.outcome.get_opt(r)),
-        column!("ward_code", |_fi, f, rows, r| ctx.wards[rows.ward[r] as usize]
-            .code
-            .as_str()),
-        column!("borough_code", |_fi, f, rows, r| ctx.wards[rows.ward[r] as usize]
-            .parent_code
-            .as_deref()),
-        column!("nearest_school_id", |_fi, f, rows, r| poi(ctx.schools, rows.school[r])),
-        column!("nearest_school_m", |_fi, f, rows, r| dist(rows.school_m[r])),
-        column!("nearest_station_id", |_fi, f, rows, r| poi(
-            ctx.stations,
-            rows.station[r]
-        )),
-        column!("nearest_station_m", |_fi, f, rows, r| dist(rows.station_m[r])),
-    ];
-    DataFrame::new(n, columns).map_err(polars_err)
 }
 
 /// The rejects table: every row that could not be used, verbatim.
