@@ -38,11 +38,13 @@
 #   PEERS_MEM_LIMIT_MB  memory guard per run, both tools [14000]
 #   PEERS_TIMEOUT       seconds per run before it is stopped [1200]
 #   SKIP_INGEST=1 SKIP_GISTAR=1 SKIP_SERVE=1   leave a task out
-#   SERVE_DURATION      seconds of wrk per server [5]; SERVE_PORT [18080]
+#   SERVE_DURATION      seconds of wrk per server [10]; SERVE_PORT [18080]
 #   PEERS_VENV          GeoPandas venv [/tmp/hotspots-peers-venv] (requirements.txt)
 #   GISTAR_VENV         libpysal+esda venv [/tmp/hotspots-gistar-venv] (requirements-gistar.txt)
 #   PYGEOAPI_VENV       pygeoapi venv [/tmp/pygeoapi-venv] (requirements-pygeoapi.txt)
 #   PEERS_KEEP=1        keep the ingested datasets in PEERS_WORK afterwards
+#   PEERS_TABLE_ONLY=1  measure nothing: re-print the table from the last
+#                       run's results.jsonl and header.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
@@ -60,7 +62,7 @@ REPEAT_LARGE=${PEERS_REPEAT_LARGE:-1}
 LARGE=${PEERS_LARGE_SCALE:-16}
 export PEERS_MEM_LIMIT_MB=${PEERS_MEM_LIMIT_MB:-14000}
 TIMEOUT=${PEERS_TIMEOUT:-1200}
-SERVE_DURATION=${SERVE_DURATION:-5}
+SERVE_DURATION=${SERVE_DURATION:-10}
 SERVE_PORT=${SERVE_PORT:-18080}
 PEERS_VENV=${PEERS_VENV:-/tmp/hotspots-peers-venv}
 GISTAR_VENV=${GISTAR_VENV:-/tmp/hotspots-gistar-venv}
@@ -68,9 +70,15 @@ PYGEOAPI_VENV=${PYGEOAPI_VENV:-/tmp/pygeoapi-venv}
 CONFIG=data/london-burglary.toml
 P=benches/peers
 LOGS=$WORK/logs
-rm -rf "$LOGS"; mkdir -p "$LOGS"
 RESULTS=$WORK/results.jsonl
-: >"$RESULTS"
+TABLE_ONLY=${PEERS_TABLE_ONLY:-0}
+if [ "$TABLE_ONLY" = 1 ]; then
+    SCALES=  # re-make the table from the last run's results.jsonl
+    [ -f "$RESULTS" ] || { echo "no $RESULTS to make a table from" >&2; exit 1; }
+else
+    rm -rf "$LOGS"; mkdir -p "$LOGS"
+    : >"$RESULTS"
+fi
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -79,8 +87,8 @@ say() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 [ -x /usr/bin/time ] || { echo "GNU time is missing: apt-get install -y time" >&2; exit 1; }
 
 # ---- tools --------------------------------------------------------------
-if [ -n "${HOTSPOTS_BIN:-}" ]; then
-    BIN=$HOTSPOTS_BIN
+if [ -n "${HOTSPOTS_BIN:-}" ] || [ "$TABLE_ONLY" = 1 ]; then
+    BIN=${HOTSPOTS_BIN:-${CARGO_TARGET_DIR:-target}/release/hotspots}
 else
     say "cargo build --release"
     cargo build --release --quiet
@@ -93,6 +101,7 @@ venv() {  # venv DIR REQUIREMENTS
     [ -x "$1/bin/python" ] || { say "creating venv $1"; python3 -m venv "$1"; }
     "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
 }
+[ "$TABLE_ONLY" = 1 ] && SKIP_INGEST=1 SKIP_GISTAR=1 SKIP_SERVE=1
 [ "${SKIP_INGEST:-0}" = 1 ] || venv "$PEERS_VENV" $P/requirements.txt
 [ "${SKIP_GISTAR:-0}" = 1 ] || venv "$GISTAR_VENV" $P/requirements-gistar.txt
 if [ "${SKIP_SERVE:-0}" != 1 ]; then
@@ -115,12 +124,13 @@ emit() {
     python3 - "$@" >>"$RESULTS" <<'PY'
 import json, sys
 task, scale, rows, unit, peer, note, hs_f, pe_f = sys.argv[1:9]
+short = task.split(" (")[0]
 def runs(f):
     try:
         return [json.loads(l) for l in open(f) if l.strip()]
     except OSError:
         return []
-row = {"task": task, "unit": unit, "peer_name": peer, "hotspots": runs(hs_f), "peer": runs(pe_f)}
+row = {"task": task, "short": short, "unit": unit, "peer_name": peer, "hotspots": runs(hs_f), "peer": runs(pe_f)}
 try:
     row["scale"] = int(scale)
 except ValueError:
@@ -305,8 +315,8 @@ PY
             echo "{\"ok\": false, \"reason\": \"pygeoapi run failed (see logs/serve.pygeoapi.out)\"}" >>"$pe_f"
         fi
         say "  pygeoapi: ${pe_rate:-?} req/s, p99 ${pe_p99:-?}, peak RSS ${pe_mb:-?} MB"
-        note="one wrk run of ${SERVE_DURATION} s each (2 threads, 64 connections, client on the same 2 cores); page of 100 ward polygons, $hs_bytes bytes from hotspots; p99 latency hotspots $hs_p99, pygeoapi ${pe_p99:-?}; hotspots' peak RSS includes the loaded 1x dataset, pygeoapi's is the gunicorn master + 2 workers summed"
-        emit "serve pages of 100 ward polygons (OGC API Features items)" "1x dataset" "" "req/s" \
+        note="one wrk run of ${SERVE_DURATION} s each (2 threads, 64 connections, client on the same 2 cores); $hs_bytes bytes a page from hotspots; p99 latency hotspots $hs_p99, pygeoapi ${pe_p99:-?}; hotspots' peak RSS includes the loaded 1x dataset, pygeoapi's is the gunicorn master + 2 workers summed"
+        emit "serve (pages of 100 ward polygons, OGC API Features items)" "1x dataset" "" "req/s" \
             "pygeoapi (GeoJSON provider, gunicorn -w 2)" "$note" "$hs_f" "$pe_f"
     fi
     [ "${PEERS_KEEP:-0}" = 1 ] || rm -rf "$ds"
@@ -320,15 +330,15 @@ V_PYSAL=$(pyv "$GISTAR_VENV" 'import libpysal,esda,scipy,numpy; print(f"libpysal
 V_PYGEOAPI=$(pyv "$PYGEOAPI_VENV" 'import importlib.metadata as m; print("pygeoapi " + m.version("pygeoapi") + ", gunicorn " + m.version("gunicorn"))')
 REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo "-dirty")
 RUSTC=$(rustc --version 2>/dev/null || echo "rustc n/a")
-WRKV=$(wrk --version 2>&1 | head -1 | awk '{print $2}')
+WRKV=$( (wrk --version 2>&1 || true) | head -1 | awk '{print $2}')
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 RAM=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 RUNTIME=$(( $(date +%s) - T_START ))
-python3 - "$WORK/header.json" <<PY
+[ "$TABLE_ONLY" = 1 ] && [ -f "$WORK/header.json" ] || python3 - "$WORK/header.json" <<PY
 import json, sys
 lines = [
     "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($CPU), $RAM RAM; load average $LOAD_START at the start, $LOAD_END at the end (other builds shared the machine).",
-    "hotspots $REV ($(basename "$BIN"), release), $RUSTC; $V_GPD; $V_PYSAL; $V_PYGEOAPI; wrk $WRKV.",
+    "hotspots checkout $REV (binary $BIN, release), $RUSTC; $V_GPD; $V_PYSAL; $V_PYGEOAPI; wrk $WRKV.",
     "Data: the Met burglary folder, 135 monthly police.uk CSVs (gzip); kx = every row k times, Crime ID suffixed per copy. Runner: benches/peers/run_all.sh, ${RUNTIME} s.",
     "Time: best of $REPEAT fresh processes ($REPEAT_LARGE at ${LARGE}x and above), tools alternating, wall clock from GNU time (process start and Python imports included); serving: requests per second. Peak MB: maximum resident set size (MiB), highest over the runs. Ratios: peer / hotspots (for req/s: hotspots / peer), so above 1x favours hotspots. Memory guard: a run past $PEERS_MEM_LIMIT_MB MB (either tool) is stopped.",
 ]

@@ -73,7 +73,8 @@ def main() -> int:
     for line in header.get("lines", []):
         out.append(line)
     out.append("")
-    out.append("| task | scale | hotspots | peak MB | peer | peer | peak MB | time ratio | memory ratio |")
+    out.append("| task | scale | hotspots time | hotspots peak MB | peer | peer time | peer peak MB "
+               "| time ratio | memory ratio |")
     out.append("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         unit = r.get("unit", "s")
@@ -86,8 +87,9 @@ def main() -> int:
             scale += f" ({r['rows'] / 1e6:.2f} M rows)"
         out.append(f"| {r['task']} | {scale} | {hs_t} | {hs_m} | {r['peer_name']} | {pe_t} | {pe_m} | "
                    f"{ratio(hs, pe, unit, 'time')} | {ratio(hs, pe, unit, 'mem')} |")
-    notes = header.get("notes", []) + [f"- {r['task']}, {r.get('scale_label') or str(r['scale']) + 'x'}: {r['note']}"
-                                       for r in rows if r.get("note")]
+    notes = header.get("notes", []) + [
+        f"- {r.get('short', r['task'])}, {r.get('scale_label') or str(r['scale']) + 'x'}: {r['note']}"
+        for r in rows if r.get("note")]
     if notes:
         out.append("")
         out.extend(notes)
