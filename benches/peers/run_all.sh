@@ -202,7 +202,8 @@ for i in range(1, n + 1):
 parts = []
 if hs:
     parts.append(f"hotspots read {hs[0] + hs[1]:,} rows, accepted {hs[0]:,} (rejects: blank coordinates, "
-                 f"outside London, repeated Crime IDs), own timer {hs[2]:.1f} s")
+                 f"outside London, repeated Crime IDs), its own seconds= {hs[2]:.1f} s (work before its "
+                 f"timer starts not included)")
 if gp:
     parts.append(f"GeoPandas read {gp[0]:,} rows, accepted {gp[1]:,} (repeated Crime IDs kept), "
                  f"in-process {gp[2]:.1f} s + {gp[3]:.1f} s imports")
@@ -264,7 +265,7 @@ st = ""
 try:
     d = json.loads(open(sys.argv[3]).read().strip().splitlines()[-1])
     s = d["stages_s"]
-    st = (f"; esda in-process: imports {s['import']:.1f} s, read {s['read']:.2f} s, count {s['count']:.2f} s, "
+    st = (f"; esda in-process, first run: imports {s['import']:.1f} s, read {s['read']:.2f} s, count {s['count']:.2f} s, "
           f"DistanceBand {s['weights']:.2f} s, G_Local {s['gistar']:.2f} s")
 except (OSError, ValueError, KeyError, IndexError):
     pass

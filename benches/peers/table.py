@@ -72,6 +72,16 @@ def main() -> int:
     out = []
     for line in header.get("lines", []):
         out.append(line)
+    # Grouped by task (in order of first appearance), then by scale.
+    order = {}
+    for r in rows:
+        order.setdefault(r["task"], len(order))
+    rows.sort(key=lambda r: (order[r["task"]], r.get("scale", 0)))
+    out.append("")
+    for task in order:
+        short = next(r.get("short", task) for r in rows if r["task"] == task)
+        if short != task:
+            out.append(f"- **{short}**: {task[len(short):].strip(' ()')}")
     out.append("")
     out.append("| task | scale | hotspots time | hotspots peak MB | peer | peer time | peer peak MB "
                "| time ratio | memory ratio |")
@@ -85,7 +95,7 @@ def main() -> int:
         scale = r.get("scale_label") or f"{r['scale']}x"
         if r.get("rows"):
             scale += f" ({r['rows'] / 1e6:.2f} M rows)"
-        out.append(f"| {r['task']} | {scale} | {hs_t} | {hs_m} | {r['peer_name']} | {pe_t} | {pe_m} | "
+        out.append(f"| {r.get('short', r['task'])} | {scale} | {hs_t} | {hs_m} | {r['peer_name']} | {pe_t} | {pe_m} | "
                    f"{ratio(hs, pe, unit, 'time')} | {ratio(hs, pe, unit, 'mem')} |")
     notes = header.get("notes", []) + [
         f"- {r.get('short', r['task'])}, {r.get('scale_label') or str(r['scale']) + 'x'}: {r['note']}"
