@@ -20,7 +20,10 @@ the way a competent analyst would write it with pandas + GeoPandas:
   4. nearest - nearest school and nearest station to every accepted incident,
               with the distance in metres (gpd.sjoin_nearest, distance_col).
               sjoin_nearest returns one row per tied neighbour, so only the
-              first row per incident is kept.
+              first row per incident is kept;
+  5. write  - with --out, the accepted incidents as GeoParquet
+              (GeoDataFrame.to_parquet: pyarrow, geometry as WKB), as our
+              engine writes its dataset.
 
 police.uk repeats some Crime IDs; they are counted (untimed) and kept, or
 dropped (first row kept) before projecting with --dedupe.
@@ -31,7 +34,7 @@ per-stage times are reported, the first run as "cold" and the minimum as
 imports included. The last line printed is a single JSON object for runners.
 
 Usage:
-    HOTSPOTS_DATA=/path/to/shared/data python geopandas_ingest.py [--repeat 3] [--replicate 1] [--dedupe]
+    HOTSPOTS_DATA=/path/to/shared/data python geopandas_ingest.py [--repeat 3] [--replicate 1] [--dedupe] [--out incidents.parquet]
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ def nearest(points: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, dist_col: str) 
     return j[~j.index.duplicated(keep="first")]
 
 
-def run_pipeline(data_root: str, replicate: int, dedupe: bool) -> tuple[dict, dict, float]:
+def run_pipeline(data_root: str, replicate: int, dedupe: bool, out: str | None) -> tuple[dict, dict, float]:
     """One full ingest. Returns (counts, stage wall times in seconds, seconds
     spent on bookkeeping that is not part of the ingest and must be
     subtracted from the run's wall time)."""
@@ -194,6 +197,12 @@ def run_pipeline(data_root: str, replicate: int, dedupe: bool) -> tuple[dict, di
     )
     t["nearest"] = time.perf_counter() - t0
 
+    # --- write -------------------------------------------------------------
+    if out:
+        t0 = time.perf_counter()
+        accepted.to_parquet(out, index=False)
+        t["write"] = time.perf_counter() - t0
+
     counts = {
         "files": n_files,
         "rows": rows,
@@ -239,6 +248,13 @@ def transform_info() -> dict:
     }
 
 
+def _version(module: str) -> str:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return "not installed"
+
+
 def versions() -> dict:
     return {
         "python": platform.python_version(),
@@ -249,6 +265,7 @@ def versions() -> dict:
         "pandas": pd.__version__,
         "numpy": np.__version__,
         "psutil": psutil.__version__,
+        "pyarrow": _version("pyarrow"),
         "geos": shapely.geos_version_string,
         "gdal": pyogrio.__gdal_version_string__,
         "proj": pyproj.proj_version_str,
@@ -262,6 +279,7 @@ def main() -> None:
                     help="concatenate the incident table K times before projecting/joining (default 1)")
     ap.add_argument("--dedupe", action="store_true",
                     help="drop repeated Crime IDs (keep the first) before projecting (default: keep all rows)")
+    ap.add_argument("--out", help="write the accepted incidents to this GeoParquet file (needs pyarrow)")
     ap.add_argument("--data-root", default=os.environ.get("HOTSPOTS_DATA"),
                     help="data folder (default: $HOTSPOTS_DATA)")
     args = ap.parse_args()
@@ -284,12 +302,12 @@ def main() -> None:
     walls, stages, counts = [], [], None
     for i in range(args.repeat):
         t0 = time.perf_counter()
-        counts, st, untimed = run_pipeline(args.data_root, args.replicate, args.dedupe)
+        counts, st, untimed = run_pipeline(args.data_root, args.replicate, args.dedupe, args.out)
         wall = time.perf_counter() - t0 - untimed
         walls.append(wall)
         stages.append(st)
         print(f"run {i + 1}/{args.repeat}: {wall:.2f} s  (read {st['read']:.2f}, project {st['project']:.2f}, "
-              f"join {st['join']:.2f}, nearest {st['nearest']:.2f})  rss now "
+              f"join {st['join']:.2f}, nearest {st['nearest']:.2f}, write {st.get('write', 0):.2f})  rss now "
               f"{mib(psutil.Process().memory_info().rss):.0f} MiB")
         gc.collect()
 

@@ -60,3 +60,9 @@ echo "pygeoapi page: $(curl -s "$URL" | wc -c) bytes, $(curl -s "$URL" | python3
 echo "== pygeoapi: items, 100 wards"
 wrk -t2 -c64 -d"${DURATION}s" --timeout 30s --latency "$URL" |
   grep -E 'Requests/sec|Transfer/sec|^ +99%|^ +50%|Non-2xx|Socket errors|requests in'
+hwm_kb=0; n=0
+for p in $PID $(pgrep -P "$PID"); do
+  k=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+  [ -n "$k" ] && { hwm_kb=$((hwm_kb + k)); n=$((n + 1)); }
+done
+echo "pygeoapi server peak RSS: $((hwm_kb / 1024)) MB (VmHWM summed over $n gunicorn processes)"
