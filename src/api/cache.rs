@@ -4,6 +4,10 @@
 //! A layer is computed once per key even when many requests ask at once
 //! (they wait on one [`tokio::sync::OnceCell`]); failures are not cached.
 //! The cache holds at most `capacity` layers and drops the oldest first.
+//!
+//! The ids and WGS84 polygons of a grid's cells ([`ShapeCache`]) are cached
+//! apart from the layers: every layer on one grid (another band, crime type
+//! or month range) shares them, so only its statistics are computed.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +17,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::error::ApiError;
-use super::table::Table;
+use super::table::{Shape, Table};
+use crate::analysis::grid::{Grid, GridKind};
 
 /// A computed layer, ready to page.
 #[derive(Debug)]
@@ -97,6 +102,63 @@ impl LayerCache {
     }
 }
 
+/// What identifies a grid's cells: kind, cell size and origin (bits), the
+/// number of cells and the first and last (col, row).
+type GridKey = (GridKind, u64, [u64; 2], usize, Option<(i32, i32)>, Option<(i32, i32)>);
+
+fn grid_key(g: &Grid) -> GridKey {
+    let cr = |c: &crate::analysis::grid::GridCell| (c.col, c.row);
+    (
+        g.kind,
+        g.cell_m.to_bits(),
+        [g.origin[0].to_bits(), g.origin[1].to_bits()],
+        g.cells.len(),
+        g.cells.first().map(cr),
+        g.cells.last().map(cr),
+    )
+}
+
+/// Grid shapes (cell ids and polygons), the most recently used last.
+pub struct ShapeCache {
+    shapes: Mutex<VecDeque<(GridKey, Arc<Shape>)>>,
+    capacity: usize,
+}
+
+impl ShapeCache {
+    pub fn new(capacity: usize) -> ShapeCache {
+        ShapeCache {
+            shapes: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The shape of `grid`'s cells, built on first use.
+    pub fn grid(&self, grid: &Grid) -> Arc<Shape> {
+        let key = grid_key(grid);
+        let lookup = |shapes: &mut VecDeque<(GridKey, Arc<Shape>)>| {
+            let k = shapes.iter().position(|(k, _)| *k == key)?;
+            let entry = shapes.remove(k)?;
+            let shape = entry.1.clone();
+            shapes.push_back(entry);
+            Some(shape)
+        };
+        if let Some(s) = lookup(&mut self.shapes.lock().unwrap_or_else(|p| p.into_inner())) {
+            return s;
+        }
+        // Built outside the lock; two first requests for one grid may both build it.
+        let shape = Arc::new(Shape::grid(grid));
+        let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = lookup(&mut shapes) {
+            return s;
+        }
+        if shapes.len() >= self.capacity {
+            shapes.pop_front();
+        }
+        shapes.push_back((key, shape.clone()));
+        shape
+    }
+}
+
 /// A strong ETag: a hash of everything the response body depends on.
 pub fn etag(parts: &[&str]) -> String {
     let mut h = Sha256::new();
@@ -139,7 +201,7 @@ mod tests {
         let make = || {
             Ok(Computed {
                 table: Table::new(
-                    super::super::table::Ids::Str(vec![]),
+                    super::super::table::Ids::Str(Vec::new().into()),
                     super::super::table::Geoms::Points(vec![]),
                     vec![],
                     None,

@@ -7,11 +7,12 @@
 
 use polars::prelude::*;
 
+use super::cache::ShapeCache;
 use super::params::AnalysisParams;
-use super::table::{Geoms, Ids, Table};
+use super::table::{Geoms, Ids, Shape, Table};
 use crate::analysis::fdr::Correction;
 use crate::analysis::grid::GridKind;
-use crate::analysis::hotspot::{HotspotRequest, WeightKind};
+use crate::analysis::hotspot::{HotspotRequest, Hotspots, WeightKind};
 use crate::analysis::layer::Layer;
 use crate::analysis::units::UnitKind;
 use crate::analysis::AnalysisError;
@@ -65,8 +66,47 @@ const fn choice(
     }
 }
 
+/// What an analysis runs with: the dataset, and the grid shapes every
+/// layer on one grid shares.
+pub struct Ctx<'a> {
+    pub dataset: &'a Dataset,
+    pub shapes: &'a ShapeCache,
+}
+
+/// A computed layer: its features and metadata.
+pub struct Output {
+    pub table: Table,
+    pub metadata: serde_json::Value,
+}
+
+impl Output {
+    /// From a layer of features (geometry and property maps).
+    pub fn layer(layer: Layer) -> Output {
+        Output {
+            table: Table::from_layer(&layer),
+            metadata: layer.metadata,
+        }
+    }
+
+    /// From Gi* results, column by column; grid cells share their shape.
+    pub fn hotspots(c: &Ctx<'_>, h: &Hotspots) -> Output {
+        let shape = match h.units.grid() {
+            Some(g) => c.shapes.grid(g),
+            None => {
+                let ids: std::sync::Arc<[Box<str>]> = h.ids().into_iter().map(String::into_boxed_str).collect();
+                let geoms = Geoms::json(ids.len(), |i| h.units.geometry_wgs84(i));
+                std::sync::Arc::new(Shape::new(Ids::Str(ids), geoms))
+            }
+        };
+        Output {
+            table: Table::from_columns(shape, h.property_columns()),
+            metadata: h.metadata(),
+        }
+    }
+}
+
 /// Computes an analysis layer from the dataset and the query's parameters.
-pub type RunFn = fn(&Dataset, &AnalysisParams) -> Result<Layer, AnalysisError>;
+pub type RunFn = fn(&Ctx<'_>, &AnalysisParams) -> Result<Output, AnalysisError>;
 
 /// A layer computed on request (and cached by its parameters).
 #[derive(Debug, Clone)]
@@ -199,28 +239,34 @@ fn hotspot_request(p: &AnalysisParams, grid: UnitKind) -> Result<HotspotRequest,
     })
 }
 
-fn run_gistar(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
-    Ok(crate::analysis::hotspot::gi_star(ds, &hotspot_request(p, UnitKind::Square)?)?.to_layer())
+fn gi_star_layer(c: &Ctx<'_>, p: &AnalysisParams, units: UnitKind) -> Result<Output, AnalysisError> {
+    let h = crate::analysis::hotspot::gi_star(c.dataset, &hotspot_request(p, units)?)?;
+    Ok(Output::hotspots(c, &h))
 }
 
-fn run_hex(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
-    Ok(crate::analysis::hotspot::gi_star(ds, &hotspot_request(p, UnitKind::Hex)?)?.to_layer())
+fn run_gistar(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    gi_star_layer(c, p, UnitKind::Square)
 }
 
-fn run_h3(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
-    Ok(crate::analysis::hotspot::gi_star(ds, &hotspot_request(p, UnitKind::H3)?)?.to_layer())
+fn run_hex(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    gi_star_layer(c, p, UnitKind::Hex)
 }
 
-fn run_lisa(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_h3(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    gi_star_layer(c, p, UnitKind::H3)
+}
+
+fn run_lisa(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
     let mut req = hotspot_request(p, UnitKind::Square)?;
     let permutations = if req.permutations == 0 { 999 } else { req.permutations };
     req.permutations = 0;
-    let h = crate::analysis::hotspot::gi_star(ds, &req)?;
+    let h = crate::analysis::hotspot::gi_star(c.dataset, &req)?;
     let l = crate::analysis::lisa::local_morans_i(&h.count, &h.weights, permutations, req.seed);
-    Ok(crate::analysis::lisa::to_layer(&h, &l, req.alpha))
+    Ok(Output::layer(crate::analysis::lisa::to_layer(&h, &l, req.alpha)))
 }
 
-fn run_kde(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_kde(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    let ds = c.dataset;
     let selection = p.selection()?;
     let baseline_types = p.list("baseline_crime_type");
     let baseline = (!baseline_types.is_empty()).then(|| crate::analysis::select::Selection {
@@ -242,10 +288,11 @@ fn run_kde(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
         baseline,
     };
     crate::analysis::positive_metres("cell", req.cell_m)?;
-    Ok(crate::analysis::kde::kde(ds, &req)?.to_layer())
+    Ok(Output::layer(crate::analysis::kde::kde(ds, &req)?.to_layer()))
 }
 
-fn run_emerging(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_emerging(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    let ds = c.dataset;
     use crate::analysis::emerging::{emerging, EmergingRequest};
     let d = EmergingRequest::default();
     let time_step = p.usize("time_step")?.unwrap_or(d.time_step);
@@ -268,10 +315,11 @@ fn run_emerging(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError
     };
     crate::analysis::positive_metres("cell", req.cell_m)?;
     crate::analysis::positive_metres("band", req.band_m)?;
-    Ok(emerging(ds, &req)?.to_layer())
+    Ok(Output::layer(emerging(ds, &req)?.to_layer()))
 }
 
-fn run_poi_risk(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_poi_risk(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    let ds = c.dataset;
     use crate::analysis::poi_risk::{poi_risk, PoiRiskRequest, PoiSet};
     let d = PoiRiskRequest::default();
     let mut radii: Vec<f64> = p
@@ -306,13 +354,14 @@ fn run_poi_risk(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError
         ..d
     };
     let result = poi_risk(ds, &req)?;
-    Ok(match p.choice("geometry", &["point", "buffer"])? {
+    Ok(Output::layer(match p.choice("geometry", &["point", "buffer"])? {
         Some("buffer") => result.to_buffer_layer(),
         _ => result.to_layer(),
-    })
+    }))
 }
 
-fn run_surge(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_surge(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    let ds = c.dataset;
     use crate::analysis::poi_risk::PoiSet;
     use crate::analysis::predict::Predictor;
     use crate::analysis::surge::{surge, SurgeRequest};
@@ -347,7 +396,7 @@ fn run_surge(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
         exclude: p.list("exclude"),
         alpha: p.f64("alpha")?.unwrap_or(d.alpha),
     };
-    Ok(surge(ds, &req)?.to_layer())
+    Ok(Output::layer(surge(ds, &req)?.to_layer()))
 }
 
 /// The analysis collections.
@@ -552,7 +601,7 @@ fn points(df: &DataFrame, table: &str) -> Result<Vec<[f64; 2]>, DatasetError> {
 fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<Table, DatasetError> {
     if df.height() == 0 {
         return Ok(Table::new(
-            Ids::Str(Vec::new()),
+            Ids::Str(Vec::new().into()),
             Geoms::Points(Vec::new()),
             Vec::new(),
             None,
@@ -602,7 +651,7 @@ fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Res
             }
         }
     }
-    let values = match &t.ids {
+    let values = match t.ids() {
         Ids::Str(v) => v.iter().map(|c| counts.get(&**c).copied().unwrap_or(0.0)).collect(),
         Ids::Int(v) => vec![0.0; v.len()],
     };

@@ -47,12 +47,17 @@ use collections::{AnalysisCollection, StaticCollection};
 /// How many computed layers the cache keeps.
 pub const CACHE_LAYERS: usize = 32;
 
+/// How many grids' cell shapes (ids, polygons) are kept for new layers.
+pub const CACHE_GRIDS: usize = 4;
+
 /// Everything the handlers share.
 pub struct Inner {
     pub dataset: Arc<Dataset>,
     pub statics: Vec<StaticCollection>,
     pub analyses: Vec<AnalysisCollection>,
     pub cache: cache::LayerCache,
+    /// Cell ids and polygons of the grids layers were computed on.
+    pub shapes: cache::ShapeCache,
     /// Startup token: part of the ETags of static responses.
     pub version: String,
     /// Startup time (RFC 3339): the `timeStamp` of static pages.
@@ -118,6 +123,7 @@ impl AppState {
             statics,
             analyses,
             cache: cache::LayerCache::new(CACHE_LAYERS),
+            shapes: cache::ShapeCache::new(CACHE_GRIDS),
             version: format!("{nanos:x}"),
             started: cache::now_rfc3339(),
             extent,

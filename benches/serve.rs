@@ -1,0 +1,133 @@
+//! Server benchmarks on the real Met burglary data, all 135 months: the time
+//! to open the dataset and prepare the collections, resident memory after
+//! each step, and the first (uncached) Gi* layer request over real HTTP,
+//! then a second Gi* layer on the same grid with other parameters, and a
+//! cached repeat. wrk figures are `benches/peers/run_serve_bench.sh`'s.
+//!
+//! `HOTSPOTS_DATA=../shared/data cargo bench --bench serve`, or
+//! `HOTSPOTS_DATASET=DIR` for an ingested dataset (skips the ingest).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::ms;
+
+// As the `hotspots` binary: resident memory depends on the allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Resident memory in MB (Linux `/proc/self/status`).
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// A GET over a fresh connection: (status line, body length, wall time).
+fn get(addr: std::net::SocketAddr, path: &str) -> (String, usize, Duration) {
+    let t = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let elapsed = t.elapsed();
+    let text = String::from_utf8_lossy(&buf);
+    let status = text.lines().next().unwrap_or("").to_string();
+    let body = text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
+    (status, body, elapsed)
+}
+
+fn main() {
+    let dir = match std::env::var_os("HOTSPOTS_DATASET") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => {
+            let Some(root) = common::data() else {
+                eprintln!("SKIPPED serve bench: set HOTSPOTS_DATA (or HOTSPOTS_DATASET)");
+                return;
+            };
+            let (tmp, ds) = common::burglary_dataset(&root);
+            drop(ds);
+            tmp.keep().join("burglary")
+        }
+    };
+    println!("resident at start: {:.0} MB", rss_mb());
+    let t = Instant::now();
+    let ds = hotspots::dataset::Dataset::open(&dir).expect("open");
+    println!(
+        "Dataset::open: {:.0} ms, {} incidents; resident {:.0} MB",
+        ms(t.elapsed()),
+        ds.columns.len(),
+        rss_mb()
+    );
+    if std::env::var_os("PROBE").is_some() {
+        for c in ds.incidents.columns() {
+            println!("  {:<22} {:>8.1} MB {:?}", c.name(), c.as_materialized_series().estimated_size() as f64 / 1e6, c.dtype());
+        }
+        for (n, f) in [("wards", &ds.wards), ("boroughs", &ds.boroughs), ("schools", &ds.schools), ("stations", &ds.stations)] {
+            println!("  frame {n:<16} {:>8.1} MB", f.estimated_size() as f64 / 1e6);
+        }
+    }
+    let t = Instant::now();
+    let state = hotspots::api::AppState::new(ds).expect("state");
+    println!(
+        "AppState::new (collections in compact form): {:.0} ms; resident {:.0} MB",
+        ms(t.elapsed()),
+        rss_mb()
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(hotspots::api::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    let gistar = |q: &str| format!("/collections/gistar/items?cell=250&{q}&limit=100");
+    let report = |what: &str, path: &str| {
+        let (status, len, t) = get(addr, path);
+        assert!(status.contains("200"), "{path}: {status}");
+        println!("{what:<58} {:>7.1} ms  ({len} bytes)", ms(t));
+    };
+    report("first (uncached) Gi* layer, 250 m, band 750 m", &gistar("band=750"));
+    report("repeat (cached)", &gistar("band=750"));
+    report("Gi* on the same grid, band 1000 m (uncached)", &gistar("band=1000"));
+    report("Gi* on the same grid, burglary, FDR off (uncached)", &gistar("band=750&crime_type=burglary&correction=none"));
+    report("Gi* hex grid, 250 m, band 750 m (uncached)", "/collections/hex/items?cell=250&band=750&limit=100");
+    report("Gi* 100 m grid, band 300 m (uncached)", "/collections/gistar/items?cell=100&band=300&limit=100");
+    let mut times: Vec<Duration> = (0..7)
+        .map(|k| get(addr, &gistar(&format!("band={}", 800 + 50 * k))).2)
+        .collect();
+    times.sort();
+    println!(
+        "uncached Gi* layers on the 250 m grid, 7 bands              best {:>7.1} ms  median {:>7.1} ms",
+        ms(times[0]),
+        ms(times[3])
+    );
+    report("page of 100 incidents", "/collections/incidents/items?limit=100&offset=5000");
+    report("page of 100 wards", "/collections/wards/items?limit=100");
+    println!("resident after the requests: {:.0} MB", rss_mb());
+    let _ = tx.send(());
+    let _ = rt.block_on(server);
+    let mut opens: Vec<Duration> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(hotspots::dataset::Dataset::open(&dir).expect("open"));
+            t.elapsed()
+        })
+        .collect();
+    opens.sort();
+    println!(
+        "Dataset::open, 5 runs                                       best {:>7.1} ms  median {:>7.1} ms",
+        ms(opens[0]),
+        ms(opens[2])
+    );
+}
