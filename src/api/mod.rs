@@ -90,15 +90,21 @@ pub enum Found<'a> {
 }
 
 impl AppState {
-    /// Builds the static collections from an opened dataset (a few seconds
+    /// Builds the static collections from an opened dataset (under a second
     /// for the full Met data: every feature is put in compact form once).
+    /// The incidents frame's rows are then freed: the incidents collection
+    /// has its own table and analyses read the dataset's typed columns.
     pub fn new(dataset: Dataset) -> Result<AppState, DatasetError> {
         Self::with_analyses(dataset, collections::analysis_collections())
     }
 
     /// As [`AppState::new`] with a given list of analysis collections.
-    pub fn with_analyses(dataset: Dataset, analyses: Vec<AnalysisCollection>) -> Result<AppState, DatasetError> {
+    pub fn with_analyses(
+        mut dataset: Dataset,
+        analyses: Vec<AnalysisCollection>,
+    ) -> Result<AppState, DatasetError> {
         let statics = collections::static_collections(&dataset)?;
+        dataset.release_incident_rows();
         let extent = statics
             .iter()
             .find(|c| c.id == "wards")
