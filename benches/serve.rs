@@ -13,10 +13,16 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::ms;
+use hotspots::analysis::hotspot::{gi_star, HotspotRequest};
+use hotspots::api::table::{Shape, Table};
 
 // As the `hotspots` binary: resident memory depends on the allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+extern "C" {
+    fn mi_collect(force: bool);
+}
 
 /// Resident memory in MB (Linux `/proc/self/status`).
 fn rss_mb() -> f64 {
@@ -45,6 +51,11 @@ fn get(addr: std::net::SocketAddr, path: &str) -> (String, usize, Duration) {
 }
 
 fn main() {
+    // As `hotspots serve`: 4 KiB pages (see `serve` in main.rs).
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
     let dir = match std::env::var_os("HOTSPOTS_DATASET") {
         Some(d) => std::path::PathBuf::from(d),
         None => {
@@ -66,21 +77,19 @@ fn main() {
         ds.columns.len(),
         rss_mb()
     );
-    if std::env::var_os("PROBE").is_some() {
-        for c in ds.incidents.columns() {
-            println!("  {:<22} {:>8.1} MB {:?}", c.name(), c.as_materialized_series().estimated_size() as f64 / 1e6, c.dtype());
-        }
-        for (n, f) in [("wards", &ds.wards), ("boroughs", &ds.boroughs), ("schools", &ds.schools), ("stations", &ds.stations)] {
-            println!("  frame {n:<16} {:>8.1} MB", f.estimated_size() as f64 / 1e6);
-        }
-    }
+    let frame_mb = ds.incidents.estimated_size() as f64 / 1e6;
+    println!("  of which the incidents frame (polars' estimate): {frame_mb:.0} MB");
     let t = Instant::now();
     let state = hotspots::api::AppState::new(ds).expect("state");
     println!(
-        "AppState::new (collections in compact form): {:.0} ms; resident {:.0} MB",
+        "AppState::new (collections in compact form, frame rows freed): {:.0} ms; resident {:.0} MB",
         ms(t.elapsed()),
         rss_mb()
     );
+    // As `hotspots serve`: give what loading freed back to the OS.
+    // SAFETY: mi_collect takes no pointers.
+    unsafe { mi_collect(true) };
+    println!("resident after collecting: {:.0} MB", rss_mb());
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let listener = rt
@@ -104,7 +113,7 @@ fn main() {
     report("Gi* hex grid, 250 m, band 750 m (uncached)", "/collections/hex/items?cell=250&band=750&limit=100");
     report("Gi* 100 m grid, band 300 m (uncached)", "/collections/gistar/items?cell=100&band=300&limit=100");
     let mut times: Vec<Duration> = (0..7)
-        .map(|k| get(addr, &gistar(&format!("band={}", 800 + 50 * k))).2)
+        .map(|k| get(addr, &gistar(&format!("band={}", 760 + 10 * k))).2)
         .collect();
     times.sort();
     println!(
@@ -117,6 +126,50 @@ fn main() {
     println!("resident after the requests: {:.0} MB", rss_mb());
     let _ = tx.send(());
     let _ = rt.block_on(server);
+
+    // The parts of an uncached Gi* layer, in process.
+    let ds = hotspots::dataset::Dataset::open(&dir).expect("open");
+    let req = HotspotRequest {
+        cell_m: Some(250.0),
+        band_m: Some(750.0),
+        ..Default::default()
+    };
+    let h = gi_star(&ds, &req).unwrap();
+    let grid = h.units.grid().unwrap();
+    let (best, median) = common::time(7, || gi_star(&ds, &req).unwrap());
+    println!(
+        "  Gi* (select, grid, count, weights, z, FDR)                best {:>7.1} ms  median {:>7.1} ms",
+        ms(best),
+        ms(median)
+    );
+    let (best, median) = common::time(7, || grid.rings_wgs84());
+    println!(
+        "  cell rings in WGS84 ({} vertices for {} cells)       best {:>7.1} ms  median {:>7.1} ms",
+        grid.rings_wgs84().vertices.len(),
+        grid.cells.len(),
+        ms(best),
+        ms(median)
+    );
+    let (best, median) = common::time(7, || Shape::grid(grid));
+    println!(
+        "  grid shape (ids, rings, vertex text)                      best {:>7.1} ms  median {:>7.1} ms",
+        ms(best),
+        ms(median)
+    );
+    let shape = std::sync::Arc::new(Shape::grid(grid));
+    let (best, median) = common::time(7, || Table::from_columns(shape.clone(), h.property_columns()));
+    println!(
+        "  table from the property columns                           best {:>7.1} ms  median {:>7.1} ms",
+        ms(best),
+        ms(median)
+    );
+    let (best, median) = common::time(3, || h.to_layer());
+    println!(
+        "  (for comparison: the layer as features with JSON maps)    best {:>7.1} ms  median {:>7.1} ms",
+        ms(best),
+        ms(median)
+    );
+    drop(ds);
     let mut opens: Vec<Duration> = (0..5)
         .map(|_| {
             let t = Instant::now();

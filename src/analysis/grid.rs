@@ -337,22 +337,40 @@ impl Grid {
     /// A stable id: `sq250-<col>-<row>` or `hex250-<col>-<row>` (lattice
     /// positions relative to BNG 0,0, so ids agree between runs).
     pub fn id(&self, i: usize) -> String {
+        let (prefix, oc, or) = self.id_parts();
         let c = self.cells[i];
-        let (oc, or) = ((self.origin[0] / self.cell_m).round() as i64, self.origin[1]);
-        let row_base = match self.kind {
-            GridKind::Square => (or / self.cell_m).round() as i64,
-            GridKind::Hex => (or / (self.hex_radius() * 1.5)).round() as i64,
+        format!("{prefix}-{}-{}", oc + c.col as i64, or + c.row as i64)
+    }
+
+    /// Every cell's [`Grid::id`], in parallel (the prefix written once).
+    pub fn ids(&self) -> Vec<String> {
+        use rayon::prelude::*;
+        use std::fmt::Write as _;
+        let (prefix, oc, or) = self.id_parts();
+        self.cells
+            .par_iter()
+            .with_min_len(1024)
+            .map(|c| {
+                let mut s = String::with_capacity(prefix.len() + 16);
+                s.push_str(&prefix);
+                let _ = write!(s, "-{}-{}", oc + c.col as i64, or + c.row as i64);
+                s
+            })
+            .collect()
+    }
+
+    /// An id's prefix (`sq250`) and the lattice offsets of column and row 0.
+    fn id_parts(&self) -> (String, i64, i64) {
+        let oc = (self.origin[0] / self.cell_m).round() as i64;
+        let or = match self.kind {
+            GridKind::Square => (self.origin[1] / self.cell_m).round() as i64,
+            GridKind::Hex => (self.origin[1] / (self.hex_radius() * 1.5)).round() as i64,
         };
         let prefix = match self.kind {
             GridKind::Square => "sq",
             GridKind::Hex => "hex",
         };
-        format!(
-            "{prefix}{}-{}-{}",
-            self.cell_m,
-            oc + c.col as i64,
-            row_base + c.row as i64
-        )
+        (format!("{prefix}{}", self.cell_m), oc, or)
     }
 
     /// The cell's polygon in WGS84 lon/lat (vertices through OSTN15).
@@ -516,6 +534,7 @@ mod tests {
         );
         assert_eq!(g.cell_of(9_990.0, 20_130.0), None, "outside the kept cells");
         assert_eq!(g.id(0), "sq250-40-80");
+        assert_eq!(g.ids()[0], "sq250-40-80");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use super::error::ApiError;
 use super::table::{Shape, Table};
-use crate::analysis::grid::{Grid, GridKind};
+use crate::analysis::grid::GridKind;
 
 /// A computed layer, ready to page.
 #[derive(Debug)]
@@ -102,25 +102,11 @@ impl LayerCache {
     }
 }
 
-/// What identifies a grid's cells: kind, cell size and origin (bits), the
-/// number of cells and the first and last (col, row).
-type GridKey = (GridKind, u64, [u64; 2], usize, Option<(i32, i32)>, Option<(i32, i32)>);
-
-fn grid_key(g: &Grid) -> GridKey {
-    let cr = |c: &crate::analysis::grid::GridCell| (c.col, c.row);
-    (
-        g.kind,
-        g.cell_m.to_bits(),
-        [g.origin[0].to_bits(), g.origin[1].to_bits()],
-        g.cells.len(),
-        g.cells.first().map(cr),
-        g.cells.last().map(cr),
-    )
-}
-
-/// Grid shapes (cell ids and polygons), the most recently used last.
+/// Grid shapes (cell ids and polygons) by kind and cell size (bits), the
+/// most recently used last. One cache serves one dataset, whose wards fix
+/// every grid's cells.
 pub struct ShapeCache {
-    shapes: Mutex<VecDeque<(GridKey, Arc<Shape>)>>,
+    shapes: Mutex<VecDeque<((GridKind, u64), Arc<Shape>)>>,
     capacity: usize,
 }
 
@@ -132,10 +118,11 @@ impl ShapeCache {
         }
     }
 
-    /// The shape of `grid`'s cells, built on first use.
-    pub fn grid(&self, grid: &Grid) -> Arc<Shape> {
-        let key = grid_key(grid);
-        let lookup = |shapes: &mut VecDeque<(GridKey, Arc<Shape>)>| {
+    /// The shape of the grid of `kind` cells of `cell_m` metres, built by
+    /// `build` on first use.
+    pub fn grid(&self, kind: GridKind, cell_m: f64, build: impl FnOnce() -> Shape) -> Arc<Shape> {
+        let key = (kind, cell_m.to_bits());
+        let lookup = |shapes: &mut VecDeque<((GridKind, u64), Arc<Shape>)>| {
             let k = shapes.iter().position(|(k, _)| *k == key)?;
             let entry = shapes.remove(k)?;
             let shape = entry.1.clone();
@@ -146,7 +133,7 @@ impl ShapeCache {
             return s;
         }
         // Built outside the lock; two first requests for one grid may both build it.
-        let shape = Arc::new(Shape::grid(grid));
+        let shape = Arc::new(build());
         let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = lookup(&mut shapes) {
             return s;

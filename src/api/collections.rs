@@ -5,6 +5,8 @@
 //! OpenAPI document) and a `fn(&Dataset, &AnalysisParams) -> Result<Layer, _>`.
 //! Adding an analysis collection is adding one entry there.
 
+use std::sync::Arc;
+
 use polars::prelude::*;
 
 use super::cache::ShapeCache;
@@ -88,14 +90,16 @@ impl Output {
         }
     }
 
-    /// From Gi* results, column by column; grid cells share their shape.
-    pub fn hotspots(c: &Ctx<'_>, h: &Hotspots) -> Output {
-        let shape = match h.units.grid() {
-            Some(g) => c.shapes.grid(g),
-            None => {
-                let ids: std::sync::Arc<[Box<str>]> = h.ids().into_iter().map(String::into_boxed_str).collect();
+    /// From Gi* results, column by column; grid cells share their shape
+    /// (`shape`, when already at hand).
+    pub fn hotspots(c: &Ctx<'_>, h: &Hotspots, shape: Option<Arc<Shape>>) -> Output {
+        let shape = match (h.units.grid(), shape) {
+            (Some(g), Some(s)) if s.len() == g.cells.len() => s,
+            (Some(g), _) => c.shapes.grid(g.kind, g.cell_m, || Shape::grid(g)),
+            (None, _) => {
+                let ids: Arc<[Box<str>]> = h.ids().into_iter().map(String::into_boxed_str).collect();
                 let geoms = Geoms::json(ids.len(), |i| h.units.geometry_wgs84(i));
-                std::sync::Arc::new(Shape::new(Ids::Str(ids), geoms))
+                Arc::new(Shape::new(Ids::Str(ids), geoms))
             }
         };
         Output {
@@ -240,8 +244,26 @@ fn hotspot_request(p: &AnalysisParams, grid: UnitKind) -> Result<HotspotRequest,
 }
 
 fn gi_star_layer(c: &Ctx<'_>, p: &AnalysisParams, units: UnitKind) -> Result<Output, AnalysisError> {
-    let h = crate::analysis::hotspot::gi_star(c.dataset, &hotspot_request(p, units)?)?;
-    Ok(Output::hotspots(c, &h))
+    use crate::analysis::hotspot::gi_star;
+    let req = hotspot_request(p, units)?;
+    let ds = c.dataset;
+    // A first layer on a grid also needs its cells' ids and polygons (as
+    // long as Gi* itself): with the cell size given, built alongside.
+    let (h, shape) = match (units.grid(), req.cell_m) {
+        (Some(kind), Some(cell)) if cell.is_finite() && cell > 0.0 => {
+            let (h, shape) = rayon::join(
+                || gi_star(ds, &req),
+                || {
+                    c.shapes.grid(kind, cell, || {
+                        Shape::grid(&crate::analysis::grid::Grid::new(kind, cell, ds.ward_index.polygons()))
+                    })
+                },
+            );
+            (h?, Some(shape))
+        }
+        _ => (gi_star(ds, &req)?, None),
+    };
+    Ok(Output::hotspots(c, &h, shape))
 }
 
 fn run_gistar(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {

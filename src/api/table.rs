@@ -164,16 +164,10 @@ impl Shape {
     /// vertex projected and written once).
     pub fn grid(grid: &Grid) -> Shape {
         let (ids, rings) = rayon::join(
-            || {
-                (0..grid.cells.len())
-                    .into_par_iter()
-                    .with_min_len(1024)
-                    .map(|i| grid.id(i).into_boxed_str())
-                    .collect::<Vec<_>>()
-            },
+            || grid.ids().into_iter().map(String::into_boxed_str).collect::<Arc<[_]>>(),
             || Rings::new(grid.rings_wgs84()),
         );
-        Shape::new(Ids::Str(ids.into()), Geoms::Rings(rings))
+        Shape::new(Ids::Str(ids), Geoms::Rings(rings))
     }
 
     /// How many features.
