@@ -91,10 +91,11 @@ fn main() {
     unsafe { mi_collect(true) };
     println!("resident after collecting: {:.0} MB", rss_mb());
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = rt.spawn(hotspots::api::serve(listener, state, async {
@@ -109,9 +110,18 @@ fn main() {
     report("first (uncached) Gi* layer, 250 m, band 750 m", &gistar("band=750"));
     report("repeat (cached)", &gistar("band=750"));
     report("Gi* on the same grid, band 1000 m (uncached)", &gistar("band=1000"));
-    report("Gi* on the same grid, burglary, FDR off (uncached)", &gistar("band=750&crime_type=burglary&correction=none"));
-    report("Gi* hex grid, 250 m, band 750 m (uncached)", "/collections/hex/items?cell=250&band=750&limit=100");
-    report("Gi* 100 m grid, band 300 m (uncached)", "/collections/gistar/items?cell=100&band=300&limit=100");
+    report(
+        "Gi* on the same grid, burglary, FDR off (uncached)",
+        &gistar("band=750&crime_type=burglary&correction=none"),
+    );
+    report(
+        "Gi* hex grid, 250 m, band 750 m (uncached)",
+        "/collections/hex/items?cell=250&band=750&limit=100",
+    );
+    report(
+        "Gi* 100 m grid, band 300 m (uncached)",
+        "/collections/gistar/items?cell=100&band=300&limit=100",
+    );
     let mut times: Vec<Duration> = (0..7)
         .map(|k| get(addr, &gistar(&format!("band={}", 760 + 10 * k))).2)
         .collect();
@@ -121,7 +131,10 @@ fn main() {
         ms(times[0]),
         ms(times[3])
     );
-    report("page of 100 incidents", "/collections/incidents/items?limit=100&offset=5000");
+    report(
+        "page of 100 incidents",
+        "/collections/incidents/items?limit=100&offset=5000",
+    );
     report("page of 100 wards", "/collections/wards/items?limit=100");
     println!("resident after the requests: {:.0} MB", rss_mb());
     let _ = tx.send(());

@@ -422,6 +422,16 @@ fn analysis_layers_are_cached_with_etags_and_gzip() {
     let plain = get(&format!("{base}/collections/wards/items?limit=50"));
     assert_eq!(plain.header("content-encoding"), None);
     assert!(gz.body.len() * 2 < plain.body.len(), "gzip shrinks GeoJSON");
+    // The gzip representation has its own strong ETag; either revalidates.
+    let (gz_tag, plain_tag) = (gz.header("etag").unwrap(), plain.header("etag").unwrap());
+    assert_ne!(gz_tag, plain_tag, "gzip and identity bodies differ, so do their ETags");
+    assert_eq!(gz.header("vary"), Some("accept-encoding"));
+    let wards50 = format!("{base}/collections/wards/items?limit=50");
+    for tag in [gz_tag, plain_tag] {
+        let r = get_with(&wards50, &[("Accept-Encoding", "gzip"), ("If-None-Match", tag)]);
+        assert_eq!(r.status, 304, "{tag}");
+        assert_eq!(r.header("etag"), Some(tag));
+    }
 }
 
 #[test]

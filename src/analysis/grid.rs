@@ -544,13 +544,19 @@ mod tests {
             let g = Grid::new(kind, 250.0, std::slice::from_ref(&area));
             let r = g.rings_wgs84();
             assert_eq!(r.len(), g.cells.len());
-            assert!(r.vertices.len() < g.cells.len() * (r.stride - 1), "{kind:?}: vertices are shared");
+            assert!(
+                r.vertices.len() < g.cells.len() * (r.stride - 1),
+                "{kind:?}: vertices are shared"
+            );
             for i in 0..g.cells.len() {
                 let alone = g.polygon_wgs84(i);
                 let shared: Vec<Coord<f64>> = r.ring(i).iter().map(|&v| r.vertices[v as usize]).collect();
                 assert_eq!(alone.exterior().0.len(), shared.len());
                 for (a, b) in alone.exterior().0.iter().zip(&shared) {
-                    assert!((a.x - b.x).abs() < 1e-9 && (a.y - b.y).abs() < 1e-9, "{kind:?} cell {i}");
+                    assert!(
+                        (a.x - b.x).abs() < 1e-9 && (a.y - b.y).abs() < 1e-9,
+                        "{kind:?} cell {i}"
+                    );
                 }
             }
         }

@@ -391,7 +391,10 @@ impl Hotspots {
             c.push(("gi_p_sim", Values::Num(ps.clone())));
         }
         c.push(("gi_bin", Values::Int(self.bin.iter().map(|&b| b as i64).collect())));
-        c.push(("gi_bin_fdr", Values::Int(self.bin_fdr.iter().map(|&b| b as i64).collect())));
+        c.push((
+            "gi_bin_fdr",
+            Values::Int(self.bin_fdr.iter().map(|&b| b as i64).collect()),
+        ));
         c.push(("significant", Values::Bool(self.significant.clone())));
         c
     }

@@ -102,11 +102,14 @@ impl LayerCache {
     }
 }
 
+/// A grid's shape by its kind and cell size (bits).
+type GridShape = ((GridKind, u64), Arc<Shape>);
+
 /// Grid shapes (cell ids and polygons) by kind and cell size (bits), the
 /// most recently used last. One cache serves one dataset, whose wards fix
 /// every grid's cells.
 pub struct ShapeCache {
-    shapes: Mutex<VecDeque<((GridKind, u64), Arc<Shape>)>>,
+    shapes: Mutex<VecDeque<GridShape>>,
     capacity: usize,
 }
 
@@ -122,7 +125,7 @@ impl ShapeCache {
     /// `build` on first use.
     pub fn grid(&self, kind: GridKind, cell_m: f64, build: impl FnOnce() -> Shape) -> Arc<Shape> {
         let key = (kind, cell_m.to_bits());
-        let lookup = |shapes: &mut VecDeque<((GridKind, u64), Arc<Shape>)>| {
+        let lookup = |shapes: &mut VecDeque<GridShape>| {
             let k = shapes.iter().position(|(k, _)| *k == key)?;
             let entry = shapes.remove(k)?;
             let shape = entry.1.clone();
@@ -156,13 +159,30 @@ pub fn etag(parts: &[&str]) -> String {
     format!("\"{}\"", &hex::encode(h.finalize())[..32])
 }
 
-/// Whether an `If-None-Match` header value matches `etag` (weak comparison, RFC 9110 13.1.2).
-pub fn none_match(header: &str, etag: &str) -> bool {
+/// The ETag of the `encoding` (gzip) of the representation tagged `etag`:
+/// strong validators differ between content codings (RFC 9110 8.8.3), so
+/// `"…"` becomes `"…-gzip"` (as Apache's mod_deflate does).
+pub fn encoded_etag(etag: &str, encoding: &str) -> String {
+    match etag.strip_suffix('"') {
+        Some(head) if head.len() > 1 => format!("{head}-{encoding}\""),
+        _ => etag.to_string(),
+    }
+}
+
+/// The tag of an `If-None-Match` header value that matches `etag` or its
+/// gzip form (weak comparison, RFC 9110 13.1.2): the one to send with the
+/// 304 (`etag` itself for `*`).
+pub fn none_match(header: &str, etag: &str) -> Option<String> {
     let bare = etag.trim_start_matches("W/");
+    let gzip = encoded_etag(bare, "gzip");
     header
         .split(',')
         .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == bare)
+        .find_map(|t| match t {
+            "*" => Some(bare.to_string()),
+            t if t == bare || t == gzip => Some(t.to_string()),
+            _ => None,
+        })
 }
 
 pub use crate::month::{now_rfc3339, rfc3339};
@@ -177,9 +197,12 @@ mod tests {
         assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
         let e = etag(&["a", "b"]);
         assert_ne!(e, etag(&["ab", ""]));
-        assert!(none_match(&format!("W/{e}, \"x\""), &e));
-        assert!(!none_match("\"x\"", &e));
-        assert!(none_match("*", &e));
+        assert_eq!(none_match(&format!("W/{e}, \"x\""), &e), Some(e.clone()));
+        assert_eq!(none_match("\"x\"", &e), None);
+        assert_eq!(none_match("*", &e), Some(e.clone()));
+        let gz = encoded_etag(&e, "gzip");
+        assert_eq!(gz, format!("{}-gzip\"", &e[..e.len() - 1]));
+        assert_eq!(none_match(&format!("\"x\", {gz}"), &e), Some(gz));
     }
 
     #[tokio::test]

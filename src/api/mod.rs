@@ -31,7 +31,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, Method, Request};
+use axum::http::{header, HeaderValue, Method, Request};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tower_http::compression::CompressionLayer;
@@ -99,10 +100,7 @@ impl AppState {
     }
 
     /// As [`AppState::new`] with a given list of analysis collections.
-    pub fn with_analyses(
-        mut dataset: Dataset,
-        analyses: Vec<AnalysisCollection>,
-    ) -> Result<AppState, DatasetError> {
+    pub fn with_analyses(mut dataset: Dataset, analyses: Vec<AnalysisCollection>) -> Result<AppState, DatasetError> {
         let statics = collections::static_collections(&dataset)?;
         dataset.release_incident_rows();
         let extent = statics
@@ -180,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(ogc::not_found)
         .with_state(state)
         .layer(CompressionLayer::new().gzip(true))
+        .layer(axum::middleware::map_response(etag_per_encoding))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -194,6 +193,23 @@ pub fn router(state: AppState) -> Router {
         app = app.layer(c);
     }
     app
+}
+
+/// A compressed response is another representation: its ETag names the
+/// coding ([`cache::encoded_etag`]); `If-None-Match` takes either form.
+async fn etag_per_encoding(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    let tagged = match (h.get(header::CONTENT_ENCODING), h.get(header::ETAG)) {
+        (Some(enc), Some(tag)) => match (enc.to_str(), tag.to_str()) {
+            (Ok(enc), Ok(tag)) => HeaderValue::from_str(&cache::encoded_etag(tag, enc)).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(v) = tagged {
+        h.insert(header::ETAG, v);
+    }
+    r
 }
 
 fn request_span<B>(r: &Request<B>) -> tracing::Span {

@@ -284,15 +284,18 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
     })
 }
 
+/// A 304 when `If-None-Match` names this representation or its gzip form
+/// (with the tag it named: the two differ, see [`cache::encoded_etag`]).
 fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
     let inm = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
-    cache::none_match(inm, etag).then(|| {
-        let mut r = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(etag) {
-            r.headers_mut().insert(header::ETAG, v);
-        }
-        r
-    })
+    let tag = cache::none_match(inm, etag)?;
+    let mut r = StatusCode::NOT_MODIFIED.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Some(r)
 }
 
 fn geojson_response(body: Vec<u8>, etag: &str, hit: Option<bool>) -> Response {

@@ -445,6 +445,8 @@ impl Table {
     }
 
     /// Applies bbox, datetime, property filters, sortby, offset and limit.
+    /// `bbox` keeps the features whose bounding box meets it (not their
+    /// exact outline, as OGC API – Features allows).
     pub fn query(&self, q: &ItemsQuery) -> Result<Page, ApiError> {
         let columns = self.chosen_columns(q.properties.as_deref())?;
         let mut matchers = Vec::with_capacity(q.filters.len());
