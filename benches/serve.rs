@@ -2,7 +2,9 @@
 //! to open the dataset and prepare the collections, resident memory after
 //! each step, and the first (uncached) Gi* layer request over real HTTP,
 //! then a second Gi* layer on the same grid with other parameters, and a
-//! cached repeat. wrk figures are `benches/peers/run_serve_bench.sh`'s.
+//! cached repeat; then the parts of an uncached layer in process (Gi*, the
+//! grid's shape, the table). wrk figures are
+//! `benches/peers/run_serve_bench.sh`'s.
 //!
 //! `HOTSPOTS_DATA=../shared/data cargo bench --bench serve`, or
 //! `HOTSPOTS_DATASET=DIR` for an ingested dataset (skips the ingest).
@@ -56,16 +58,18 @@ fn main() {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
-    let dir = match std::env::var_os("HOTSPOTS_DATASET") {
-        Some(d) => std::path::PathBuf::from(d),
+    // The ingested dataset's folder, and the guard that deletes it at the end.
+    let (dir, _tmp) = match std::env::var_os("HOTSPOTS_DATASET") {
+        Some(d) => (std::path::PathBuf::from(d), None),
         None => {
             let Some(root) = common::data() else {
                 eprintln!("SKIPPED serve bench: set HOTSPOTS_DATA (or HOTSPOTS_DATASET)");
                 return;
             };
             let (tmp, ds) = common::burglary_dataset(&root);
+            let dir = ds.dir.clone();
             drop(ds);
-            tmp.keep().join("burglary")
+            (dir, Some(tmp))
         }
     };
     println!("resident at start: {:.0} MB", rss_mb());

@@ -2,7 +2,9 @@
 //! incidents, schools, stations), built once at startup into compact
 //! [`Table`]s, and the analysis layers, each one entry of
 //! [`analysis_collections`]: an id, its query parameters (documented in the
-//! OpenAPI document) and a `fn(&Dataset, &AnalysisParams) -> Result<Layer, _>`.
+//! OpenAPI document) and a [`RunFn`] (`fn(&Ctx, &AnalysisParams) ->
+//! Result<Output, _>`: most wrap a [`Layer`] with [`Output::layer`]; the Gi*
+//! ones build their table column by column over a shared grid shape).
 //! Adding an analysis collection is adding one entry there.
 
 use std::sync::Arc;
@@ -314,8 +316,8 @@ fn run_kde(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
 }
 
 fn run_emerging(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
-    let ds = c.dataset;
     use crate::analysis::emerging::{emerging, EmergingRequest};
+    let ds = c.dataset;
     let d = EmergingRequest::default();
     let time_step = p.usize("time_step")?.unwrap_or(d.time_step);
     if time_step == 0 {
@@ -341,8 +343,8 @@ fn run_emerging(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError
 }
 
 fn run_poi_risk(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
-    let ds = c.dataset;
     use crate::analysis::poi_risk::{poi_risk, PoiRiskRequest, PoiSet};
+    let ds = c.dataset;
     let d = PoiRiskRequest::default();
     let mut radii: Vec<f64> = p
         .list("radius")
@@ -383,10 +385,10 @@ fn run_poi_risk(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError
 }
 
 fn run_surge(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
-    let ds = c.dataset;
     use crate::analysis::poi_risk::PoiSet;
     use crate::analysis::predict::Predictor;
     use crate::analysis::surge::{surge, SurgeRequest};
+    let ds = c.dataset;
     let d = SurgeRequest::default();
     let mut params = d.params;
     if let Some(b) = p.f64("bandwidth")? {

@@ -7,9 +7,9 @@
 //! | `mod.rs` | [`AppState`], the router, [`serve`] (takes a bound listener: tests use port 0) |
 //! | `error.rs` | [`ApiError`] → RFC 9457 `application/problem+json`, naming the bad parameter |
 //! | `params.rs` | strict query parsing: bbox, limit, offset, datetime, properties, sortby, analysis parameters |
-//! | `table.rs` | a collection's features in compact form; filtering, sorting, paging, GeoJSON writing |
+//! | `table.rs` | a collection's features in compact form (ids and geometry in a shareable [`table::Shape`]); filtering, sorting, paging, GeoJSON writing |
 //! | `collections.rs` | the registry: static collections and analysis collections (one entry each) |
-//! | `cache.rs` | computed layers cached by canonical parameters; strong ETags |
+//! | `cache.rs` | computed layers cached by canonical parameters; grid shapes shared by the layers on a grid; strong ETags (per content coding) |
 //! | `ogc.rs` | the OGC API – Features handlers |
 //! | `openapi.rs` | the OpenAPI 3.0 document at `/api` |
 //! | `html.rs` | HTML for browsers (landing page, collections) |
