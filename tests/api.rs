@@ -265,6 +265,50 @@ fn qgis_sequence_on_the_demo_city() {
     assert!(month.iter().all(|f| f["properties"]["month"] == demo_month.as_str()));
 }
 
+fn numbers_as_f64(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => Value::from(n.as_f64().unwrap()),
+        Value::Array(a) => Value::Array(a.iter().map(numbers_as_f64).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), numbers_as_f64(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn gi_star_layers_served_equal_the_cli_layers() {
+    // The server builds Gi* tables column by column over a shared grid shape;
+    // the CLI writes `Hotspots::to_layer`. Same features, same values.
+    use hotspots::analysis::hotspot::{gi_star, HotspotRequest};
+    use hotspots::analysis::units::UnitKind;
+    let base = demo();
+    let ds = hotspots::dataset::Dataset::open(&common::demo_dataset()).unwrap();
+    for (collection, query, grid, band) in [
+        ("gistar", "cell=250&band=750", UnitKind::Square, 750.0),
+        ("gistar", "cell=250&band=1000", UnitKind::Square, 1000.0),
+        ("hex", "cell=300&band=900", UnitKind::Hex, 900.0),
+        ("gistar", "grid=ward&band=1500", UnitKind::Ward, 1500.0),
+    ] {
+        let cell = (grid != UnitKind::Ward).then(|| if grid == UnitKind::Hex { 300.0 } else { 250.0 });
+        let req = HotspotRequest {
+            grid,
+            cell_m: cell,
+            band_m: Some(band),
+            ..Default::default()
+        };
+        let cli: Value = serde_json::from_str(&gi_star(&ds, &req).unwrap().to_layer().to_geojson()).unwrap();
+        let served = get(&format!("{base}/collections/{collection}/items?{query}&limit=10000")).json();
+        let (a, b) = (
+            cli["features"].as_array().unwrap(),
+            served["features"].as_array().unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{collection}?{query}");
+        for (a, b) in a.iter().zip(b) {
+            // The API writes whole numbers without a fraction (8, the CLI 8.0).
+            assert_eq!(numbers_as_f64(a), numbers_as_f64(b), "{collection}?{query}");
+        }
+    }
+}
+
 #[test]
 fn items_filter_sort_select_and_cap() {
     let base = demo();
@@ -422,6 +466,16 @@ fn analysis_layers_are_cached_with_etags_and_gzip() {
     let plain = get(&format!("{base}/collections/wards/items?limit=50"));
     assert_eq!(plain.header("content-encoding"), None);
     assert!(gz.body.len() * 2 < plain.body.len(), "gzip shrinks GeoJSON");
+    // The gzip representation has its own strong ETag; either revalidates.
+    let (gz_tag, plain_tag) = (gz.header("etag").unwrap(), plain.header("etag").unwrap());
+    assert_ne!(gz_tag, plain_tag, "gzip and identity bodies differ, so do their ETags");
+    assert_eq!(gz.header("vary"), Some("accept-encoding"));
+    let wards50 = format!("{base}/collections/wards/items?limit=50");
+    for tag in [gz_tag, plain_tag] {
+        let r = get_with(&wards50, &[("Accept-Encoding", "gzip"), ("If-None-Match", tag)]);
+        assert_eq!(r.status, 304, "{tag}");
+        assert_eq!(r.header("etag"), Some(tag));
+    }
 }
 
 #[test]

@@ -337,22 +337,40 @@ impl Grid {
     /// A stable id: `sq250-<col>-<row>` or `hex250-<col>-<row>` (lattice
     /// positions relative to BNG 0,0, so ids agree between runs).
     pub fn id(&self, i: usize) -> String {
+        let (prefix, oc, or) = self.id_parts();
         let c = self.cells[i];
-        let (oc, or) = ((self.origin[0] / self.cell_m).round() as i64, self.origin[1]);
-        let row_base = match self.kind {
-            GridKind::Square => (or / self.cell_m).round() as i64,
-            GridKind::Hex => (or / (self.hex_radius() * 1.5)).round() as i64,
+        format!("{prefix}-{}-{}", oc + c.col as i64, or + c.row as i64)
+    }
+
+    /// Every cell's [`Grid::id`], in parallel (the prefix written once).
+    pub fn ids(&self) -> Vec<String> {
+        use rayon::prelude::*;
+        use std::fmt::Write as _;
+        let (prefix, oc, or) = self.id_parts();
+        self.cells
+            .par_iter()
+            .with_min_len(1024)
+            .map(|c| {
+                let mut s = String::with_capacity(prefix.len() + 16);
+                s.push_str(&prefix);
+                let _ = write!(s, "-{}-{}", oc + c.col as i64, or + c.row as i64);
+                s
+            })
+            .collect()
+    }
+
+    /// An id's prefix (`sq250`) and the lattice offsets of column and row 0.
+    fn id_parts(&self) -> (String, i64, i64) {
+        let oc = (self.origin[0] / self.cell_m).round() as i64;
+        let or = match self.kind {
+            GridKind::Square => (self.origin[1] / self.cell_m).round() as i64,
+            GridKind::Hex => (self.origin[1] / (self.hex_radius() * 1.5)).round() as i64,
         };
         let prefix = match self.kind {
             GridKind::Square => "sq",
             GridKind::Hex => "hex",
         };
-        format!(
-            "{prefix}{}-{}-{}",
-            self.cell_m,
-            oc + c.col as i64,
-            row_base + c.row as i64
-        )
+        (format!("{prefix}{}", self.cell_m), oc, or)
     }
 
     /// The cell's polygon in WGS84 lon/lat (vertices through OSTN15).
@@ -366,37 +384,126 @@ impl Grid {
 
     /// The cell's polygon in BNG metres (counter-clockwise, closed).
     pub fn polygon_bng(&self, i: usize) -> Polygon<f64> {
+        let mut ring = Vec::with_capacity(self.ring_len());
+        self.push_ring_bng(i, &mut ring);
+        Polygon::new(LineString(ring), vec![])
+    }
+
+    /// Coordinates in a cell's closed ring: 5 (squares) or 7 (hexagons).
+    pub fn ring_len(&self) -> usize {
+        match self.kind {
+            GridKind::Square => 5,
+            GridKind::Hex => 7,
+        }
+    }
+
+    /// Appends the closed ring of cell `i` in BNG metres (counter-clockwise).
+    fn push_ring_bng(&self, i: usize, out: &mut Vec<Coord<f64>>) {
         let [x, y] = self.cells[i].centre;
-        let ring: Vec<Coord<f64>> = match self.kind {
+        let start = out.len();
+        match self.kind {
             GridKind::Square => {
                 let h = self.cell_m / 2.0;
-                vec![
-                    (x - h, y - h),
-                    (x + h, y - h),
-                    (x + h, y + h),
-                    (x - h, y + h),
-                    (x - h, y - h),
-                ]
-                .into_iter()
-                .map(|(x, y)| Coord { x, y })
-                .collect()
+                for (x, y) in [(x - h, y - h), (x + h, y - h), (x + h, y + h), (x - h, y + h)] {
+                    out.push(Coord { x, y });
+                }
             }
             GridKind::Hex => {
                 let r = self.hex_radius();
-                let mut v: Vec<Coord<f64>> = (0..6)
-                    .map(|k| {
-                        let a = std::f64::consts::PI / 180.0 * (60.0 * k as f64 - 30.0);
-                        Coord {
-                            x: x + r * a.cos(),
-                            y: y + r * a.sin(),
-                        }
-                    })
-                    .collect();
-                v.push(v[0]);
-                v
+                for k in 0..6 {
+                    let a = std::f64::consts::PI / 180.0 * (60.0 * k as f64 - 30.0);
+                    out.push(Coord {
+                        x: x + r * a.cos(),
+                        y: y + r * a.sin(),
+                    });
+                }
             }
-        };
-        Polygon::new(LineString(ring), vec![])
+        }
+        out.push(out[start]);
+    }
+
+    /// Every cell's ring in WGS84 lon/lat at once (the rings of
+    /// [`Grid::polygon_wgs84`]). Cells share corners (a square's with up to
+    /// three others), so each distinct vertex is projected once, in parallel.
+    pub fn rings_wgs84(&self) -> CellRings {
+        use rayon::prelude::*;
+        let stride = self.ring_len();
+        let mut bng = Vec::with_capacity(self.cells.len() * stride);
+        for i in 0..self.cells.len() {
+            self.push_ring_bng(i, &mut bng);
+        }
+        // Shared vertices are found by their position to the millimetre
+        // (hexagon corners computed from neighbouring centres differ in the
+        // last bits).
+        let key = |c: &Coord<f64>| ((c.x * 1000.0).round() as i64, (c.y * 1000.0).round() as i64);
+        let mut index: rustc_hash::FxHashMap<(i64, i64), u32> = rustc_hash::FxHashMap::default();
+        index.reserve(self.cells.len() + self.cells.len() / 4);
+        let mut unique: Vec<Coord<f64>> = Vec::with_capacity(self.cells.len() * 3 / 2);
+        let mut rings: Vec<u32> = bng
+            .iter()
+            .map(|c| {
+                *index.entry(key(c)).or_insert_with(|| {
+                    unique.push(*c);
+                    (unique.len() - 1) as u32
+                })
+            })
+            .collect();
+        let vertices: Vec<Coord<f64>> = unique
+            .par_iter()
+            .with_min_len(1024)
+            .map(|c| {
+                let (x, y) = crate::crs::bng_to_lonlat(c.x, c.y).unwrap_or((f64::NAN, f64::NAN));
+                Coord { x, y }
+            })
+            .collect();
+        // Counter-clockwise in lon/lat too (RFC 7946's right-hand rule):
+        // turn any ring the projection flipped.
+        for ring in rings.chunks_exact_mut(stride) {
+            let area2: f64 = ring
+                .windows(2)
+                .map(|w| {
+                    let (a, b) = (vertices[w[0] as usize], vertices[w[1] as usize]);
+                    a.x * b.y - b.x * a.y
+                })
+                .sum();
+            if area2 < 0.0 {
+                ring.reverse();
+            }
+        }
+        CellRings {
+            stride,
+            vertices,
+            rings,
+        }
+    }
+}
+
+/// The rings of a grid's cells in WGS84, over shared vertices: cell `i`'s
+/// closed ring is `vertices[rings[i * stride + k]]` for `k` in `0..stride`,
+/// counter-clockwise (BNG to WGS84 keeps the orientation).
+#[derive(Debug, Clone)]
+pub struct CellRings {
+    /// Coordinates per ring, the closing one included.
+    pub stride: usize,
+    /// Distinct vertices, lon/lat degrees (NaN where the projection failed).
+    pub vertices: Vec<Coord<f64>>,
+    /// Vertex indices, `stride` per cell.
+    pub rings: Vec<u32>,
+}
+
+impl CellRings {
+    /// How many cells.
+    pub fn len(&self) -> usize {
+        self.rings.len() / self.stride.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rings.is_empty()
+    }
+
+    /// The vertex indices of cell `i`'s ring.
+    pub fn ring(&self, i: usize) -> &[u32] {
+        &self.rings[i * self.stride..(i + 1) * self.stride]
     }
 }
 
@@ -427,6 +534,32 @@ mod tests {
         );
         assert_eq!(g.cell_of(9_990.0, 20_130.0), None, "outside the kept cells");
         assert_eq!(g.id(0), "sq250-40-80");
+        assert_eq!(g.ids()[0], "sq250-40-80");
+    }
+
+    #[test]
+    fn shared_rings_match_each_cell_projected_alone() {
+        let area = square_area(530_000.0, 180_000.0, 3_000.0);
+        for kind in [GridKind::Square, GridKind::Hex] {
+            let g = Grid::new(kind, 250.0, std::slice::from_ref(&area));
+            let r = g.rings_wgs84();
+            assert_eq!(r.len(), g.cells.len());
+            assert!(
+                r.vertices.len() < g.cells.len() * (r.stride - 1),
+                "{kind:?}: vertices are shared"
+            );
+            for i in 0..g.cells.len() {
+                let alone = g.polygon_wgs84(i);
+                let shared: Vec<Coord<f64>> = r.ring(i).iter().map(|&v| r.vertices[v as usize]).collect();
+                assert_eq!(alone.exterior().0.len(), shared.len());
+                for (a, b) in alone.exterior().0.iter().zip(&shared) {
+                    assert!(
+                        (a.x - b.x).abs() < 1e-9 && (a.y - b.y).abs() < 1e-9,
+                        "{kind:?} cell {i}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

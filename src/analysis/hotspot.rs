@@ -2,12 +2,12 @@
 //! a distance band, p-values, Benjamini–Hochberg FDR and ArcGIS-style bins.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::fdr::{self, Correction};
 use super::gi_star;
 use super::grid::Grid;
-use super::layer::{Feature, Layer};
+use super::layer::{Columns, Feature, Layer, Values};
 use super::scale::{self, Choice};
 use super::select::Selection;
 use super::units::{AreaUnits, UnitKind, Units};
@@ -358,43 +358,60 @@ impl Hotspots {
         })
     }
 
-    /// The layer: one polygon feature per cell, in WGS84.
+    /// The units' ids (cell ids, GSS codes, H3 indexes).
+    pub fn ids(&self) -> Vec<String> {
+        (0..self.units.len()).map(|i| self.units.id(i)).collect()
+    }
+
+    /// The layer's properties, column by column (see [`Hotspots::to_layer`]).
+    pub fn property_columns(&self) -> Columns {
+        let n = self.units.len();
+        let centres: Vec<[f64; 2]> = (0..n).map(|i| self.units.centre(i)).collect();
+        let per_km2 = |v: &[f64]| Values::Num((0..n).map(|i| v[i] / self.units.area_km2(i)).collect());
+        let mut c: Columns = vec![("cell_id", Values::Id)];
+        if let Units::Areas(a) = &self.units {
+            c.push(("name", Values::Str(a.names.clone())));
+        }
+        c.push(("easting_m", Values::Num(centres.iter().map(|c| c[0]).collect())));
+        c.push(("northing_m", Values::Num(centres.iter().map(|c| c[1]).collect())));
+        c.push(("count", Values::Num(self.incidents_per_unit.clone())));
+        c.push(("per_km2", per_km2(&self.incidents_per_unit)));
+        if self.request.harm.is_some() {
+            c.push(("harm_days", Values::Num(self.count.clone())));
+            c.push(("harm_per_km2", per_km2(&self.count)));
+        }
+        c.push((
+            "neighbours",
+            Values::Int((0..n).map(|i| self.weights.neighbour_count(i) as i64).collect()),
+        ));
+        c.push(("gi_z", Values::Num(self.z.clone())));
+        c.push(("gi_p", Values::Num(self.p.clone())));
+        c.push(("gi_q_fdr", Values::Num(self.q.clone())));
+        if let Some(ps) = &self.p_sim {
+            c.push(("gi_p_sim", Values::Num(ps.clone())));
+        }
+        c.push(("gi_bin", Values::Int(self.bin.iter().map(|&b| b as i64).collect())));
+        c.push((
+            "gi_bin_fdr",
+            Values::Int(self.bin_fdr.iter().map(|&b| b as i64).collect()),
+        ));
+        c.push(("significant", Values::Bool(self.significant.clone())));
+        c
+    }
+
+    /// The layer: one polygon feature per cell, in WGS84, with the
+    /// properties of [`Hotspots::property_columns`].
     pub fn to_layer(&self) -> Layer {
-        let features = (0..self.units.len())
-            .map(|i| {
-                let centre = self.units.centre(i);
-                let num = |v: f64| if v.is_finite() { Value::from(v) } else { Value::Null };
-                let mut props = Map::new();
-                props.insert("cell_id".into(), Value::from(self.units.id(i)));
-                if let Units::Areas(a) = &self.units {
-                    props.insert("name".into(), Value::from(a.names[i].clone()));
-                }
-                props.insert("easting_m".into(), num(centre[0]));
-                props.insert("northing_m".into(), num(centre[1]));
-                props.insert("count".into(), num(self.incidents_per_unit[i]));
-                props.insert(
-                    "per_km2".into(),
-                    num(self.incidents_per_unit[i] / self.units.area_km2(i)),
-                );
-                if self.request.harm.is_some() {
-                    props.insert("harm_days".into(), num(self.count[i]));
-                    props.insert("harm_per_km2".into(), num(self.count[i] / self.units.area_km2(i)));
-                }
-                props.insert("neighbours".into(), Value::from(self.weights.neighbour_count(i)));
-                props.insert("gi_z".into(), num(self.z[i]));
-                props.insert("gi_p".into(), num(self.p[i]));
-                props.insert("gi_q_fdr".into(), num(self.q[i]));
-                if let Some(ps) = &self.p_sim {
-                    props.insert("gi_p_sim".into(), num(ps[i]));
-                }
-                props.insert("gi_bin".into(), Value::from(self.bin[i]));
-                props.insert("gi_bin_fdr".into(), Value::from(self.bin_fdr[i]));
-                props.insert("significant".into(), Value::from(self.significant[i]));
-                Feature {
-                    id: self.units.id(i),
-                    geometry: self.units.geometry_wgs84(i),
-                    properties: props,
-                }
+        let ids = self.ids();
+        let properties = super::layer::properties(&ids, &self.property_columns());
+        let features = ids
+            .into_iter()
+            .zip(properties)
+            .enumerate()
+            .map(|(i, (id, properties))| Feature {
+                id,
+                geometry: self.units.geometry_wgs84(i),
+                properties,
             })
             .collect();
         Layer {

@@ -29,6 +29,50 @@ pub struct Layer {
     pub metadata: Value,
 }
 
+/// One property of every feature, as a column: layers built column by
+/// column (the API's tables) skip a JSON map per feature.
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// The feature's id (a `cell_id` property).
+    Id,
+    Str(Vec<String>),
+    /// Numbers; non-finite ones are null.
+    Num(Vec<f64>),
+    /// Whole numbers (written without a fraction).
+    Int(Vec<i64>),
+    Bool(Vec<bool>),
+}
+
+impl Values {
+    /// The value of feature `i` (whose id is `id`) as JSON.
+    pub fn json(&self, i: usize, id: &str) -> Value {
+        match self {
+            Values::Id => Value::from(id),
+            Values::Str(v) => Value::from(v[i].as_str()),
+            Values::Num(v) if v[i].is_finite() => Value::from(v[i]),
+            Values::Num(_) => Value::Null,
+            Values::Int(v) => Value::from(v[i]),
+            Values::Bool(v) => Value::from(v[i]),
+        }
+    }
+}
+
+/// Named property columns, in property order.
+pub type Columns = Vec<(&'static str, Values)>;
+
+/// Property maps from columns, one per feature.
+pub fn properties(ids: &[String], columns: &Columns) -> Vec<Map<String, Value>> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            columns
+                .iter()
+                .map(|(name, v)| (name.to_string(), v.json(i, id)))
+                .collect()
+        })
+        .collect()
+}
+
 fn push_coord(out: &mut String, c: geo::Coord<f64>) {
     let _ = write!(out, "[{:.6},{:.6}]", c.x, c.y);
 }

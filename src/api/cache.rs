@@ -4,6 +4,10 @@
 //! A layer is computed once per key even when many requests ask at once
 //! (they wait on one [`tokio::sync::OnceCell`]); failures are not cached.
 //! The cache holds at most `capacity` layers and drops the oldest first.
+//!
+//! The ids and WGS84 polygons of a grid's cells ([`ShapeCache`]) are cached
+//! apart from the layers: every layer on one grid (another band, crime type
+//! or month range) shares them, so only its statistics are computed.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +17,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::error::ApiError;
-use super::table::Table;
+use super::table::{Shape, Table};
+use crate::analysis::grid::GridKind;
 
 /// A computed layer, ready to page.
 #[derive(Debug)]
@@ -97,6 +102,53 @@ impl LayerCache {
     }
 }
 
+/// A grid's shape by its kind and cell size (bits).
+type GridShape = ((GridKind, u64), Arc<Shape>);
+
+/// Grid shapes (cell ids and polygons) by kind and cell size (bits), the
+/// most recently used last. One cache serves one dataset, whose wards fix
+/// every grid's cells.
+pub struct ShapeCache {
+    shapes: Mutex<VecDeque<GridShape>>,
+    capacity: usize,
+}
+
+impl ShapeCache {
+    pub fn new(capacity: usize) -> ShapeCache {
+        ShapeCache {
+            shapes: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The shape of the grid of `kind` cells of `cell_m` metres, built by
+    /// `build` on first use.
+    pub fn grid(&self, kind: GridKind, cell_m: f64, build: impl FnOnce() -> Shape) -> Arc<Shape> {
+        let key = (kind, cell_m.to_bits());
+        let lookup = |shapes: &mut VecDeque<GridShape>| {
+            let k = shapes.iter().position(|(k, _)| *k == key)?;
+            let entry = shapes.remove(k)?;
+            let shape = entry.1.clone();
+            shapes.push_back(entry);
+            Some(shape)
+        };
+        if let Some(s) = lookup(&mut self.shapes.lock().unwrap_or_else(|p| p.into_inner())) {
+            return s;
+        }
+        // Built outside the lock; two first requests for one grid may both build it.
+        let shape = Arc::new(build());
+        let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = lookup(&mut shapes) {
+            return s;
+        }
+        if shapes.len() >= self.capacity {
+            shapes.pop_front();
+        }
+        shapes.push_back((key, shape.clone()));
+        shape
+    }
+}
+
 /// A strong ETag: a hash of everything the response body depends on.
 pub fn etag(parts: &[&str]) -> String {
     let mut h = Sha256::new();
@@ -107,13 +159,30 @@ pub fn etag(parts: &[&str]) -> String {
     format!("\"{}\"", &hex::encode(h.finalize())[..32])
 }
 
-/// Whether an `If-None-Match` header value matches `etag` (weak comparison, RFC 9110 13.1.2).
-pub fn none_match(header: &str, etag: &str) -> bool {
+/// The ETag of the `encoding` (gzip) of the representation tagged `etag`:
+/// strong validators differ between content codings (RFC 9110 8.8.3), so
+/// `"…"` becomes `"…-gzip"` (as Apache's mod_deflate does).
+pub fn encoded_etag(etag: &str, encoding: &str) -> String {
+    match etag.strip_suffix('"') {
+        Some(head) if head.len() > 1 => format!("{head}-{encoding}\""),
+        _ => etag.to_string(),
+    }
+}
+
+/// The tag of an `If-None-Match` header value that matches `etag` or its
+/// gzip form (weak comparison, RFC 9110 13.1.2): the one to send with the
+/// 304 (`etag` itself for `*`).
+pub fn none_match(header: &str, etag: &str) -> Option<String> {
     let bare = etag.trim_start_matches("W/");
+    let gzip = encoded_etag(bare, "gzip");
     header
         .split(',')
         .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == bare)
+        .find_map(|t| match t {
+            "*" => Some(bare.to_string()),
+            t if t == bare || t == gzip => Some(t.to_string()),
+            _ => None,
+        })
 }
 
 pub use crate::month::{now_rfc3339, rfc3339};
@@ -128,9 +197,12 @@ mod tests {
         assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
         let e = etag(&["a", "b"]);
         assert_ne!(e, etag(&["ab", ""]));
-        assert!(none_match(&format!("W/{e}, \"x\""), &e));
-        assert!(!none_match("\"x\"", &e));
-        assert!(none_match("*", &e));
+        assert_eq!(none_match(&format!("W/{e}, \"x\""), &e), Some(e.clone()));
+        assert_eq!(none_match("\"x\"", &e), None);
+        assert_eq!(none_match("*", &e), Some(e.clone()));
+        let gz = encoded_etag(&e, "gzip");
+        assert_eq!(gz, format!("{}-gzip\"", &e[..e.len() - 1]));
+        assert_eq!(none_match(&format!("\"x\", {gz}"), &e), Some(gz));
     }
 
     #[tokio::test]
@@ -139,7 +211,7 @@ mod tests {
         let make = || {
             Ok(Computed {
                 table: Table::new(
-                    super::super::table::Ids::Str(vec![]),
+                    super::super::table::Ids::Str(Vec::new().into()),
                     super::super::table::Geoms::Points(vec![]),
                     vec![],
                     None,

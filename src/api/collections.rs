@@ -2,16 +2,21 @@
 //! incidents, schools, stations), built once at startup into compact
 //! [`Table`]s, and the analysis layers, each one entry of
 //! [`analysis_collections`]: an id, its query parameters (documented in the
-//! OpenAPI document) and a `fn(&Dataset, &AnalysisParams) -> Result<Layer, _>`.
+//! OpenAPI document) and a [`RunFn`] (`fn(&Ctx, &AnalysisParams) ->
+//! Result<Output, _>`: most wrap a [`Layer`] with [`Output::layer`]; the Gi*
+//! ones build their table column by column over a shared grid shape).
 //! Adding an analysis collection is adding one entry there.
+
+use std::sync::Arc;
 
 use polars::prelude::*;
 
+use super::cache::ShapeCache;
 use super::params::AnalysisParams;
-use super::table::{Geoms, Ids, Table};
+use super::table::{Geoms, Ids, Shape, Table};
 use crate::analysis::fdr::Correction;
 use crate::analysis::grid::GridKind;
-use crate::analysis::hotspot::{HotspotRequest, WeightKind};
+use crate::analysis::hotspot::{HotspotRequest, Hotspots, WeightKind};
 use crate::analysis::layer::Layer;
 use crate::analysis::units::UnitKind;
 use crate::analysis::AnalysisError;
@@ -65,8 +70,49 @@ const fn choice(
     }
 }
 
+/// What an analysis runs with: the dataset, and the grid shapes every
+/// layer on one grid shares.
+pub struct Ctx<'a> {
+    pub dataset: &'a Dataset,
+    pub shapes: &'a ShapeCache,
+}
+
+/// A computed layer: its features and metadata.
+pub struct Output {
+    pub table: Table,
+    pub metadata: serde_json::Value,
+}
+
+impl Output {
+    /// From a layer of features (geometry and property maps).
+    pub fn layer(layer: Layer) -> Output {
+        Output {
+            table: Table::from_layer(&layer),
+            metadata: layer.metadata,
+        }
+    }
+
+    /// From Gi* results, column by column; grid cells share their shape
+    /// (`shape`, when already at hand).
+    pub fn hotspots(c: &Ctx<'_>, h: &Hotspots, shape: Option<Arc<Shape>>) -> Output {
+        let shape = match (h.units.grid(), shape) {
+            (Some(g), Some(s)) if s.len() == g.cells.len() => s,
+            (Some(g), _) => c.shapes.grid(g.kind, g.cell_m, || Shape::grid(g)),
+            (None, _) => {
+                let ids: Arc<[Box<str>]> = h.ids().into_iter().map(String::into_boxed_str).collect();
+                let geoms = Geoms::json(ids.len(), |i| h.units.geometry_wgs84(i));
+                Arc::new(Shape::new(Ids::Str(ids), geoms))
+            }
+        };
+        Output {
+            table: Table::from_columns(shape, h.property_columns()),
+            metadata: h.metadata(),
+        }
+    }
+}
+
 /// Computes an analysis layer from the dataset and the query's parameters.
-pub type RunFn = fn(&Dataset, &AnalysisParams) -> Result<Layer, AnalysisError>;
+pub type RunFn = fn(&Ctx<'_>, &AnalysisParams) -> Result<Output, AnalysisError>;
 
 /// A layer computed on request (and cached by its parameters).
 #[derive(Debug, Clone)]
@@ -199,28 +245,52 @@ fn hotspot_request(p: &AnalysisParams, grid: UnitKind) -> Result<HotspotRequest,
     })
 }
 
-fn run_gistar(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
-    Ok(crate::analysis::hotspot::gi_star(ds, &hotspot_request(p, UnitKind::Square)?)?.to_layer())
+fn gi_star_layer(c: &Ctx<'_>, p: &AnalysisParams, units: UnitKind) -> Result<Output, AnalysisError> {
+    use crate::analysis::hotspot::gi_star;
+    let req = hotspot_request(p, units)?;
+    let ds = c.dataset;
+    // A first layer on a grid also needs its cells' ids and polygons (as
+    // long as Gi* itself): with the cell size given, built alongside.
+    let (h, shape) = match (units.grid(), req.cell_m) {
+        (Some(kind), Some(cell)) if cell.is_finite() && cell > 0.0 => {
+            let (h, shape) = rayon::join(
+                || gi_star(ds, &req),
+                || {
+                    c.shapes.grid(kind, cell, || {
+                        Shape::grid(&crate::analysis::grid::Grid::new(kind, cell, ds.ward_index.polygons()))
+                    })
+                },
+            );
+            (h?, Some(shape))
+        }
+        _ => (gi_star(ds, &req)?, None),
+    };
+    Ok(Output::hotspots(c, &h, shape))
 }
 
-fn run_hex(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
-    Ok(crate::analysis::hotspot::gi_star(ds, &hotspot_request(p, UnitKind::Hex)?)?.to_layer())
+fn run_gistar(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    gi_star_layer(c, p, UnitKind::Square)
 }
 
-fn run_h3(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
-    Ok(crate::analysis::hotspot::gi_star(ds, &hotspot_request(p, UnitKind::H3)?)?.to_layer())
+fn run_hex(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    gi_star_layer(c, p, UnitKind::Hex)
 }
 
-fn run_lisa(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_h3(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    gi_star_layer(c, p, UnitKind::H3)
+}
+
+fn run_lisa(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
     let mut req = hotspot_request(p, UnitKind::Square)?;
     let permutations = if req.permutations == 0 { 999 } else { req.permutations };
     req.permutations = 0;
-    let h = crate::analysis::hotspot::gi_star(ds, &req)?;
+    let h = crate::analysis::hotspot::gi_star(c.dataset, &req)?;
     let l = crate::analysis::lisa::local_morans_i(&h.count, &h.weights, permutations, req.seed);
-    Ok(crate::analysis::lisa::to_layer(&h, &l, req.alpha))
+    Ok(Output::layer(crate::analysis::lisa::to_layer(&h, &l, req.alpha)))
 }
 
-fn run_kde(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_kde(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
+    let ds = c.dataset;
     let selection = p.selection()?;
     let baseline_types = p.list("baseline_crime_type");
     let baseline = (!baseline_types.is_empty()).then(|| crate::analysis::select::Selection {
@@ -242,11 +312,12 @@ fn run_kde(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
         baseline,
     };
     crate::analysis::positive_metres("cell", req.cell_m)?;
-    Ok(crate::analysis::kde::kde(ds, &req)?.to_layer())
+    Ok(Output::layer(crate::analysis::kde::kde(ds, &req)?.to_layer()))
 }
 
-fn run_emerging(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_emerging(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
     use crate::analysis::emerging::{emerging, EmergingRequest};
+    let ds = c.dataset;
     let d = EmergingRequest::default();
     let time_step = p.usize("time_step")?.unwrap_or(d.time_step);
     if time_step == 0 {
@@ -268,11 +339,12 @@ fn run_emerging(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError
     };
     crate::analysis::positive_metres("cell", req.cell_m)?;
     crate::analysis::positive_metres("band", req.band_m)?;
-    Ok(emerging(ds, &req)?.to_layer())
+    Ok(Output::layer(emerging(ds, &req)?.to_layer()))
 }
 
-fn run_poi_risk(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_poi_risk(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
     use crate::analysis::poi_risk::{poi_risk, PoiRiskRequest, PoiSet};
+    let ds = c.dataset;
     let d = PoiRiskRequest::default();
     let mut radii: Vec<f64> = p
         .list("radius")
@@ -306,16 +378,17 @@ fn run_poi_risk(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError
         ..d
     };
     let result = poi_risk(ds, &req)?;
-    Ok(match p.choice("geometry", &["point", "buffer"])? {
+    Ok(Output::layer(match p.choice("geometry", &["point", "buffer"])? {
         Some("buffer") => result.to_buffer_layer(),
         _ => result.to_layer(),
-    })
+    }))
 }
 
-fn run_surge(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
+fn run_surge(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
     use crate::analysis::poi_risk::PoiSet;
     use crate::analysis::predict::Predictor;
     use crate::analysis::surge::{surge, SurgeRequest};
+    let ds = c.dataset;
     let d = SurgeRequest::default();
     let mut params = d.params;
     if let Some(b) = p.f64("bandwidth")? {
@@ -347,7 +420,7 @@ fn run_surge(ds: &Dataset, p: &AnalysisParams) -> Result<Layer, AnalysisError> {
         exclude: p.list("exclude"),
         alpha: p.f64("alpha")?.unwrap_or(d.alpha),
     };
-    Ok(surge(ds, &req)?.to_layer())
+    Ok(Output::layer(surge(ds, &req)?.to_layer()))
 }
 
 /// The analysis collections.
@@ -552,7 +625,7 @@ fn points(df: &DataFrame, table: &str) -> Result<Vec<[f64; 2]>, DatasetError> {
 fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<Table, DatasetError> {
     if df.height() == 0 {
         return Ok(Table::new(
-            Ids::Str(Vec::new()),
+            Ids::Str(Vec::new().into()),
             Geoms::Points(Vec::new()),
             Vec::new(),
             None,
@@ -602,7 +675,7 @@ fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Res
             }
         }
     }
-    let values = match &t.ids {
+    let values = match t.ids() {
         Ids::Str(v) => v.iter().map(|c| counts.get(&**c).copied().unwrap_or(0.0)).collect(),
         Ids::Int(v) => vec![0.0; v.len()],
     };

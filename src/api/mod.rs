@@ -7,9 +7,9 @@
 //! | `mod.rs` | [`AppState`], the router, [`serve`] (takes a bound listener: tests use port 0) |
 //! | `error.rs` | [`ApiError`] → RFC 9457 `application/problem+json`, naming the bad parameter |
 //! | `params.rs` | strict query parsing: bbox, limit, offset, datetime, properties, sortby, analysis parameters |
-//! | `table.rs` | a collection's features in compact form; filtering, sorting, paging, GeoJSON writing |
+//! | `table.rs` | a collection's features in compact form (ids and geometry in a shareable [`table::Shape`]); filtering, sorting, paging, GeoJSON writing |
 //! | `collections.rs` | the registry: static collections and analysis collections (one entry each) |
-//! | `cache.rs` | computed layers cached by canonical parameters; strong ETags |
+//! | `cache.rs` | computed layers cached by canonical parameters; grid shapes shared by the layers on a grid; strong ETags (per content coding) |
 //! | `ogc.rs` | the OGC API – Features handlers |
 //! | `openapi.rs` | the OpenAPI 3.0 document at `/api` |
 //! | `html.rs` | HTML for browsers (landing page, collections) |
@@ -31,7 +31,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, Method, Request};
+use axum::http::{header, HeaderValue, Method, Request};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tower_http::compression::CompressionLayer;
@@ -47,12 +48,17 @@ use collections::{AnalysisCollection, StaticCollection};
 /// How many computed layers the cache keeps.
 pub const CACHE_LAYERS: usize = 32;
 
+/// How many grids' cell shapes (ids, polygons) are kept for new layers.
+pub const CACHE_GRIDS: usize = 4;
+
 /// Everything the handlers share.
 pub struct Inner {
     pub dataset: Arc<Dataset>,
     pub statics: Vec<StaticCollection>,
     pub analyses: Vec<AnalysisCollection>,
     pub cache: cache::LayerCache,
+    /// Cell ids and polygons of the grids layers were computed on.
+    pub shapes: cache::ShapeCache,
     /// Startup token: part of the ETags of static responses.
     pub version: String,
     /// Startup time (RFC 3339): the `timeStamp` of static pages.
@@ -85,15 +91,18 @@ pub enum Found<'a> {
 }
 
 impl AppState {
-    /// Builds the static collections from an opened dataset (a few seconds
+    /// Builds the static collections from an opened dataset (under a second
     /// for the full Met data: every feature is put in compact form once).
+    /// The incidents frame's rows are then freed: the incidents collection
+    /// has its own table and analyses read the dataset's typed columns.
     pub fn new(dataset: Dataset) -> Result<AppState, DatasetError> {
         Self::with_analyses(dataset, collections::analysis_collections())
     }
 
     /// As [`AppState::new`] with a given list of analysis collections.
-    pub fn with_analyses(dataset: Dataset, analyses: Vec<AnalysisCollection>) -> Result<AppState, DatasetError> {
+    pub fn with_analyses(mut dataset: Dataset, analyses: Vec<AnalysisCollection>) -> Result<AppState, DatasetError> {
         let statics = collections::static_collections(&dataset)?;
+        dataset.release_incident_rows();
         let extent = statics
             .iter()
             .find(|c| c.id == "wards")
@@ -118,6 +127,7 @@ impl AppState {
             statics,
             analyses,
             cache: cache::LayerCache::new(CACHE_LAYERS),
+            shapes: cache::ShapeCache::new(CACHE_GRIDS),
             version: format!("{nanos:x}"),
             started: cache::now_rfc3339(),
             extent,
@@ -168,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(ogc::not_found)
         .with_state(state)
         .layer(CompressionLayer::new().gzip(true))
+        .layer(axum::middleware::map_response(etag_per_encoding))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -182,6 +193,23 @@ pub fn router(state: AppState) -> Router {
         app = app.layer(c);
     }
     app
+}
+
+/// A compressed response is another representation: its ETag names the
+/// coding ([`cache::encoded_etag`]); `If-None-Match` takes either form.
+async fn etag_per_encoding(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    let tagged = match (h.get(header::CONTENT_ENCODING), h.get(header::ETAG)) {
+        (Some(enc), Some(tag)) => match (enc.to_str(), tag.to_str()) {
+            (Ok(enc), Ok(tag)) => HeaderValue::from_str(&cache::encoded_etag(tag, enc)).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(v) = tagged {
+        h.insert(header::ETAG, v);
+    }
+    r
 }
 
 fn request_span<B>(r: &Request<B>) -> tracing::Span {

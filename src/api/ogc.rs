@@ -13,6 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::cache::{self, Computed};
+use super::collections::{Ctx, Output};
 use super::error::ApiError;
 use super::params::{self, AnalysisParams, Format, ItemsQuery};
 use super::table::{Page, Table};
@@ -247,14 +248,17 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
         ap.set_months(range)?;
     }
     let key = format!("{}?{}", c.id, ap.canonical());
-    let (run, ds, layer_key) = (c.run, st.dataset.clone(), key.clone());
+    let (run, state, layer_key) = (c.run, st.clone(), key.clone());
     let (computed, hit) = st
         .cache
         .get_or_compute(&key, move || {
             let key = layer_key;
             let t0 = std::time::Instant::now();
-            let layer = run(&ds, &ap)?;
-            let table = Table::from_layer(&layer);
+            let ctx = Ctx {
+                dataset: &state.dataset,
+                shapes: &state.shapes,
+            };
+            let Output { table, metadata } = run(&ctx, &ap)?;
             let compute_ms = t0.elapsed().as_secs_f64() * 1e3;
             tracing::info!(layer = %key, features = table.len(), ms = format!("{compute_ms:.1}"), "computed");
             let nanos = std::time::SystemTime::now()
@@ -263,7 +267,7 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
                 .unwrap_or(0);
             Ok(Computed {
                 table,
-                metadata: layer.metadata,
+                metadata,
                 computed_at: cache::now_rfc3339(),
                 compute_ms,
                 version: format!("{key}@{nanos:x}"),
@@ -280,15 +284,18 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
     })
 }
 
+/// A 304 when `If-None-Match` names this representation or its gzip form
+/// (with the tag it named: the two differ, see [`cache::encoded_etag`]).
 fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
     let inm = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
-    cache::none_match(inm, etag).then(|| {
-        let mut r = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(etag) {
-            r.headers_mut().insert(header::ETAG, v);
-        }
-        r
-    })
+    let tag = cache::none_match(inm, etag)?;
+    let mut r = StatusCode::NOT_MODIFIED.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Some(r)
 }
 
 fn geojson_response(body: Vec<u8>, etag: &str, hit: Option<bool>) -> Response {

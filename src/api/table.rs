@@ -1,26 +1,91 @@
 //! A collection's features in compact, query-ready form: ids, bounding
 //! boxes (CRS84 degrees), geometry (points as lon/lat pairs, polygons as
-//! pre-serialised RFC 7946 GeoJSON text), and properties held column by
-//! column (strings dictionary-encoded). Pages are written straight into a
-//! byte buffer, so an items page costs its features, not the collection.
+//! pre-serialised RFC 7946 GeoJSON text, grid cells as rings over shared,
+//! pre-serialised vertices), and properties held column by column (strings
+//! dictionary-encoded). Pages are written straight into a byte buffer, so an
+//! items page costs its features, not the collection.
+//!
+//! Ids and geometry (a [`Shape`]) sit behind an `Arc`: every analysis layer
+//! on one grid shares them (see [`super::cache::ShapeCache`]).
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use geo::BoundingRect;
 use polars::prelude::*;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::error::ApiError;
 use super::params::ItemsQuery;
-use crate::analysis::layer::{geometry_json, Layer};
+use crate::analysis::grid::{CellRings, Grid};
+use crate::analysis::layer::{geometry_json, Layer, Values};
 
-/// Feature ids: whole numbers (incident ids) or strings (codes, cell ids).
+/// Feature ids: whole numbers (incident ids) or strings (codes, cell ids;
+/// shared with a `cell_id` column of the same values).
 #[derive(Debug)]
 pub enum Ids {
     Int(Vec<u64>),
-    Str(Vec<Box<str>>),
+    Str(Arc<[Box<str>]>),
+}
+
+/// Polygons over shared vertices (grid cells), each vertex's `[lon,lat]`
+/// text written once.
+#[derive(Debug)]
+pub struct Rings {
+    rings: CellRings,
+    /// Vertex texts, back to back; vertex `v`'s ends at `ends[v]`.
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Rings {
+    /// Writes the vertex texts (6 decimals), in parallel.
+    pub fn new(rings: CellRings) -> Rings {
+        let texts: Vec<String> = rings
+            .vertices
+            .par_iter()
+            .with_min_len(1024)
+            .map(|c| format!("[{:.6},{:.6}]", c.x, c.y))
+            .collect();
+        let mut text = String::with_capacity(texts.iter().map(String::len).sum());
+        let mut ends = Vec::with_capacity(texts.len());
+        for t in &texts {
+            text.push_str(t);
+            ends.push(text.len() as u32);
+        }
+        Rings { rings, text, ends }
+    }
+
+    fn vertex(&self, v: u32) -> &[u8] {
+        let v = v as usize;
+        let start = if v == 0 { 0 } else { self.ends[v - 1] as usize };
+        &self.text.as_bytes()[start..self.ends[v] as usize]
+    }
+
+    fn write(&self, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"type\":\"Polygon\",\"coordinates\":[[");
+        for (k, &v) in self.rings.ring(i).iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(self.vertex(v));
+        }
+        out.extend_from_slice(b"]]}");
+    }
+
+    fn bbox(&self, i: usize) -> [f64; 4] {
+        self.rings.ring(i).iter().fold(
+            [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
+            |b, &v| {
+                let c = self.rings.vertices[v as usize];
+                [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)]
+            },
+        )
+    }
 }
 
 /// Feature geometry in WGS84 lon/lat degrees.
@@ -31,13 +96,35 @@ pub enum Geoms {
     /// GeoJSON geometry text (RFC 7946 winding, 6 decimals) and its bbox
     /// `[minlon, minlat, maxlon, maxlat]`.
     Json { text: Vec<Box<str>>, bbox: Vec<[f64; 4]> },
+    /// Grid cells.
+    Rings(Rings),
+}
+
+impl Geoms {
+    /// GeoJSON text and bounding boxes of `n` WGS84 geometries, written in parallel.
+    pub fn json<G: Borrow<geo::Geometry<f64>>>(n: usize, geometry: impl Fn(usize) -> G + Sync) -> Geoms {
+        let (text, bbox) = (0..n)
+            .into_par_iter()
+            .with_min_len(256)
+            .map(|i| {
+                let g = geometry(i);
+                let g = g.borrow();
+                let bbox = g
+                    .bounding_rect()
+                    .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+                    .unwrap_or([f64::NAN; 4]);
+                (geometry_json(g).into_boxed_str(), bbox)
+            })
+            .unzip();
+        Geoms::Json { text, bbox }
+    }
 }
 
 /// One property column.
 #[derive(Debug)]
 pub enum ColumnData {
     /// Dictionary-encoded strings; `u32::MAX` is null.
-    Str { dict: Vec<Box<str>>, codes: Vec<u32> },
+    Str { dict: Arc<[Box<str>]>, codes: Vec<u32> },
     /// Numbers; NaN is null.
     Num(Vec<f64>),
     /// Booleans; `None` is null.
@@ -55,15 +142,54 @@ pub struct Column {
     pub data: ColumnData,
 }
 
+/// Feature ids and geometry, shareable between tables.
+#[derive(Debug)]
+pub struct Shape {
+    pub ids: Ids,
+    pub geoms: Geoms,
+    lookup: FxHashMap<Box<str>, u32>,
+}
+
+impl Shape {
+    /// A shape; builds the id lookup.
+    pub fn new(ids: Ids, geoms: Geoms) -> Shape {
+        let lookup = match &ids {
+            Ids::Str(v) => v.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect(),
+            Ids::Int(_) => FxHashMap::default(),
+        };
+        Shape { ids, geoms, lookup }
+    }
+
+    /// The cells of a grid: their ids and WGS84 polygons (each shared
+    /// vertex projected and written once).
+    pub fn grid(grid: &Grid) -> Shape {
+        let (ids, rings) = rayon::join(
+            || grid.ids().into_iter().map(String::into_boxed_str).collect::<Arc<[_]>>(),
+            || Rings::new(grid.rings_wgs84()),
+        );
+        Shape::new(Ids::Str(ids), Geoms::Rings(rings))
+    }
+
+    /// How many features.
+    pub fn len(&self) -> usize {
+        match &self.ids {
+            Ids::Int(v) => v.len(),
+            Ids::Str(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The features of one collection.
 #[derive(Debug)]
 pub struct Table {
-    pub ids: Ids,
-    pub geoms: Geoms,
+    pub shape: Arc<Shape>,
     pub columns: Vec<Column>,
     /// Month number per feature (`year * 12 + month - 1`), for `datetime`.
     pub months: Option<Vec<u32>>,
-    lookup: FxHashMap<Box<str>, u32>,
 }
 
 /// The features a query selected: how many matched, and the page.
@@ -111,7 +237,37 @@ impl Column {
                 }),
             })
             .collect();
-        Column::new(name, ColumnData::Str { dict, codes })
+        Column::new(
+            name,
+            ColumnData::Str {
+                dict: dict.into(),
+                codes,
+            },
+        )
+    }
+
+    /// A column of a layer's property; `Values::Id` shares the string ids.
+    pub fn from_values(name: &str, values: Values, ids: &Ids) -> Column {
+        let data = match values {
+            Values::Id => match ids {
+                Ids::Str(v) => ColumnData::Str {
+                    dict: v.clone(),
+                    codes: (0..v.len() as u32).collect(),
+                },
+                Ids::Int(v) => ColumnData::Num(v.iter().map(|&x| x as f64).collect()),
+            },
+            Values::Str(v) => return Column::strings(name, v.iter().map(|s| Some(s.as_str()))),
+            Values::Num(mut v) => {
+                // Non-finite numbers are null (NaN), as in the layer's JSON.
+                for x in v.iter_mut().filter(|x| !x.is_finite()) {
+                    *x = f64::NAN;
+                }
+                ColumnData::Num(v)
+            }
+            Values::Int(v) => ColumnData::Num(v.into_iter().map(|x| x as f64).collect()),
+            Values::Bool(v) => ColumnData::Bool(v.into_iter().map(Some).collect()),
+        };
+        Column::new(name, data)
     }
 
     fn write_value(&self, i: usize, out: &mut Vec<u8>) {
@@ -204,25 +360,34 @@ impl Column {
 impl Table {
     /// A table; builds the id lookup.
     pub fn new(ids: Ids, geoms: Geoms, columns: Vec<Column>, months: Option<Vec<u32>>) -> Table {
-        let lookup = match &ids {
-            Ids::Str(v) => v.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect(),
-            Ids::Int(_) => FxHashMap::default(),
-        };
         Table {
-            ids,
-            geoms,
+            shape: Arc::new(Shape::new(ids, geoms)),
             columns,
             months,
-            lookup,
         }
+    }
+
+    /// A table over a (shared) shape from a layer's property columns.
+    pub fn from_columns(shape: Arc<Shape>, columns: crate::analysis::layer::Columns) -> Table {
+        let columns = columns
+            .into_iter()
+            .map(|(name, values)| Column::from_values(name, values, &shape.ids))
+            .collect();
+        Table {
+            shape,
+            columns,
+            months: None,
+        }
+    }
+
+    /// The feature ids.
+    pub fn ids(&self) -> &Ids {
+        &self.shape.ids
     }
 
     /// How many features.
     pub fn len(&self) -> usize {
-        match &self.ids {
-            Ids::Int(v) => v.len(),
-            Ids::Str(v) => v.len(),
-        }
+        self.shape.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -231,8 +396,8 @@ impl Table {
 
     /// The row of a feature id.
     pub fn find(&self, id: &str) -> Option<usize> {
-        match &self.ids {
-            Ids::Str(_) => self.lookup.get(id).map(|&i| i as usize),
+        match &self.shape.ids {
+            Ids::Str(_) => self.shape.lookup.get(id).map(|&i| i as usize),
             Ids::Int(v) => {
                 let x: u64 = id.parse().ok()?;
                 // Incident ids are ascending in the dataset; fall back to a scan if not.
@@ -246,9 +411,10 @@ impl Table {
 
     /// A feature's bounding box `[minlon, minlat, maxlon, maxlat]`.
     pub fn bbox(&self, i: usize) -> [f64; 4] {
-        match &self.geoms {
+        match &self.shape.geoms {
             Geoms::Points(p) => [p[i][0], p[i][1], p[i][0], p[i][1]],
             Geoms::Json { bbox, .. } => bbox[i],
+            Geoms::Rings(r) => r.bbox(i),
         }
     }
 
@@ -279,6 +445,8 @@ impl Table {
     }
 
     /// Applies bbox, datetime, property filters, sortby, offset and limit.
+    /// `bbox` keeps the features whose bounding box meets it (not their
+    /// exact outline, as OGC API – Features allows).
     pub fn query(&self, q: &ItemsQuery) -> Result<Page, ApiError> {
         let columns = self.chosen_columns(q.properties.as_deref())?;
         let mut matchers = Vec::with_capacity(q.filters.len());
@@ -348,14 +516,14 @@ impl Table {
     /// Writes feature `i` as GeoJSON with the given property columns.
     pub fn write_feature(&self, i: usize, columns: &[usize], out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
-        match &self.ids {
+        match &self.shape.ids {
             Ids::Int(v) => {
                 let _ = write!(out, "{}", v[i]);
             }
             Ids::Str(v) => write_str(out, &v[i]),
         }
         out.extend_from_slice(b",\"geometry\":");
-        match &self.geoms {
+        match &self.shape.geoms {
             Geoms::Points(p) => {
                 let _ = write!(
                     out,
@@ -364,6 +532,7 @@ impl Table {
                 );
             }
             Geoms::Json { text, .. } => out.extend_from_slice(text[i].as_bytes()),
+            Geoms::Rings(r) => r.write(i, out),
         }
         out.extend_from_slice(b",\"properties\":{");
         for (k, &c) in columns.iter().enumerate() {
@@ -379,19 +548,8 @@ impl Table {
 
     /// A table from an analysis layer: ids, geometry and properties as they are.
     pub fn from_layer(layer: &Layer) -> Table {
-        let n = layer.features.len();
         let ids = Ids::Str(layer.features.iter().map(|f| f.id.as_str().into()).collect());
-        let mut text = Vec::with_capacity(n);
-        let mut bbox = Vec::with_capacity(n);
-        for f in &layer.features {
-            text.push(geometry_json(&f.geometry).into_boxed_str());
-            bbox.push(
-                f.geometry
-                    .bounding_rect()
-                    .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
-                    .unwrap_or([f64::NAN; 4]),
-            );
-        }
+        let geoms = Geoms::json(layer.features.len(), |i| &layer.features[i].geometry);
         let mut names: Vec<&str> = Vec::new();
         for f in &layer.features {
             for k in f.properties.keys() {
@@ -429,7 +587,7 @@ impl Table {
                 }
             })
             .collect();
-        Table::new(ids, Geoms::Json { text, bbox }, columns, None)
+        Table::new(ids, geoms, columns, None)
     }
 
     /// Property columns from a frame: strings, numbers and booleans, except `skip`.

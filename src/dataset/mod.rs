@@ -75,6 +75,9 @@ pub struct Tables {
 pub struct Dataset {
     pub dir: PathBuf,
     pub manifest: Manifest,
+    /// Every column of `incidents.parquet`. Analyses read [`Dataset::columns`]
+    /// instead; the HTTP server keeps only the schema once its own tables are
+    /// built ([`Dataset::release_incident_rows`]).
     pub incidents: DataFrame,
     pub wards: DataFrame,
     pub boroughs: DataFrame,
@@ -191,6 +194,15 @@ impl Dataset {
             schools,
             stations,
         })
+    }
+
+    /// Frees the rows of the `incidents` frame, keeping its schema: for a
+    /// long-running reader that has what it needs from the typed
+    /// [`Dataset::columns`] (which every analysis uses) and its own copies
+    /// (the HTTP server's incidents table). The frame is the largest part of
+    /// an opened dataset: ~220 MB of the Met burglaries' ~350 MB.
+    pub fn release_incident_rows(&mut self) {
+        self.incidents = self.incidents.clear();
     }
 
     /// The rejects table (read on demand: analysis never needs it).
