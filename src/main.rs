@@ -286,17 +286,22 @@ extern "C" {
     fn mi_collect(force: bool);
 }
 
-/// Opens the dataset, binds, prints the URLs and serves until Ctrl-C.
-fn serve(dataset: &std::path::Path, bind: &str, cors: Option<String>) -> anyhow::Result<()> {
-    // 4 KiB pages for the server: mimalloc asks for transparent huge pages,
-    // and a 2 MiB page stays resident while any of it is in use (~40 MB more
-    // resident for the Met burglaries, and slower first layers: a fresh huge
-    // page is zeroed whole). Best effort: ignored where unsupported.
+/// 4 KiB pages for this process: mimalloc asks for transparent huge pages,
+/// and a 2 MiB page stays resident while any of it is in use (~40 MB more
+/// resident for the Met burglaries when serving, ~60 MB when ingesting) and
+/// is zeroed whole when first touched (slower first layers and ingests).
+/// Best effort: ignored where unsupported.
+fn small_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments only.
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
+}
+
+/// Opens the dataset, binds, prints the URLs and serves until Ctrl-C.
+fn serve(dataset: &std::path::Path, bind: &str, cors: Option<String>) -> anyhow::Result<()> {
+    small_pages();
     let t0 = std::time::Instant::now();
     let ds = hotspots::dataset::Dataset::open(dataset)?;
     let state = hotspots::api::AppState::new(ds)
@@ -484,6 +489,7 @@ fn main() -> anyhow::Result<()> {
             out,
             force,
         } => {
+            small_pages();
             let cfg = hotspots::config::Config::load(&config)?;
             let opts = hotspots::ingest::IngestOptions {
                 quiet: cli.quiet,

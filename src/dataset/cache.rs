@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{read_parquet, DatasetError};
 use crate::config::IncidentSource;
 use crate::ingest::reject::{Reject, RejectReason};
-use crate::ingest::rows::StrCol;
+use crate::ingest::rows::IdCol;
 
 /// Bumped when parsing or the index changes, so old caches are not trusted.
 const PARSER_VERSION: u32 = 3;
@@ -50,7 +50,7 @@ pub struct Reused {
     /// Per row: member, line and crime id, for de-duplication.
     pub member: Vec<u32>,
     pub line: Vec<u32>,
-    pub crime_id: StrCol,
+    pub crime_id: IdCol,
     /// Its rejects, `file` relative to its first member.
     pub rejects: Vec<Reject>,
     pub rows_read: u64,
@@ -146,7 +146,7 @@ impl Cache {
             return None;
         }
         let line: Vec<u32> = frame.column("line").ok()?.u32().ok()?.into_no_null_iter().collect();
-        let mut crime_id = StrCol::default();
+        let mut crime_id = IdCol::default();
         for v in frame.column("crime_id").ok()?.str().ok()?.iter() {
             crime_id.push(v.unwrap_or(""));
         }

@@ -218,7 +218,6 @@ impl RowBuilder<'_> {
         rows.raw_start.push(start as u32);
         rows.raw_len.push(raw.len() as u32);
         rows.crime_id.push(opt(cols.crime_id));
-        rows.api_id.push(-1);
         rows.month.push(month);
         rows.crime_type.push(crime_type);
         rows.x.push(x);
@@ -284,8 +283,7 @@ fn parse_unquoted(text: &str, file_id: u32, file: &str, map: &ColumnMap) -> Resu
                 let mut b = new_builder(map, cols, fields.len(), file_id);
                 // One row per remaining line: reserve once instead of growing.
                 let lines = memchr::memchr_iter(b'\n', &bytes[start.min(bytes.len())..]).count() + 1;
-                let id_bytes = if b.cols.crime_id.is_some() { 64 } else { 0 };
-                b.out.rows.reserve(lines, id_bytes);
+                b.out.rows.reserve(lines);
                 builder = Some(b);
             }
         }
@@ -423,7 +421,7 @@ mod tests {
         let p = parse(text.as_bytes(), 7, "t.csv", &ColumnMap::police_uk()).unwrap();
         assert_eq!(p.rows_read, 6);
         assert_eq!(p.rows.len(), 1);
-        assert_eq!(p.rows.crime_id.get(0), "abc");
+        assert_eq!(p.rows.crime_id.key(0).unwrap().to_string(), "abc");
         assert_eq!(p.rows.x[0], 0.13586);
         assert_eq!(p.rows.line[0], 2);
         assert_eq!(p.rows.file[0], 7);
@@ -473,7 +471,7 @@ mod tests {
         assert_eq!(f.raw_len, g.raw_len);
         assert_eq!(f.x, g.x);
         for r in 0..f.len() {
-            assert_eq!(f.crime_id.get(r), g.crime_id.get(r));
+            assert_eq!(f.crime_id.key(r), g.crime_id.key(r));
             assert_eq!(f.crime_type.get(r), g.crime_type.get(r));
             assert_eq!(f.location.get(r), g.location.get(r));
             assert_eq!(f.outcome.get(r), g.outcome.get(r));

@@ -156,8 +156,18 @@ impl IncidentTable {
             Box::new(|| column!("kind", |_fi, f, rows, r| sources[f.source].1)),
             Box::new(|| column!("file_id", |fi, _f, rows, r| bases[fi] + rows.file[r])),
             Box::new(|| column!("line", |_fi, f, rows, r| rows.line[r])),
-            Box::new(|| column!("crime_id", |_fi, f, rows, r| rows.crime_id.get_opt(r))),
-            Box::new(|| column!("api_id", |_fi, f, rows, r| Some(rows.api_id[r]).filter(|v| *v >= 0))),
+            Box::new(|| {
+                let mut b = StringChunkedBuilder::new("crime_id".into(), n);
+                let mut buf = [0u8; 64];
+                for (fi, f) in files.iter().enumerate() {
+                    let rows = rows_of(f);
+                    for r in (0..rows.len()).filter(|&r| keep[fi][r]) {
+                        b.append_option(rows.crime_id.text(r, &mut buf));
+                    }
+                }
+                b.finish().into_column()
+            }),
+            Box::new(|| column!("api_id", |_fi, f, rows, r| rows.api_id(r))),
             Box::new(|| column!("month", |_fi, f, rows, r| months[&rows.month[r]].as_str())),
             Box::new(|| column!("month_index", |_fi, f, rows, r| rows.month[r])),
             Box::new(|| column!("crime_type", |_fi, f, rows, r| rows.crime_type.get(r))),
@@ -198,8 +208,7 @@ impl IncidentTable {
 }
 
 impl TableWriter for IncidentTable {
-    /// Writes the table as Parquet (LZ4), one row group per group of files;
-    /// the next group is built while the current one is encoded.
+    /// Writes the table as Parquet (LZ4), one row group per group of files.
     fn write_parquet(&self, path: &Path) -> Result<(), DatasetError> {
         let err = polars_err(path);
         let groups = self.groups();
@@ -224,18 +233,13 @@ impl TableWriter for IncidentTable {
             .with_compression(ParquetCompression::Lz4Raw)
             .batched(current.schema())
             .map_err(&err)?;
-        let mut pending = groups.iter().zip(&first_ids).skip(1);
-        loop {
-            let next = pending.next();
-            let (written, built) = rayon::join(
-                || writer.write_batch(&current),
-                || next.map(|(g, first)| self.group_frame(g.clone(), *first)).transpose(),
-            );
-            written.map_err(&err)?;
-            match built.map_err(&err)? {
-                Some(df) => current = df,
-                None => break,
-            }
+        // One group at a time: building and encoding are each parallel over
+        // columns, and overlapping them saved no time but held two groups.
+        writer.write_batch(&current).map_err(&err)?;
+        for (g, first) in groups.iter().zip(&first_ids).skip(1) {
+            drop(std::mem::replace(&mut current, DataFrame::empty()));
+            current = self.group_frame(g.clone(), *first).map_err(&err)?;
+            writer.write_batch(&current).map_err(&err)?;
         }
         writer.finish().map_err(&err)?;
         Ok(())

@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 
 use super::csv_incidents::Parsed;
 use super::reject::{Reject, RejectReason};
+use super::rows::IdKey;
 use crate::crs;
 use crate::index::{AreaIndex, PointIndex};
 
@@ -149,7 +150,7 @@ impl<'a> Locator<'a> {
         let rows = &mut parsed.rows;
         let n = rows.len();
         let mut keep = vec![true; n];
-        let mut first_at: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(n, Default::default());
+        let mut first_at: FxHashMap<IdKey, usize> = FxHashMap::with_capacity_and_hasher(n, Default::default());
         // Rows of one file repeat few map points: look each up in the shared
         // memo once per file.
         let mut local: FxHashMap<(u64, u64), (u32, Option<Located>)> =
@@ -167,8 +168,8 @@ impl<'a> Locator<'a> {
         let mut point = vec![u32::MAX; n];
         let is_bng = rows.bng;
         for r in 0..n {
-            if let Some(id) = rows.crime_id.get_opt(r) {
-                if let Some(&first) = first_at.get(id) {
+            if let Some(id) = rows.crime_id.key(r) {
+                if let Some(&first) = first_at.get(&id) {
                     let detail = format!(
                         "Crime ID {id} already read at {} line {}",
                         member_name(rows.file[first]),

@@ -138,10 +138,10 @@ impl ParsedFile {
         }
     }
 
-    fn crime_id(&self, r: usize) -> Option<&str> {
+    fn crime_id(&self, r: usize) -> Option<rows::IdKey<'_>> {
         match &self.content {
-            Content::Fresh(p) => p.rows.crime_id.get_opt(r),
-            Content::Reused(u) => u.crime_id.get_opt(r),
+            Content::Fresh(p) => p.rows.crime_id.key(r),
+            Content::Reused(u) => u.crime_id.key(r),
         }
     }
 
@@ -257,7 +257,7 @@ pub fn build(
     let mut keep: Vec<Vec<bool>> = files.iter().map(|f| vec![true; f.len()]).collect();
     {
         let total: usize = files.iter().map(|f| f.len()).sum();
-        let mut seen: FxHashMap<&str, (usize, usize)> = FxHashMap::with_capacity_and_hasher(total, Default::default());
+        let mut seen: FxHashMap<rows::IdKey, (usize, usize)> = FxHashMap::with_capacity_and_hasher(total, Default::default());
         for (fi, f) in files.iter().enumerate() {
             for (r, kept) in keep[fi].iter_mut().enumerate() {
                 let Some(id) = f.crime_id(r) else { continue };

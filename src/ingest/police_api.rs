@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(p.rows_read, 5);
         assert_eq!(p.rows.len(), 2);
         assert_eq!(p.rows.crime_type.get(1), "Anti-social behaviour");
-        assert_eq!(p.rows.crime_id.get(0), "abc");
+        assert_eq!(p.rows.crime_id.key(0).unwrap().to_string(), "abc");
         let reasons: Vec<_> = p.rejects.iter().map(|r| (r.file, r.line, r.reason)).collect();
         assert_eq!(
             reasons,

@@ -70,6 +70,133 @@ impl StrCol {
     }
 }
 
+/// A crime id, borrowed from an [`IdCol`]: police.uk's 64-hex-digit ids
+/// packed in 32 bytes, any other id as text. Equal ids have equal keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdKey<'a> {
+    Hex(&'a [u8; 32]),
+    Text(&'a str),
+}
+
+impl std::fmt::Display for IdKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdKey::Hex(b) => {
+                let mut buf = [0u8; 64];
+                f.write_str(hex_digits(b, &mut buf))
+            }
+            IdKey::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Lowercase hex digits of `bytes`, written into `buf`.
+fn hex_digits<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        buf[2 * i] = DIGITS[(b >> 4) as usize];
+        buf[2 * i + 1] = DIGITS[(b & 15) as usize];
+    }
+    std::str::from_utf8(buf).expect("hex digits are ASCII")
+}
+
+/// Crime ids: the 64 lowercase hex digits of police.uk ids packed into 32
+/// bytes (half the memory of the text), other ids kept as text, blank ids
+/// (ASB, BTP) as absent.
+#[derive(Debug, Default, Clone)]
+pub struct IdCol {
+    /// Per row: whether the id is packed in `hex`.
+    packed: Vec<bool>,
+    hex: Vec<[u8; 32]>,
+    /// Per packed row, its index in `hex`; per other row, `u32::MAX`.
+    slot: Vec<u32>,
+    /// The text of unpacked ids ("" for packed and blank ones).
+    text: StrCol,
+}
+
+fn pack_hex(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (digit(b[2 * i])? << 4) | digit(b[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+impl IdCol {
+    pub fn push(&mut self, s: &str) {
+        match pack_hex(s) {
+            Some(h) => {
+                self.packed.push(true);
+                self.slot.push(self.hex.len() as u32);
+                self.hex.push(h);
+                self.text.push("");
+            }
+            None => {
+                self.packed.push(false);
+                self.slot.push(u32::MAX);
+                self.text.push(s);
+            }
+        }
+    }
+
+    pub fn reserve(&mut self, rows: usize) {
+        self.packed.reserve(rows);
+        self.slot.reserve(rows);
+        self.hex.reserve(rows);
+        self.text.reserve(rows, 0);
+    }
+
+    pub fn len(&self) -> usize {
+        self.packed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packed.is_empty()
+    }
+
+    /// The i-th id, `None` when blank.
+    #[inline]
+    pub fn key(&self, i: usize) -> Option<IdKey<'_>> {
+        if self.packed[i] {
+            Some(IdKey::Hex(&self.hex[self.slot[i] as usize]))
+        } else {
+            self.text.get_opt(i).map(IdKey::Text)
+        }
+    }
+
+    /// The i-th id as text in `buf`'s storage, `None` when blank.
+    #[inline]
+    pub fn text<'s>(&'s self, i: usize, buf: &'s mut [u8; 64]) -> Option<&'s str> {
+        if self.packed[i] {
+            Some(hex_digits(&self.hex[self.slot[i] as usize], buf))
+        } else {
+            self.text.get_opt(i)
+        }
+    }
+
+    /// Keeps the ids where `keep` is true, in order.
+    pub fn retain(&mut self, keep: &[bool]) {
+        let mut out = IdCol::default();
+        out.reserve(keep.iter().filter(|k| **k).count());
+        let mut buf = [0u8; 64];
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                out.push(self.text(i, &mut buf).unwrap_or(""));
+            }
+        }
+        *self = out;
+    }
+}
+
 /// A string column stored as codes into its distinct values (dictionary
 /// encoding). Code 0 is always the empty string (absent).
 #[derive(Debug, Clone)]
@@ -164,9 +291,9 @@ pub struct IncidentRows {
     /// BOM), so a row rejected later (a cross-file duplicate) is kept verbatim.
     pub raw_start: Vec<u32>,
     pub raw_len: Vec<u32>,
-    /// police.uk Crime ID (the API's `persistent_id`); empty for ASB and BTP.
-    pub crime_id: StrCol,
-    /// The API's numeric id, or -1.
+    /// police.uk Crime ID (the API's `persistent_id`); blank for ASB and BTP.
+    pub crime_id: IdCol,
+    /// The API's numeric id (-1 for none); empty for CSV sources.
     pub api_id: Vec<i64>,
     pub month: Vec<u32>,
     pub crime_type: CodedCol,
@@ -181,14 +308,13 @@ pub struct IncidentRows {
 }
 
 impl IncidentRows {
-    /// Reserves room for `rows` more rows (crime ids of about `id_bytes`).
-    pub fn reserve(&mut self, rows: usize, id_bytes: usize) {
+    /// Reserves room for `rows` more rows.
+    pub fn reserve(&mut self, rows: usize) {
         self.file.reserve(rows);
         self.line.reserve(rows);
         self.raw_start.reserve(rows);
         self.raw_len.reserve(rows);
-        self.crime_id.reserve(rows, id_bytes);
-        self.api_id.reserve(rows);
+        self.crime_id.reserve(rows);
         self.month.reserve(rows);
         self.x.reserve(rows);
         self.y.reserve(rows);
@@ -209,6 +335,11 @@ impl IncidentRows {
 
     pub fn is_empty(&self) -> bool {
         self.line.is_empty()
+    }
+
+    /// The API's id of row `r`, if any.
+    pub fn api_id(&self, r: usize) -> Option<i64> {
+        self.api_id.get(r).copied().filter(|v| *v >= 0)
     }
 
     /// Keeps the rows where `keep` is true, in order.
@@ -258,6 +389,26 @@ mod tests {
     }
 
     #[test]
+    fn police_ids_pack_into_32_bytes_and_print_back() {
+        let id = "16846f15e7754549b13beae294b5b7f9e3fc108578fc18d176376da27689e9b9";
+        let mut c = IdCol::default();
+        for s in [id, "", "ABC", &id.to_uppercase()] {
+            c.push(s);
+        }
+        assert!(matches!(c.key(0), Some(IdKey::Hex(_))));
+        assert_eq!(c.key(0).unwrap().to_string(), id);
+        assert_eq!(c.key(1), None);
+        assert_eq!(c.key(2), Some(IdKey::Text("ABC")));
+        assert!(matches!(c.key(3), Some(IdKey::Text(_))), "uppercase stays text");
+        let mut buf = [0u8; 64];
+        assert_eq!(c.text(0, &mut buf), Some(id));
+        c.retain(&[true, false, true, false]);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.key(0).unwrap().to_string(), id);
+        assert_eq!(c.key(1), Some(IdKey::Text("ABC")));
+    }
+
+    #[test]
     fn retain_keeps_columns_aligned() {
         let mut r = IncidentRows::default();
         for i in 0..4u32 {
@@ -266,7 +417,6 @@ mod tests {
             r.raw_start.push(i);
             r.raw_len.push(1);
             r.crime_id.push(&format!("id{i}"));
-            r.api_id.push(-1);
             r.month.push(i);
             r.crime_type.push(if i % 2 == 0 { "Burglary" } else { "Robbery" });
             r.x.push(i as f64);
@@ -279,8 +429,8 @@ mod tests {
         }
         r.retain(&[true, false, false, true]);
         assert_eq!(r.len(), 2);
-        assert_eq!(r.crime_id.get(0), "id0");
-        assert_eq!(r.crime_id.get(1), "id3");
+        assert_eq!(r.crime_id.key(0).unwrap().to_string(), "id0");
+        assert_eq!(r.crime_id.key(1), Some(IdKey::Text("id3")));
         assert_eq!(r.crime_type.get(1), "Robbery");
         assert_eq!(r.point, vec![0, 3]);
     }
