@@ -123,7 +123,7 @@ pub(crate) struct ParsedFile {
 /// A file's rows: parsed now, or taken from the previous dataset.
 pub(crate) enum Content {
     Fresh(Box<Parsed>),
-    Reused(Reused),
+    Reused(Box<Reused>),
 }
 
 impl ParsedFile {
@@ -257,7 +257,8 @@ pub fn build(
     let mut keep: Vec<Vec<bool>> = files.iter().map(|f| vec![true; f.len()]).collect();
     {
         let total: usize = files.iter().map(|f| f.len()).sum();
-        let mut seen: FxHashMap<rows::IdKey, (usize, usize)> = FxHashMap::with_capacity_and_hasher(total, Default::default());
+        let mut seen: FxHashMap<rows::IdKey, (usize, usize)> =
+            FxHashMap::with_capacity_and_hasher(total, Default::default());
         for (fi, f) in files.iter().enumerate() {
             for (r, kept) in keep[fi].iter_mut().enumerate() {
                 let Some(id) = f.crime_id(r) else { continue };
@@ -508,7 +509,7 @@ fn parse_file(
             sha256,
             bytes,
             members,
-            content: Content::Reused(reused),
+            content: Content::Reused(Box::new(reused)),
         });
     }
     let name = file.path.display().to_string();

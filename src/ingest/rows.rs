@@ -105,92 +105,108 @@ fn hex_digits<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
 /// (ASB, BTP) as absent.
 #[derive(Debug, Default, Clone)]
 pub struct IdCol {
-    /// Per row: whether the id is packed in `hex`.
-    packed: Vec<bool>,
-    hex: Vec<[u8; 32]>,
-    /// Per packed row, its index in `hex`; per other row, `u32::MAX`.
+    /// Per row: an index into `hex`, or [`TEXT`] plus an index into `text`,
+    /// or [`BLANK`].
     slot: Vec<u32>,
-    /// The text of unpacked ids ("" for packed and blank ones).
+    hex: Vec<[u8; 32]>,
     text: StrCol,
 }
 
+const TEXT: u32 = 1 << 31;
+const BLANK: u32 = u32::MAX;
+
+/// Hex digit values of lowercase hex digits; 0xFF for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 fn pack_hex(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
+    let b: &[u8; 64] = s.as_bytes().try_into().ok()?;
     let mut out = [0u8; 32];
+    let mut bad = 0u8;
     for (i, o) in out.iter_mut().enumerate() {
-        *o = (digit(b[2 * i])? << 4) | digit(b[2 * i + 1])?;
+        let (hi, lo) = (HEX_VALUE[b[2 * i] as usize], HEX_VALUE[b[2 * i + 1] as usize]);
+        // Valid digits are < 16, so any 0xFF sets the high bit.
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 15);
     }
-    Some(out)
+    (bad < 16).then_some(out)
 }
 
 impl IdCol {
     pub fn push(&mut self, s: &str) {
-        match pack_hex(s) {
-            Some(h) => {
-                self.packed.push(true);
-                self.slot.push(self.hex.len() as u32);
-                self.hex.push(h);
-                self.text.push("");
-            }
-            None => {
-                self.packed.push(false);
-                self.slot.push(u32::MAX);
-                self.text.push(s);
-            }
-        }
+        let slot = if s.is_empty() {
+            BLANK
+        } else if let Some(h) = pack_hex(s) {
+            self.hex.push(h);
+            self.hex.len() as u32 - 1
+        } else {
+            self.text.push(s);
+            TEXT | (self.text.len() as u32 - 1)
+        };
+        self.slot.push(slot);
     }
 
     pub fn reserve(&mut self, rows: usize) {
-        self.packed.reserve(rows);
         self.slot.reserve(rows);
         self.hex.reserve(rows);
-        self.text.reserve(rows, 0);
     }
 
     pub fn len(&self) -> usize {
-        self.packed.len()
+        self.slot.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.packed.is_empty()
+        self.slot.is_empty()
     }
 
     /// The i-th id, `None` when blank.
     #[inline]
     pub fn key(&self, i: usize) -> Option<IdKey<'_>> {
-        if self.packed[i] {
-            Some(IdKey::Hex(&self.hex[self.slot[i] as usize]))
-        } else {
-            self.text.get_opt(i).map(IdKey::Text)
+        match self.slot[i] {
+            BLANK => None,
+            s if s & TEXT != 0 => Some(IdKey::Text(self.text.get((s & !TEXT) as usize))),
+            s => Some(IdKey::Hex(&self.hex[s as usize])),
         }
     }
 
-    /// The i-th id as text in `buf`'s storage, `None` when blank.
+    /// The i-th id as text (hex digits written into `buf`), `None` when blank.
     #[inline]
     pub fn text<'s>(&'s self, i: usize, buf: &'s mut [u8; 64]) -> Option<&'s str> {
-        if self.packed[i] {
-            Some(hex_digits(&self.hex[self.slot[i] as usize], buf))
-        } else {
-            self.text.get_opt(i)
+        match self.key(i)? {
+            IdKey::Hex(h) => Some(hex_digits(h, buf)),
+            IdKey::Text(t) => Some(t),
         }
     }
 
     /// Keeps the ids where `keep` is true, in order.
     pub fn retain(&mut self, keep: &[bool]) {
+        if keep.iter().all(|k| *k) {
+            return;
+        }
         let mut out = IdCol::default();
         out.reserve(keep.iter().filter(|k| **k).count());
-        let mut buf = [0u8; 64];
         for (i, k) in keep.iter().enumerate() {
             if *k {
-                out.push(self.text(i, &mut buf).unwrap_or(""));
+                match self.key(i) {
+                    None => out.slot.push(BLANK),
+                    Some(IdKey::Hex(h)) => {
+                        out.hex.push(*h);
+                        out.slot.push(out.hex.len() as u32 - 1);
+                    }
+                    Some(IdKey::Text(t)) => out.push(t),
+                }
             }
         }
         *self = out;
