@@ -532,7 +532,7 @@ fn main() -> anyhow::Result<()> {
             summary_out,
         } => {
             use hotspots::analysis::poi_risk::{poi_risk, PoiRiskRequest, PoiSet};
-            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let ds = hotspots::dataset::Dataset::open_for_analysis(&dataset)?;
             let mut req = PoiRiskRequest {
                 selection: selection.selection(&selection.crime_type),
                 pois: PoiSet::parse(&pois)
@@ -610,7 +610,7 @@ fn main() -> anyhow::Result<()> {
             out,
         } => {
             use hotspots::analysis::{poi_risk::PoiSet, predict::Predictor, surge};
-            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let ds = hotspots::dataset::Dataset::open_for_analysis(&dataset)?;
             let mut req = surge::SurgeRequest {
                 selection: selection.selection(&selection.crime_type),
                 window_months: window,
@@ -676,7 +676,7 @@ fn main() -> anyhow::Result<()> {
             summary_out,
         } => {
             use hotspots::analysis::{evaluate, predict::Predictor};
-            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let ds = hotspots::dataset::Dataset::open_for_analysis(&dataset)?;
             let mut req = evaluate::EvaluateRequest {
                 selection: selection.selection(&selection.crime_type),
                 cell_m: cell,
@@ -720,7 +720,7 @@ fn main() -> anyhow::Result<()> {
             println!("wrote {}", out.display());
         }
         Command::Gistar { hotspot } => {
-            let ds = hotspots::dataset::Dataset::open(&hotspot.dataset)?;
+            let ds = hotspots::dataset::Dataset::open_for_analysis(&hotspot.dataset)?;
             let result = hotspots::analysis::hotspot::gi_star(&ds, &hotspot.request()?)?;
             result.to_layer().write(&hotspot.out)?;
             let hot = result.bin_fdr.iter().filter(|b| **b > 0).count();
@@ -748,7 +748,7 @@ fn main() -> anyhow::Result<()> {
             out,
         } => {
             use hotspots::analysis::emerging::{emerging, EmergingRequest};
-            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let ds = hotspots::dataset::Dataset::open_for_analysis(&dataset)?;
             let req = EmergingRequest {
                 selection: selection.selection(&selection.crime_type),
                 grid: grid
@@ -766,7 +766,7 @@ fn main() -> anyhow::Result<()> {
             println!("wrote {}", out.display());
         }
         Command::Lisa { hotspot } => {
-            let ds = hotspots::dataset::Dataset::open(&hotspot.dataset)?;
+            let ds = hotspots::dataset::Dataset::open_for_analysis(&hotspot.dataset)?;
             let mut req = hotspot.request()?;
             let permutations = if req.permutations == 0 { 999 } else { req.permutations };
             req.permutations = 0;
@@ -787,7 +787,7 @@ fn main() -> anyhow::Result<()> {
             selection,
             out,
         } => {
-            let ds = hotspots::dataset::Dataset::open(&dataset)?;
+            let ds = hotspots::dataset::Dataset::open_for_analysis(&dataset)?;
             let baseline = (!baseline_crime_type.is_empty()).then(|| {
                 let types: Vec<String> = baseline_crime_type.into_iter().filter(|t| t != "all").collect();
                 selection.selection(&types)

@@ -93,15 +93,45 @@ pub struct Dataset {
 }
 
 pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame, DatasetError> {
+    read_parquet_columns(path, None)
+}
+
+/// Reads a Parquet table, only `columns` when given.
+fn read_parquet_columns(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame, DatasetError> {
     let display = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
         path: display.clone(),
         source,
     })?;
     ParquetReader::new(file)
+        .with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
         .finish()
         .map_err(|source| DatasetError::Polars { path: display, source })
 }
+
+/// Which incident columns [`Dataset::open_with`] loads into the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentFrame {
+    /// Every column (the server's incidents collection, `info`).
+    All,
+    /// Only what [`columns::IncidentColumns`] is built from, and the frame's
+    /// rows released afterwards: the analyses read the typed columns alone,
+    /// so a command-line analysis holds one copy of the incidents, not two.
+    AnalysisOnly,
+}
+
+/// The incident columns [`columns::IncidentColumns`] is built from.
+const ANALYSIS_COLUMNS: [&str; 9] = [
+    "month_index",
+    "crime_type",
+    "kind",
+    "ward_code",
+    "borough_code",
+    "easting_m",
+    "northing_m",
+    "lon",
+    "lat",
+];
 
 fn column_err(path: &Path, column: &str, e: impl std::fmt::Display) -> DatasetError {
     DatasetError::Column {
@@ -149,11 +179,25 @@ impl Dataset {
     /// Opens a dataset directory: reads the manifest and tables, builds the
     /// ward R-tree and the school/station point indexes.
     pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
+        Dataset::open_with(dir, IncidentFrame::All)
+    }
+
+    /// Opens a dataset for the analyses: see [`IncidentFrame::AnalysisOnly`].
+    pub fn open_for_analysis(dir: &Path) -> Result<Dataset, DatasetError> {
+        let mut ds = Dataset::open_with(dir, IncidentFrame::AnalysisOnly)?;
+        ds.release_incident_rows();
+        Ok(ds)
+    }
+
+    /// Opens a dataset, loading the incident columns `frame` asks for.
+    pub fn open_with(dir: &Path, frame: IncidentFrame) -> Result<Dataset, DatasetError> {
         let manifest = read_manifest(dir)?;
         let table = |name: &str| -> Result<DataFrame, DatasetError> {
             let p = dir.join(format!("{name}.parquet"));
+            let columns =
+                (name == "incidents" && frame == IncidentFrame::AnalysisOnly).then_some(&ANALYSIS_COLUMNS[..]);
             if p.exists() {
-                read_parquet(&p)
+                read_parquet_columns(&p, columns)
             } else {
                 Ok(DataFrame::empty())
             }
