@@ -202,8 +202,8 @@ for i in range(1, n + 1):
 parts = []
 if hs:
     parts.append(f"hotspots read {hs[0] + hs[1]:,} rows, accepted {hs[0]:,} (rejects: blank coordinates, "
-                 f"outside London, repeated Crime IDs), its own seconds= {hs[2]:.1f} s (work before its "
-                 f"timer starts not included)")
+                 f"outside London, repeated Crime IDs), its manifest's build time {hs[2]:.1f} s "
+                 f"(reading to assembling; writing the Parquet tables comes after)")
 if gp:
     parts.append(f"GeoPandas read {gp[0]:,} rows, accepted {gp[1]:,} (repeated Crime IDs kept), "
                  f"in-process {gp[2]:.1f} s + {gp[3]:.1f} s imports")
