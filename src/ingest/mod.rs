@@ -1,11 +1,24 @@
 //! Ingest: raw files in, a validated, spatially joined [`Tables`] out.
 //!
 //! The flow: read boundaries and points of interest; read every incident
-//! file in parallel (each parser keeps rows it cannot use as [`Reject`]s);
-//! de-duplicate by crime id across sources; project and locate every
-//! distinct point once (police.uk snaps crimes to a limited set of map
-//! points: ~99k places for 736k located burglaries); attach ward, borough,
-//! nearest school and station; assemble the tables and the manifest.
+//! file in parallel (each parser keeps rows it cannot use as [`Reject`]s),
+//! or take an unchanged file's rows from the previous dataset
+//! ([`crate::dataset::cache`]); project and locate every distinct point once
+//! (police.uk snaps crimes to a limited set of map points: ~99k places for
+//! 736k located burglaries); de-duplicate by crime id across sources;
+//! assemble the small tables and the manifest. The incidents table is
+//! written row group by row group from the compact parsed rows.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `sources.rs` | finding files (globs, folders), reading, gzip, sha256 |
+//! | `boundaries.rs`, `pois.rs` | ward/borough layers (shapefile, GeoJSON) and points of interest |
+//! | `csv_incidents.rs`, `police_api.rs` | the incident parsers (CSV fast path and full reader; the API's JSON) |
+//! | `rows.rs` | the compact parsed rows: coded text, packed crime ids |
+//! | `locate.rs` | projection, ward and nearest POIs per distinct point; per-file rejects |
+//! | `reject.rs` | reject reasons and rows |
+//! | `incident_table.rs` | the incidents table, written in row groups |
+//! | `tables.rs` | the small tables: rejects, files, wards, boroughs, POIs |
 
 pub mod boundaries;
 pub mod csv_incidents;
