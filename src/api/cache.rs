@@ -3,7 +3,9 @@
 //!
 //! A layer is computed once per key even when many requests ask at once
 //! (they wait on one [`tokio::sync::OnceCell`]); failures are not cached.
-//! The cache holds at most `capacity` layers and drops the oldest first.
+//! The cache holds at most `capacity` layers and at most `max_features`
+//! features in all (a 50 m KDE layer alone has ~640k cells), dropping the
+//! oldest first, so varied requests cannot grow the server without bound.
 //!
 //! The ids and WGS84 polygons of a grid's cells ([`ShapeCache`]) are cached
 //! apart from the layers: every layer on one grid (another band, crime type
@@ -40,15 +42,52 @@ type Slot = Arc<OnceCell<Arc<Computed>>>;
 pub struct LayerCache {
     slots: Mutex<(HashMap<String, Slot>, VecDeque<String>)>,
     capacity: usize,
+    max_features: usize,
     computations: AtomicU64,
 }
 
 impl LayerCache {
-    pub fn new(capacity: usize) -> LayerCache {
+    /// A cache of at most `capacity` layers and `max_features` features in
+    /// all (the newest layer is kept even when it alone is larger).
+    pub fn new(capacity: usize, max_features: usize) -> LayerCache {
         LayerCache {
             slots: Mutex::new((HashMap::new(), VecDeque::new())),
             capacity: capacity.max(1),
+            max_features,
             computations: AtomicU64::new(0),
+        }
+    }
+
+    /// Layers cached now, computed or being computed.
+    pub fn len(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the oldest computed layers (never `keep`) while the cached
+    /// layers hold more than `max_features` features.
+    fn enforce_feature_budget(&self, keep: &str) {
+        let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *guard;
+        let features = |map: &HashMap<String, Slot>| -> usize {
+            map.values().filter_map(|s| s.get()).map(|c| c.table.len()).sum()
+        };
+        let mut total = features(map);
+        let mut i = 0;
+        while total > self.max_features && i < order.len() {
+            let key = &order[i];
+            let size = map.get(key).and_then(|s| s.get()).map(|c| c.table.len());
+            match size {
+                Some(n) if key != keep => {
+                    map.remove(key);
+                    order.remove(i);
+                    total -= n;
+                }
+                _ => i += 1,
+            }
         }
     }
 
@@ -98,7 +137,11 @@ impl LayerCache {
                     .map(Arc::new)
             })
             .await?;
-        Ok((c.clone(), !computed_here.load(Ordering::Relaxed)))
+        let hit = !computed_here.load(Ordering::Relaxed);
+        if !hit {
+            self.enforce_feature_budget(key);
+        }
+        Ok((c.clone(), hit))
     }
 }
 
@@ -207,7 +250,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_layer_is_computed_once_and_failures_are_not_cached() {
-        let cache = LayerCache::new(2);
+        let cache = LayerCache::new(2, 1000);
         let make = || {
             Ok(Computed {
                 table: Table::new(
@@ -233,5 +276,39 @@ mod tests {
         let (_, hit) = cache.get_or_compute("bad", make).await.unwrap();
         assert!(!hit);
         assert_eq!(cache.computations(), 3);
+    }
+
+    fn points(n: usize) -> Result<Computed, ApiError> {
+        Ok(Computed {
+            table: Table::new(
+                super::super::table::Ids::Int((0..n as u64).collect()),
+                super::super::table::Geoms::Points(vec![[0.0, 0.0]; n]),
+                vec![],
+                None,
+            ),
+            metadata: serde_json::Value::Null,
+            computed_at: now_rfc3339(),
+            compute_ms: 0.0,
+            version: "1".into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn large_layers_push_out_the_oldest_beyond_the_feature_budget() {
+        let cache = LayerCache::new(10, 10);
+        cache.get_or_compute("a", || points(4)).await.unwrap();
+        cache.get_or_compute("b", || points(4)).await.unwrap();
+        assert_eq!(cache.len(), 2, "8 features fit in 10");
+        cache.get_or_compute("c", || points(4)).await.unwrap();
+        assert_eq!(cache.len(), 2, "12 > 10: the oldest goes");
+        let (_, hit) = cache.get_or_compute("b", || points(4)).await.unwrap();
+        assert!(hit);
+        let (_, hit) = cache.get_or_compute("a", || points(4)).await.unwrap();
+        assert!(!hit, "a was dropped and is computed again");
+        // A layer larger than the budget on its own is still served and kept.
+        cache.get_or_compute("big", || points(50)).await.unwrap();
+        assert_eq!(cache.len(), 1);
+        let (_, hit) = cache.get_or_compute("big", || points(50)).await.unwrap();
+        assert!(hit);
     }
 }

@@ -48,6 +48,11 @@ use collections::{AnalysisCollection, StaticCollection};
 /// How many computed layers the cache keeps.
 pub const CACHE_LAYERS: usize = 32;
 
+/// Features all cached layers may hold together (a 250 m Gi* layer has
+/// ~25k, a 50 m KDE layer ~640k): bounds the server's memory whatever mix of
+/// parameters it is asked for.
+pub const CACHE_FEATURES: usize = 1_500_000;
+
 /// How many grids' cell shapes (ids, polygons) are kept for new layers.
 pub const CACHE_GRIDS: usize = 4;
 
@@ -126,7 +131,7 @@ impl AppState {
             dataset: Arc::new(dataset),
             statics,
             analyses,
-            cache: cache::LayerCache::new(CACHE_LAYERS),
+            cache: cache::LayerCache::new(CACHE_LAYERS, CACHE_FEATURES),
             shapes: cache::ShapeCache::new(CACHE_GRIDS),
             version: format!("{nanos:x}"),
             started: cache::now_rfc3339(),
