@@ -251,20 +251,7 @@ mod tests {
     #[tokio::test]
     async fn a_layer_is_computed_once_and_failures_are_not_cached() {
         let cache = LayerCache::new(2, 1000);
-        let make = || {
-            Ok(Computed {
-                table: Table::new(
-                    super::super::table::Ids::Str(Vec::new().into()),
-                    super::super::table::Geoms::Points(vec![]),
-                    vec![],
-                    None,
-                ),
-                metadata: serde_json::Value::Null,
-                computed_at: now_rfc3339(),
-                compute_ms: 0.0,
-                version: "1".into(),
-            })
-        };
+        let make = || points(0);
         let (_, hit) = cache.get_or_compute("k", make).await.unwrap();
         assert!(!hit);
         let (_, hit) = cache.get_or_compute("k", make).await.unwrap();
