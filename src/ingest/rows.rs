@@ -257,7 +257,11 @@ impl CodedCol {
     }
 
     pub fn push(&mut self, s: &str) {
-        let code = self.intern(s);
+        // police.uk files are sorted by LSOA: a value often repeats the last.
+        let code = match self.codes.last() {
+            Some(&last) if self.values.get(last as usize) == s => last,
+            _ => self.intern(s),
+        };
         self.codes.push(code);
     }
 
