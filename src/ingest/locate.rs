@@ -153,8 +153,9 @@ impl<'a> Locator<'a> {
         let mut first_at: FxHashMap<IdKey, usize> = FxHashMap::with_capacity_and_hasher(n, Default::default());
         // Rows of one file repeat few map points: look each up in the shared
         // memo once per file.
-        let mut local: FxHashMap<(u64, u64), (u32, Option<Located>)> =
-            FxHashMap::with_capacity_and_hasher(n, Default::default());
+        // Values stay small (id, and whether the point lies in a ward): the
+        // located point itself is fetched again only for a rejected row.
+        let mut local: FxHashMap<(u64, u64), (u32, bool)> = FxHashMap::with_capacity_and_hasher(n, Default::default());
         let mut new_rejects = Vec::new();
         let mut reject = |r: usize, reason, detail: String, rows: &super::rows::IncidentRows| {
             new_rejects.push(Reject {
@@ -182,24 +183,27 @@ impl<'a> Locator<'a> {
                 first_at.insert(id, r);
             }
             let (x, y) = (rows.x[r], rows.y[r]);
-            let (id, located) = *local
-                .entry((x.to_bits(), y.to_bits()))
-                .or_insert_with(|| self.locate_id(x, y, is_bng));
-            match located {
+            let (id, in_ward) = *local.entry((x.to_bits(), y.to_bits())).or_insert_with(|| {
+                let (id, located) = self.locate_id(x, y, is_bng);
+                (id, located.is_some_and(|l| l.ward.is_some()))
+            });
+            if in_ward {
+                point[r] = id;
+                continue;
+            }
+            keep[r] = false;
+            match self.locate_id(x, y, is_bng).1 {
                 None => {
                     let d = format!("({x}, {y}) is outside the area the OSTN15 transform covers (Great Britain)");
                     reject(r, RejectReason::ImpossibleCoordinates, d, rows);
-                    keep[r] = false;
                 }
-                Some(l) if l.ward.is_none() => {
+                Some(l) => {
                     let d = format!(
                         "({:.6}, {:.6}) = BNG ({:.0}, {:.0}) lies in no ward",
                         l.lon, l.lat, l.easting_m, l.northing_m
                     );
                     reject(r, RejectReason::OutsideStudyArea, d, rows);
-                    keep[r] = false;
                 }
-                Some(_) => point[r] = id,
             }
         }
         drop(first_at);
