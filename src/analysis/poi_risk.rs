@@ -243,7 +243,8 @@ pub fn poisson_mean_interval(o: u64, alpha: f64) -> (f64, f64) {
     (low, high)
 }
 
-fn check(req: &PoiRiskRequest) -> Result<(), AnalysisError> {
+/// Checks a request's parameters (before any raster is built).
+pub fn check(req: &PoiRiskRequest) -> Result<(), AnalysisError> {
     if req.radii_m.is_empty() {
         return Err(AnalysisError::Param {
             name: "radius".into(),

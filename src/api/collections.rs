@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::cache::ShapeCache;
+use super::cache::{MaskCache, ShapeCache};
 use super::params::AnalysisParams;
 use super::table::{Geoms, Ids, Shape, Table};
 use crate::analysis::fdr::Correction;
@@ -75,6 +75,7 @@ const fn choice(
 pub struct Ctx<'a> {
     pub dataset: &'a Dataset,
     pub shapes: &'a ShapeCache,
+    pub masks: &'a MaskCache,
 }
 
 /// A computed layer: its features and metadata.
@@ -343,7 +344,7 @@ fn run_emerging(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError
 }
 
 fn run_poi_risk(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError> {
-    use crate::analysis::poi_risk::{poi_risk, PoiRiskRequest, PoiSet};
+    use crate::analysis::poi_risk::{check, poi_risk_with_mask, study_mask, PoiRiskRequest, PoiSet};
     let ds = c.dataset;
     let d = PoiRiskRequest::default();
     let mut radii: Vec<f64> = p
@@ -377,7 +378,9 @@ fn run_poi_risk(c: &Ctx<'_>, p: &AnalysisParams) -> Result<Output, AnalysisError
         alpha: p.f64("alpha")?.unwrap_or(d.alpha),
         ..d
     };
-    let result = poi_risk(ds, &req)?;
+    check(&req)?;
+    let mask = c.masks.get(req.mask_cell_m, || study_mask(ds, req.mask_cell_m));
+    let result = poi_risk_with_mask(ds, &req, &mask)?;
     Ok(Output::layer(match p.choice("geometry", &["point", "buffer"])? {
         Some("buffer") => result.to_buffer_layer(),
         _ => result.to_layer(),

@@ -64,6 +64,8 @@ pub struct Inner {
     pub cache: cache::LayerCache,
     /// Cell ids and polygons of the grids layers were computed on.
     pub shapes: cache::ShapeCache,
+    /// The study-area raster of POI-risk layers.
+    pub masks: cache::MaskCache,
     /// Startup token: part of the ETags of static responses.
     pub version: String,
     /// Startup time (RFC 3339): the `timeStamp` of static pages.
@@ -133,6 +135,7 @@ impl AppState {
             analyses,
             cache: cache::LayerCache::new(CACHE_LAYERS, CACHE_FEATURES),
             shapes: cache::ShapeCache::new(CACHE_GRIDS),
+            masks: cache::MaskCache::default(),
             version: format!("{nanos:x}"),
             started: cache::now_rfc3339(),
             extent,

@@ -257,6 +257,7 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
             let ctx = Ctx {
                 dataset: &state.dataset,
                 shapes: &state.shapes,
+                masks: &state.masks,
             };
             let Output { table, metadata } = run(&ctx, &ap)?;
             let compute_ms = t0.elapsed().as_secs_f64() * 1e3;
