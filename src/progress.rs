@@ -16,27 +16,22 @@ impl Progress {
 
     /// A bar over `len` items, labelled `what`.
     pub fn bar(&self, len: u64, what: &str) -> ProgressBar {
+        self.styled(len, "{pos}/{len} {elapsed}", what)
+    }
+
+    /// A bar counting bytes (its length is set once known), labelled `what`.
+    pub fn bytes(&self, what: &str) -> ProgressBar {
+        self.styled(0, "{bytes}/{total_bytes} {bytes_per_sec} {eta}", what)
+    }
+
+    /// A bar of `len`, labelled `what`, with `counts` after the bar.
+    fn styled(&self, len: u64, counts: &str, what: &str) -> ProgressBar {
         if self.quiet {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(len);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_message(what.to_string());
-        bar
-    }
-
-    /// A bar counting bytes (its length is set once known), labelled `what`.
-    pub fn bytes(&self, what: &str) -> ProgressBar {
-        if self.quiet {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            ProgressStyle::with_template(&format!("{{spinner}} {{msg:<28}} [{{bar:30}}] {counts}"))
                 .expect("static template")
                 .progress_chars("=> "),
         );

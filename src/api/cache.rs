@@ -255,6 +255,15 @@ pub fn none_match(header: &str, etag: &str) -> Option<String> {
 
 pub use crate::month::{now_rfc3339, rfc3339};
 
+/// Nanoseconds since the Unix epoch: a token that changes between
+/// computations and restarts (part of ETags).
+pub fn unix_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

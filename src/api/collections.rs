@@ -577,6 +577,20 @@ pub struct StaticCollection {
     pub title: &'static str,
     pub description: &'static str,
     pub table: Table,
+    /// The features' extent (CRS84), computed once: `/collections` reports it.
+    pub extent: Option<[f64; 4]>,
+}
+
+impl StaticCollection {
+    fn new(id: &'static str, title: &'static str, description: &'static str, table: Table) -> StaticCollection {
+        StaticCollection {
+            id,
+            title,
+            description,
+            extent: table.extent(),
+            table,
+        }
+    }
 }
 
 fn col_err(table: &str, e: impl std::fmt::Display) -> DatasetError {
@@ -645,20 +659,15 @@ fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<T
 
 fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Result<Table, DatasetError> {
     let polys = polygons_from_wkb(df, "geometry_wgs84_wkb", &ds.dir.join(format!("{table}.parquet")))?;
-    let mut text = Vec::with_capacity(polys.len());
-    let mut bbox = Vec::with_capacity(polys.len());
-    for p in polys {
-        use geo::BoundingRect;
-        bbox.push(
-            p.bounding_rect()
-                .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
-                .unwrap_or([f64::NAN; 4]),
-        );
-        text.push(crate::analysis::layer::geometry_json(&geo::Geometry::MultiPolygon(p)).into_boxed_str());
-    }
+    let geoms: Vec<geo::Geometry<f64>> = polys.into_iter().map(geo::Geometry::MultiPolygon).collect();
     let columns =
         Table::frame_columns(df, &["geometry_bng_wkb", "geometry_wgs84_wkb"]).map_err(|e| col_err(table, e))?;
-    let mut t = Table::new(ids(df, "code", table)?, Geoms::Json { text, bbox }, columns, None);
+    let mut t = Table::new(
+        ids(df, "code", table)?,
+        Geoms::json(geoms.len(), |i| &geoms[i]),
+        columns,
+        None,
+    );
     // Recorded crimes (all months and types) per area: the choropleth's figure.
     let mut counts = rustc_hash::FxHashMap::<&str, f64>::default();
     if ds.incidents.height() > 0 {
@@ -710,36 +719,36 @@ pub fn static_collections(ds: &Dataset) -> Result<Vec<StaticCollection>, Dataset
     }
     let poi_skip = ["lon", "lat", "easting_m", "northing_m"];
     Ok(vec![
-        StaticCollection {
-            id: "wards",
-            title: "Wards",
-            description: "Ward boundaries with their borough and the number of recorded crimes (`incidents`, all months).",
-            table: area_table(ds, &ds.wards, "wards", "ward_code")?,
-        },
-        StaticCollection {
-            id: "boroughs",
-            title: "Boroughs",
-            description: "Borough boundaries with the number of recorded crimes (`incidents`, all months).",
-            table: area_table(ds, &ds.boroughs, "boroughs", "borough_code")?,
-        },
-        StaticCollection {
-            id: "incidents",
-            title: "Incidents",
-            description: "Every accepted incident as a point (police.uk locations are snapped to anonymised map points); filter by month with datetime and by any property (crime_type=Burglary).",
-            table: incidents,
-        },
-        StaticCollection {
-            id: "schools",
-            title: "Schools",
-            description: "Schools (points of interest).",
-            table: point_table(&ds.schools, "schools", "poi_id", &poi_skip)?,
-        },
-        StaticCollection {
-            id: "stations",
-            title: "Stations",
-            description: "Rail, Underground and DLR stations (points of interest).",
-            table: point_table(&ds.stations, "stations", "poi_id", &poi_skip)?,
-        },
+        StaticCollection::new(
+            "wards",
+            "Wards",
+            "Ward boundaries with their borough and the number of recorded crimes (`incidents`, all months).",
+            area_table(ds, &ds.wards, "wards", "ward_code")?,
+        ),
+        StaticCollection::new(
+            "boroughs",
+            "Boroughs",
+            "Borough boundaries with the number of recorded crimes (`incidents`, all months).",
+            area_table(ds, &ds.boroughs, "boroughs", "borough_code")?,
+        ),
+        StaticCollection::new(
+            "incidents",
+            "Incidents",
+            "Every accepted incident as a point (police.uk locations are snapped to anonymised map points); filter by month with datetime and by any property (crime_type=Burglary).",
+            incidents,
+        ),
+        StaticCollection::new(
+            "schools",
+            "Schools",
+            "Schools (points of interest).",
+            point_table(&ds.schools, "schools", "poi_id", &poi_skip)?,
+        ),
+        StaticCollection::new(
+            "stations",
+            "Stations",
+            "Rail, Underground and DLR stations (points of interest).",
+            point_table(&ds.stations, "stations", "poi_id", &poi_skip)?,
+        ),
     ])
 }
 

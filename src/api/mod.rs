@@ -113,22 +113,14 @@ impl AppState {
         let extent = statics
             .iter()
             .find(|c| c.id == "wards")
-            .and_then(|c| c.table.extent())
-            .or_else(|| {
-                statics
-                    .iter()
-                    .find(|c| c.id == "incidents")
-                    .and_then(|c| c.table.extent())
-            });
+            .and_then(|c| c.extent)
+            .or_else(|| statics.iter().find(|c| c.id == "incidents").and_then(|c| c.extent));
         let months = statics
             .iter()
             .find(|c| c.id == "incidents")
             .and_then(|c| c.table.months.as_ref())
             .and_then(|m| Some((*m.iter().min()?, *m.iter().max()?)));
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = cache::unix_nanos();
         Ok(AppState(Arc::new(Inner {
             dataset: Arc::new(dataset),
             statics,

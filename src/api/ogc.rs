@@ -40,15 +40,17 @@ pub fn base_url(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn wants_html(headers: &HeaderMap, f: Option<Format>) -> bool {
-    match f {
+/// Whether to answer in HTML: the query's `f` (the only parameter these
+/// pages take; anything else is a 400), else the `Accept` header.
+fn wants_html(headers: &HeaderMap, q: Option<&str>) -> Result<bool, ApiError> {
+    Ok(match params::only_format(&params::pairs(q))? {
         Some(Format::Html) => true,
         Some(Format::Json) => false,
         None => headers
             .get(header::ACCEPT)
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/html")),
-    }
+    })
 }
 
 fn json_response(v: &Value, content_type: &'static str) -> Response {
@@ -68,9 +70,9 @@ pub async fn landing(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let f = params::only_format(&params::pairs(q.as_deref()))?;
+    let html = wants_html(&headers, q.as_deref())?;
     let base = base_url(&headers);
-    if wants_html(&headers, f) {
+    if html {
         return Ok(Html(html::landing(&base, &st)).into_response());
     }
     let doc = json!({
@@ -90,8 +92,7 @@ pub async fn landing(
 
 /// `GET /conformance`.
 pub async fn conformance(headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    let f = params::only_format(&params::pairs(q.as_deref()))?;
-    if wants_html(&headers, f) {
+    if wants_html(&headers, q.as_deref())? {
         return Ok(Html(html::conformance(CONFORMANCE)).into_response());
     }
     Ok(json_response(&json!({ "conformsTo": CONFORMANCE }), "application/json"))
@@ -99,14 +100,11 @@ pub async fn conformance(headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
 
 fn month_interval(st: &AppState) -> Value {
     match st.months {
-        Some((a, b)) => {
-            let (y1, m1) = (a / 12, a % 12 + 1);
-            let last = b + 1;
-            json!([[
-                format!("{y1:04}-{m1:02}-01T00:00:00Z"),
-                format!("{:04}-{:02}-01T00:00:00Z", last / 12, last % 12 + 1)
-            ]])
-        }
+        // From the first month's start to the end of the last (the next month's start).
+        Some((a, b)) => json!([[
+            format!("{}-01T00:00:00Z", crate::month::format(a)),
+            format!("{}-01T00:00:00Z", crate::month::format(b + 1))
+        ]]),
         None => json!([[null, null]]),
     }
 }
@@ -118,7 +116,7 @@ pub fn collection_doc(st: &AppState, base: &str, found: &Found<'_>) -> Value {
             c.id,
             c.title,
             c.description,
-            c.table.extent().or(st.extent),
+            c.extent.or(st.extent),
             c.table.months.is_some(),
         ),
         Found::Analysis(c) => (c.id, c.title, c.description, st.extent, true),
@@ -150,7 +148,7 @@ pub async fn collections(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let f = params::only_format(&params::pairs(q.as_deref()))?;
+    let html = wants_html(&headers, q.as_deref())?;
     let base = base_url(&headers);
     let all: Vec<Found<'_>> = st
         .statics
@@ -159,7 +157,7 @@ pub async fn collections(
         .chain(st.analyses.iter().map(Found::Analysis))
         .collect();
     let docs: Vec<Value> = all.iter().map(|c| collection_doc(&st, &base, c)).collect();
-    if wants_html(&headers, f) {
+    if html {
         return Ok(Html(html::collections(&docs)).into_response());
     }
     let doc = json!({
@@ -179,10 +177,10 @@ pub async fn collection(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let f = params::only_format(&params::pairs(q.as_deref()))?;
+    let html = wants_html(&headers, q.as_deref())?;
     let found = st.find(&id).ok_or(ApiError::NoCollection(id))?;
     let doc = collection_doc(&st, &base_url(&headers), &found);
-    if wants_html(&headers, f) {
+    if html {
         let params: Vec<(String, String)> = match &found {
             Found::Static(c) => c
                 .table
@@ -262,10 +260,7 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
             let Output { table, metadata } = run(&ctx, &ap)?;
             let compute_ms = t0.elapsed().as_secs_f64() * 1e3;
             tracing::info!(layer = %key, features = table.len(), ms = format!("{compute_ms:.1}"), "computed");
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
+            let nanos = super::cache::unix_nanos();
             Ok(Computed {
                 table,
                 metadata,

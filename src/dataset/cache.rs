@@ -99,12 +99,15 @@ impl Cache {
         }
     }
 
-    /// Reads the previous incidents and rejects tables now. Call it before
-    /// taking files in parallel: reading Parquet runs on polars' thread pool,
-    /// and a rayon worker waiting for it may steal another `take`, which must
-    /// not find the tables half-read (a deadlock on the lazy cell).
-    pub fn preload(&self) {
-        if !self.index.is_empty() {
+    /// Reads the previous incidents and rejects tables now, if a file read
+    /// with one of `sources` (this ingest's sources) may be reused. Call it
+    /// before taking files in parallel: reading Parquet runs on polars'
+    /// thread pool, and a rayon worker waiting for it may steal another
+    /// `take`, which must not find the tables half-read (a deadlock on the
+    /// lazy cell).
+    pub fn preload(&self, sources: &[IncidentSource], spatial_key: &str) {
+        let current: Vec<String> = sources.iter().map(|s| fingerprint(s, spatial_key)).collect();
+        if self.index.values().any(|e| current.contains(&e.fingerprint)) {
             self.tables();
         }
     }

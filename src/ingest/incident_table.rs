@@ -43,49 +43,41 @@ fn polars_err(path: &Path) -> impl Fn(PolarsError) -> DatasetError + '_ {
 }
 
 impl IncidentTable {
-    /// Accepted rows per file.
-    pub fn kept_per_file(&self) -> Vec<u64> {
-        self.keep
+    /// Row groups: runs of consecutive files, all fresh or all reused,
+    /// each with the incident id of its first row.
+    fn groups(&self) -> Vec<(std::ops::Range<usize>, u32)> {
+        let kept: Vec<u64> = self
+            .keep
             .iter()
             .map(|k| k.iter().filter(|x| **x).count() as u64)
-            .collect()
-    }
-
-    /// Row groups: runs of consecutive files, all fresh or all reused.
-    fn groups(&self) -> Vec<std::ops::Range<usize>> {
-        let kept = self.kept_per_file();
+            .collect();
         let mut groups = Vec::new();
-        let mut start = 0;
-        let mut rows = 0u64;
+        let (mut start, mut rows, mut first_id) = (0, 0u64, 0u64);
         for (i, k) in kept.iter().enumerate() {
             let kind_changes = i > start && self.files[i].is_reused() != self.files[start].is_reused();
             if kind_changes || (rows > 0 && rows + k > ROW_GROUP_ROWS as u64) {
-                groups.push(start..i);
-                start = i;
-                rows = 0;
+                groups.push((start..i, first_id as u32));
+                (start, first_id, rows) = (i, first_id + rows, 0);
             }
             rows += k;
         }
         if start < self.files.len() {
-            groups.push(start..self.files.len());
+            groups.push((start..self.files.len(), first_id as u32));
         }
         groups
     }
 
     /// The frame of files `range`, its incident ids starting at `first_id`.
     fn group_frame(&self, range: std::ops::Range<usize>, first_id: u32) -> PolarsResult<DataFrame> {
-        let fresh = !self.files[range.start].is_reused();
-        let mut df = if fresh {
-            self.fresh_frame(range.clone())?
-        } else {
-            let mut parts = range.clone().map(|fi| self.reused_frame(fi));
-            let mut df = parts.next().unwrap_or_else(|| Ok(DataFrame::empty()))?;
-            for p in parts {
-                df.vstack_mut(&p?)?;
-            }
-            df.rechunk_mut_par();
-            df
-        };
+        if !self.files[range.start].is_reused() {
+            return self.fresh_frame(range, first_id);
+        }
+        let mut parts = range.map(|fi| self.reused_frame(fi));
+        let mut df = parts.next().unwrap_or_else(|| Ok(DataFrame::empty()))?;
+        for p in parts {
+            df.vstack_mut(&p?)?;
+        }
+        df.rechunk_mut_par();
         let n = df.height() as u32;
         df.replace(
             "incident_id",
@@ -114,8 +106,9 @@ impl IncidentTable {
         Ok(df)
     }
 
-    /// Fresh files' rows, built column by column from the compact rows.
-    fn fresh_frame(&self, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    /// Fresh files' rows, built column by column from the compact rows, their
+    /// incident ids starting at `first_id`.
+    fn fresh_frame(&self, range: std::ops::Range<usize>, first_id: u32) -> PolarsResult<DataFrame> {
         let files = &self.files[range.clone()];
         let keep = &self.keep[range.clone()];
         let bases = &self.member_base[range];
@@ -151,7 +144,12 @@ impl IncidentTable {
         let sources = &self.sources;
         // Columns are independent: build them in parallel.
         let builders: Vec<Box<dyn Fn() -> Column + Sync + '_>> = vec![
-            Box::new(|| Column::new("incident_id".into(), vec![0u32; n])),
+            Box::new(|| {
+                Column::new(
+                    "incident_id".into(),
+                    (first_id..first_id + n as u32).collect::<Vec<u32>>(),
+                )
+            }),
             Box::new(|| column!("source", |_fi, f, rows, r| sources[f.source].0.as_str())),
             Box::new(|| column!("kind", |_fi, f, rows, r| sources[f.source].1)),
             Box::new(|| column!("file_id", |fi, _f, rows, r| bases[fi] + rows.file[r])),
@@ -212,23 +210,16 @@ impl TableWriter for IncidentTable {
     fn write_parquet(&self, path: &Path) -> Result<(), DatasetError> {
         let err = polars_err(path);
         let groups = self.groups();
-        let kept = self.kept_per_file();
-        let first_ids: Vec<u32> = groups
-            .iter()
-            .scan(0u64, |acc, g| {
-                let first = *acc;
-                *acc += kept[g.clone()].iter().sum::<u64>();
-                Some(first as u32)
-            })
-            .collect();
         let file = std::fs::File::create(path).map_err(|source| DatasetError::Io {
             path: path.display().to_string(),
             source,
         })?;
         let mut current = match groups.first() {
-            Some(g) => self.group_frame(g.clone(), 0).map_err(&err)?,
-            None => self.empty_frame().map_err(&err)?,
-        };
+            Some((g, first)) => self.group_frame(g.clone(), *first),
+            // No rows: the schema alone.
+            None => self.fresh_frame(0..0, 0),
+        }
+        .map_err(&err)?;
         let mut writer = ParquetWriter::new(std::io::BufWriter::new(file))
             // Uncompressed: the bulk is dictionary codes and random hex ids,
             // which LZ4 shrank by only 13% (103 -> 90 MB for the Met
@@ -239,19 +230,12 @@ impl TableWriter for IncidentTable {
         // One group at a time: building and encoding are each parallel over
         // columns, and overlapping them saved no time but held two groups.
         writer.write_batch(&current).map_err(&err)?;
-        for (g, first) in groups.iter().zip(&first_ids).skip(1) {
+        for (g, first) in groups.into_iter().skip(1) {
             drop(std::mem::replace(&mut current, DataFrame::empty()));
-            current = self.group_frame(g.clone(), *first).map_err(&err)?;
+            current = self.group_frame(g, first).map_err(&err)?;
             writer.write_batch(&current).map_err(&err)?;
         }
         writer.finish().map_err(&err)?;
         Ok(())
-    }
-}
-
-impl IncidentTable {
-    /// The table with no rows (its schema).
-    fn empty_frame(&self) -> PolarsResult<DataFrame> {
-        self.fresh_frame(0..0)
     }
 }

@@ -31,6 +31,17 @@ pub struct Located {
 type Key = (u64, u64, bool);
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
+const SLOT_BITS: u32 = 32 - SHARD_BITS;
+
+/// A point id from its shard and its slot in the shard.
+fn point_id(shard: usize, slot: usize) -> u32 {
+    ((shard as u32) << SLOT_BITS) | slot as u32
+}
+
+/// The (shard, slot) of a point id.
+fn shard_and_slot(id: u32) -> (usize, usize) {
+    ((id >> SLOT_BITS) as usize, (id & ((1 << SLOT_BITS) - 1)) as usize)
+}
 
 /// One shard of the memo: distinct points and where they went.
 #[derive(Default)]
@@ -40,8 +51,9 @@ struct Shard {
 }
 
 /// Locates points against the wards and POIs, memoising distinct points.
-/// Each distinct point gets an id ([`Locator::point`] reads it back), so
-/// rows store 4 bytes instead of the located point itself.
+/// Each distinct point gets an id (its shard in the top bits, its slot in
+/// the shard below; [`Points::get`] reads it back), so rows store 4 bytes
+/// instead of the located point itself.
 pub struct Locator<'a> {
     wards: &'a AreaIndex,
     schools: &'a PointIndex,
@@ -71,13 +83,9 @@ impl<'a> Locator<'a> {
     /// (`None` outside the area the OSTN15 transform covers).
     pub fn locate_id(&self, x: f64, y: f64, is_bng: bool) -> (u32, Option<Located>) {
         let key = (x.to_bits(), y.to_bits(), is_bng);
-        let s = (key.0 ^ key.1.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS);
-        let shard = &self.memo[s as usize];
-        let lookup = |m: &Shard| {
-            m.ids
-                .get(&key)
-                .map(|&id| (id, m.points[(id & ((1 << (32 - SHARD_BITS)) - 1)) as usize]))
-        };
+        let s = ((key.0 ^ key.1.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize;
+        let shard = &self.memo[s];
+        let lookup = |m: &Shard| m.ids.get(&key).map(|&id| (id, m.points[shard_and_slot(id).1]));
         if let Some(hit) = lookup(&shard.lock().unwrap_or_else(|e| e.into_inner())) {
             return hit;
         }
@@ -87,7 +95,7 @@ impl<'a> Locator<'a> {
         if let Some(hit) = lookup(&m) {
             return hit;
         }
-        let id = ((s as u32) << (32 - SHARD_BITS)) | m.points.len() as u32;
+        let id = point_id(s, m.points.len());
         m.points.push(located);
         m.ids.insert(key, id);
         (id, located)
@@ -226,6 +234,7 @@ impl Points {
     /// The point with this id; `None` outside Great Britain.
     #[inline]
     pub fn get(&self, id: u32) -> Option<&Located> {
-        self.shards[(id >> (32 - SHARD_BITS)) as usize][(id & ((1 << (32 - SHARD_BITS)) - 1)) as usize].as_ref()
+        let (shard, slot) = shard_and_slot(id);
+        self.shards[shard][slot].as_ref()
     }
 }

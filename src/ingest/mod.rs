@@ -489,7 +489,7 @@ fn read_incident_files(
         }
     }
     if let Some(c) = previous {
-        c.preload();
+        c.preload(&config.incidents, spatial_key);
     }
     let bar = progress.bar(jobs.len() as u64, "reading incident files");
     let out = jobs

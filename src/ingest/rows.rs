@@ -37,37 +37,6 @@ impl StrCol {
     pub fn get_opt(&self, i: usize) -> Option<&str> {
         Some(self.get(i)).filter(|s| !s.is_empty())
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.len()).map(move |i| self.get(i))
-    }
-
-    /// Reserves room for `rows` more values of about `bytes_each` bytes.
-    pub fn reserve(&mut self, rows: usize, bytes_each: usize) {
-        self.ends.reserve(rows);
-        self.data.reserve(rows * bytes_each);
-    }
-
-    /// Keeps the values where `keep` is true, in order (in place).
-    pub fn retain(&mut self, keep: &[bool]) {
-        // Kept values only move towards the front, so the buffer compacts in place.
-        let mut bytes = std::mem::take(&mut self.data).into_bytes();
-        let (mut write, mut start, mut kept) = (0usize, 0usize, 0usize);
-        for (i, k) in keep.iter().enumerate() {
-            let end = self.ends[i] as usize;
-            if *k {
-                bytes.copy_within(start..end, write);
-                write += end - start;
-                self.ends[kept] = write as u32;
-                kept += 1;
-            }
-            start = end;
-        }
-        bytes.truncate(write);
-        self.ends.truncate(kept);
-        // Whole values were moved, so the bytes are still UTF-8.
-        self.data = String::from_utf8(bytes).expect("compacting whole UTF-8 values keeps UTF-8");
-    }
 }
 
 /// A crime id, borrowed from an [`IdCol`]: police.uk's 64-hex-digit ids
@@ -190,26 +159,20 @@ impl IdCol {
         }
     }
 
-    /// Keeps the ids where `keep` is true, in order.
+    /// Keeps the ids where `keep` is true, in order. (The dropped rows'
+    /// packed or text ids stay in the buffers, unreferenced: few rows are
+    /// ever dropped.)
     pub fn retain(&mut self, keep: &[bool]) {
-        if keep.iter().all(|k| *k) {
-            return;
-        }
-        let mut out = IdCol::default();
-        out.reserve(keep.iter().filter(|k| **k).count());
-        for (i, k) in keep.iter().enumerate() {
-            if *k {
-                match self.key(i) {
-                    None => out.slot.push(BLANK),
-                    Some(IdKey::Hex(h)) => {
-                        out.hex.push(*h);
-                        out.slot.push(out.hex.len() as u32 - 1);
-                    }
-                    Some(IdKey::Text(t)) => out.push(t),
-                }
-            }
-        }
-        *self = out;
+        retain_by(&mut self.slot, keep);
+    }
+}
+
+/// Keeps the items of `v` where `keep` is true, in order (`v` of another
+/// length, e.g. an empty `api_id`, is left as it is).
+fn retain_by<T: Copy>(v: &mut Vec<T>, keep: &[bool]) {
+    if v.len() == keep.len() {
+        let mut k = keep.iter();
+        v.retain(|_| *k.next().unwrap_or(&false));
     }
 }
 
@@ -364,30 +327,21 @@ impl IncidentRows {
 
     /// Keeps the rows where `keep` is true, in order.
     pub fn retain(&mut self, keep: &[bool]) {
-        fn vec<T: Copy>(v: &mut Vec<T>, keep: &[bool]) {
-            if v.len() == keep.len() {
-                let mut i = 0;
-                v.retain(|_| {
-                    i += 1;
-                    keep[i - 1]
-                });
-            }
-        }
-        vec(&mut self.file, keep);
-        vec(&mut self.line, keep);
-        vec(&mut self.raw_start, keep);
-        vec(&mut self.raw_len, keep);
+        retain_by(&mut self.file, keep);
+        retain_by(&mut self.line, keep);
+        retain_by(&mut self.raw_start, keep);
+        retain_by(&mut self.raw_len, keep);
         self.crime_id.retain(keep);
-        vec(&mut self.api_id, keep);
-        vec(&mut self.month, keep);
-        vec(&mut self.crime_type.codes, keep);
-        vec(&mut self.x, keep);
-        vec(&mut self.y, keep);
-        vec(&mut self.location.codes, keep);
-        vec(&mut self.lsoa_code.codes, keep);
-        vec(&mut self.falls_within.codes, keep);
-        vec(&mut self.outcome.codes, keep);
-        vec(&mut self.point, keep);
+        retain_by(&mut self.api_id, keep);
+        retain_by(&mut self.month, keep);
+        retain_by(&mut self.crime_type.codes, keep);
+        retain_by(&mut self.x, keep);
+        retain_by(&mut self.y, keep);
+        retain_by(&mut self.location.codes, keep);
+        retain_by(&mut self.lsoa_code.codes, keep);
+        retain_by(&mut self.falls_within.codes, keep);
+        retain_by(&mut self.outcome.codes, keep);
+        retain_by(&mut self.point, keep);
     }
 }
 

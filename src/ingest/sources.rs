@@ -89,18 +89,35 @@ pub fn read(path: &Path) -> Result<Vec<u8>, IngestError> {
 
 /// Gunzips when the bytes are gzip (by magic number, so a misnamed file works too).
 pub fn decompress(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, IngestError> {
-    if bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b {
-        let mut out = Vec::with_capacity(bytes.len() * 4);
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|source| IngestError::Io {
-                file: name.to_string(),
-                source,
-            })?;
-        Ok(out)
-    } else {
-        Ok(bytes)
+    if !is_gzip(&bytes) {
+        return Ok(bytes);
     }
+    let mut out = Vec::new();
+    gunzip_into(&bytes, name, &mut out)?;
+    Ok(out)
+}
+
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
+}
+
+/// Inflates gzip `bytes` (every member) into `out`, which it clears first
+/// and sizes from the gzip trailer.
+fn gunzip_into(bytes: &[u8], name: &str, out: &mut Vec<u8>) -> Result<(), IngestError> {
+    out.clear();
+    // The trailer holds the uncompressed size (mod 2^32) of the last member.
+    let isize = bytes[bytes.len().saturating_sub(4)..]
+        .try_into()
+        .map(u32::from_le_bytes)
+        .unwrap_or(0) as usize;
+    out.reserve(isize.max(bytes.len() * 4) + 1);
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(out)
+        .map_err(|source| IngestError::Io {
+            file: name.to_string(),
+            source,
+        })?;
+    Ok(())
 }
 
 /// Calls `f` with the decompressed bytes (gzip) or the bytes as they are,
@@ -110,7 +127,7 @@ pub fn with_decompressed<R>(bytes: &[u8], name: &str, f: impl FnOnce(&[u8]) -> R
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    if !(bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+    if !is_gzip(bytes) {
         return Ok(f(bytes));
     }
     BUFFER.with(|cell| {
@@ -120,19 +137,7 @@ pub fn with_decompressed<R>(bytes: &[u8], name: &str, f: impl FnOnce(&[u8]) -> R
             Ok(b) => &mut **b,
             Err(_) => &mut owned,
         };
-        buf.clear();
-        // The gzip trailer holds the uncompressed size (mod 2^32) of the last member.
-        let isize = bytes[bytes.len().saturating_sub(4)..]
-            .try_into()
-            .map(u32::from_le_bytes)
-            .unwrap_or(0) as usize;
-        buf.reserve(isize.max(bytes.len() * 4) + 1);
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(buf)
-            .map_err(|source| IngestError::Io {
-                file: name.to_string(),
-                source,
-            })?;
+        gunzip_into(bytes, name, buf)?;
         Ok(f(buf))
     })
 }
