@@ -5,10 +5,8 @@
 //! its sha256 computed on the way.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 /// Errors reading a zip or writing what comes out of it.
 #[derive(Debug, thiserror::Error)]
@@ -45,28 +43,17 @@ fn open(zip_path: &Path) -> Result<zip::ZipArchive<File>, ArchiveError> {
 }
 
 /// Copies `from` into `dest` (via `dest.tmp`), returning size and sha256.
-fn write_member(mut from: impl Read, dest: &Path) -> Result<(u64, String), std::io::Error> {
+fn write_member(from: impl Read, dest: &Path) -> Result<(u64, String), std::io::Error> {
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = super::download::part_path(dest);
     let mut out = File::create(&tmp)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = from.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-        total += n as u64;
-    }
+    let copied = super::download::copy_hashing(from, &mut out)?;
     out.sync_all()?;
     drop(out);
     std::fs::rename(&tmp, dest)?;
-    Ok((total, hex::encode(h.finalize())))
+    Ok(copied)
 }
 
 /// Extracts every file of the zip under `dest_dir`, keeping the archive's
@@ -149,6 +136,7 @@ pub fn street_member(month: &str, force: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use zip::write::SimpleFileOptions;
 
     fn make_zip(path: &Path, files: &[(&str, &[u8])]) {

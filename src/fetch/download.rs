@@ -456,19 +456,25 @@ pub fn part_path(dest: &Path) -> PathBuf {
 
 /// Size and lower-case hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut f = File::open(path)?;
+    copy_hashing(File::open(path)?, std::io::sink())
+}
+
+/// Copies `from` to `to`, returning the bytes copied and their lower-case
+/// hex sha256.
+pub fn copy_hashing(mut from: impl Read, mut to: impl Write) -> std::io::Result<(u64, String)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
-    let mut n_total = 0u64;
+    let mut total = 0u64;
     loop {
-        let n = f.read(&mut buf)?;
+        let n = from.read(&mut buf)?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
-        n_total += n as u64;
+        to.write_all(&buf[..n])?;
+        total += n as u64;
     }
-    Ok((n_total, hex::encode(h.finalize())))
+    Ok((total, hex::encode(h.finalize())))
 }
 
 #[cfg(test)]
