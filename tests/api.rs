@@ -3,7 +3,7 @@
 //! bad-request corpus, ETags and gzip. On the demo city always; on the real
 //! Met burglary data when HOTSPOTS_DATA is set.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::Read;

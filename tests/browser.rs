@@ -7,7 +7,7 @@
 //! Skipped with a message when Chromium is absent, unless
 //! `HOTSPOTS_REQUIRE_BROWSER=1` (as in CI), when it fails instead.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

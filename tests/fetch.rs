@@ -3,7 +3,7 @@
 //! checksums, resume after a truncated transfer, 429 with Retry-After, 404,
 //! offline, the API route's de-duplication, and ingest of what was fetched.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

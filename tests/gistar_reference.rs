@@ -2,7 +2,7 @@
 //! burglary grid (binary weights), the general Ord & Getis formula in numpy
 //! (inverse distance), and the planted hotspots of the demo city.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! demo city (planted hotspots with known places) and on the real Met
 //! burglary data.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

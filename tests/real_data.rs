@@ -1,6 +1,6 @@
 //! Ingest of the real London data in `HOTSPOTS_DATA` (see data/README.md).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

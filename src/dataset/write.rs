@@ -107,7 +107,13 @@ fn write_into(tmp: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetE
     // The incidents table parallelises inside; the small tables alongside it.
     let (first, rest) = jobs.split_at(1);
     let write = |(name, table): &(&str, &dyn TableWriter)| -> Result<(), DatasetError> {
+        let t = std::time::Instant::now();
         table.write_parquet(&tmp.join(format!("{name}.parquet")))?;
+        tracing::debug!(
+            table = *name,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "wrote table"
+        );
         if abort_after.as_deref() == Some(*name) {
             // Simulates `kill -9` mid-ingest for the crash test.
             std::process::abort();

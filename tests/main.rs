@@ -1,0 +1,18 @@
+//! The integration tests, one module per area, linked into one test binary
+//! (`cargo test --test integration`): every test binary links polars and the
+//! whole crate (~100 MB each in debug), so one binary instead of eight saves
+//! CI most of a gigabyte of disk and seven links, and the real-data datasets
+//! in `common` are ingested once for all of them.
+//!
+//! Run one area with a filter: `cargo test --test integration api::`.
+
+mod common;
+
+mod api;
+mod browser;
+mod demo_and_dataset;
+mod fetch;
+mod gistar_reference;
+mod notebooks;
+mod precision;
+mod real_data;
