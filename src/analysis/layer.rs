@@ -2,7 +2,7 @@
 //! written as GeoJSON (RFC 7946: lon/lat, exterior rings counter-clockwise,
 //! 6 decimals, a `metadata` foreign member) or as CSV (properties only).
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::path::Path;
 
 use geo::{Geometry, MapCoords, Orient};
@@ -74,7 +74,46 @@ pub fn properties(ids: &[String], columns: &Columns) -> Vec<Map<String, Value>> 
 }
 
 fn push_coord(out: &mut String, c: geo::Coord<f64>) {
-    let _ = write!(out, "[{:.6},{:.6}]", c.x, c.y);
+    let mut buf = [0u8; 32];
+    out.push('[');
+    out.push_str(&fixed6(c.x, &mut buf));
+    out.push(',');
+    out.push_str(&fixed6(c.y, &mut buf));
+    out.push(']');
+}
+
+/// `x` with 6 decimals, the same text as `format!("{x:.6}")` (RFC 7946's
+/// recommended precision: ~0.1 m in lon/lat degrees), several times faster
+/// than the formatter (the server writes two per point feature): written
+/// into `buf`, except for values the fast path cannot round exactly (near
+/// ties at the 7th decimal, |x| ≥ 9·10^9, NaN, infinities), which are formatted.
+pub fn fixed6(x: f64, buf: &mut [u8; 32]) -> Cow<'_, str> {
+    let scaled = x.abs() * 1e6;
+    let frac = scaled - scaled.trunc();
+    // `scaled` is within half an ulp (≤ 2^-53 · scaled) of x·10^6, and
+    // `frac` is exact: unless x·10^6 may lie on the other side of a tie,
+    // rounding `scaled` is the exact decimal rounding of x.
+    if !(scaled < 9.0e15) || (frac - 0.5).abs() <= scaled * 4e-16 {
+        return Cow::Owned(format!("{x:.6}"));
+    }
+    let v = scaled.round() as u64;
+    let (int, mut dec) = (v / 1_000_000, v % 1_000_000);
+    let mut n = 0;
+    if x.is_sign_negative() {
+        buf[0] = b'-';
+        n = 1;
+    }
+    let mut ibuf = itoa::Buffer::new();
+    let digits = ibuf.format(int).as_bytes();
+    buf[n..n + digits.len()].copy_from_slice(digits);
+    n += digits.len();
+    buf[n] = b'.';
+    for k in (1..=6).rev() {
+        buf[n + k] = b'0' + (dec % 10) as u8;
+        dec /= 10;
+    }
+    n += 7;
+    Cow::Borrowed(std::str::from_utf8(&buf[..n]).expect("ASCII digits"))
 }
 
 fn push_ring(out: &mut String, ring: &geo::LineString<f64>) {
@@ -216,6 +255,45 @@ impl Layer {
 mod tests {
     use super::*;
     use geo::polygon;
+
+    #[test]
+    fn fixed6_writes_what_the_formatter_writes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut buf = [0u8; 32];
+        let mut check = |x: f64| assert_eq!(fixed6(x, &mut buf), format!("{x:.6}"), "{x:e}");
+        for x in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            0.0000005,
+            -0.0000005,
+            0.0000015,
+            0.0000025,
+            1e-9,
+            -1e-9,
+            51.5,
+            -0.1278,
+            179.999_999_5,
+            1e12,
+            -1e15,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            check(x);
+        }
+        for _ in 0..200_000 {
+            // London-like lon/lat, ties at the 7th decimal, and wide magnitudes.
+            check(rng.gen_range(-0.6..0.4));
+            check(rng.gen_range(51.2..51.8));
+            check((rng.gen_range(-2_000_000_i64..2_000_000) as f64 + 0.5) / 1e6);
+            check(rng.gen_range(-1.0..1.0) * 10f64.powi(rng.gen_range(-8..16)));
+        }
+    }
 
     #[test]
     fn geojson_is_rfc7946_counter_clockwise_with_six_decimals() {

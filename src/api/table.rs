@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::params::ItemsQuery;
 use crate::analysis::grid::{CellRings, Grid};
-use crate::analysis::layer::{geometry_json, Layer, Values};
+use crate::analysis::layer::{fixed6, geometry_json, Layer, Values};
 
 /// Feature ids: whole numbers (incident ids) or strings (codes, cell ids;
 /// shared with a `cell_id` column of the same values).
@@ -49,7 +49,11 @@ impl Rings {
             .vertices
             .par_iter()
             .with_min_len(1024)
-            .map(|c| format!("[{:.6},{:.6}]", c.x, c.y))
+            .map(|c| {
+                let mut buf = [0u8; 32];
+                let x = fixed6(c.x, &mut buf).to_string();
+                format!("[{x},{}]", fixed6(c.y, &mut buf))
+            })
             .collect();
         let mut text = String::with_capacity(texts.iter().map(String::len).sum());
         let mut ends = Vec::with_capacity(texts.len());
@@ -207,12 +211,26 @@ fn write_num(out: &mut Vec<u8>, v: f64) {
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         let _ = write!(out, "{}", v as i64);
     } else {
-        let _ = write!(out, "{v}");
+        // The shortest round-trip digits, as serde_json writes them (ryu).
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     }
 }
 
+/// A JSON string. Most values (ids, codes, street names) need no escaping:
+/// they are copied between quotes; the rest go through serde_json.
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(&mut *out, s);
+    // A fold without early exit, so the check is vectorised.
+    let escapes = s
+        .bytes()
+        .fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !escapes {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
 }
 
 impl Column {
@@ -517,19 +535,18 @@ impl Table {
     pub fn write_feature(&self, i: usize, columns: &[usize], out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
         match &self.shape.ids {
-            Ids::Int(v) => {
-                let _ = write!(out, "{}", v[i]);
-            }
+            Ids::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v[i]).as_bytes()),
             Ids::Str(v) => write_str(out, &v[i]),
         }
         out.extend_from_slice(b",\"geometry\":");
         match &self.shape.geoms {
             Geoms::Points(p) => {
-                let _ = write!(
-                    out,
-                    "{{\"type\":\"Point\",\"coordinates\":[{:.6},{:.6}]}}",
-                    p[i][0], p[i][1]
-                );
+                let mut buf = [0u8; 32];
+                out.extend_from_slice(b"{\"type\":\"Point\",\"coordinates\":[");
+                out.extend_from_slice(fixed6(p[i][0], &mut buf).as_bytes());
+                out.push(b',');
+                out.extend_from_slice(fixed6(p[i][1], &mut buf).as_bytes());
+                out.extend_from_slice(b"]}");
             }
             Geoms::Json { text, .. } => out.extend_from_slice(text[i].as_bytes()),
             Geoms::Rings(r) => r.write(i, out),
@@ -626,6 +643,38 @@ mod tests {
     use crate::analysis::layer::Feature;
     use geo::{polygon, Geometry};
     use serde_json::{json, Map};
+
+    #[test]
+    fn numbers_and_strings_are_written_as_serde_json_writes_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..200_000 {
+            let v = rng.gen_range(-1.0..1.0) * 10f64.powi(rng.gen_range(-7..17));
+            let mut out = Vec::new();
+            write_num(&mut out, v);
+            let want = if v.fract() == 0.0 && v.abs() < 1e15 {
+                format!("{}", v as i64)
+            } else {
+                serde_json::to_string(&v).unwrap()
+            };
+            let got = String::from_utf8(out).unwrap();
+            assert_eq!(got, want);
+            assert_eq!(got.parse::<f64>().unwrap(), v, "round trip");
+        }
+        for s in [
+            "plain",
+            "",
+            "a\"quote",
+            "back\\slash",
+            "tab\there",
+            "line\nbreak",
+            "caf\u{e9} \u{7f}",
+        ] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+        }
+    }
 
     fn layer() -> Layer {
         let sq = |x: f64| {
