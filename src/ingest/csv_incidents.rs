@@ -274,7 +274,14 @@ fn parse_unquoted(text: &str, file_id: u32, file: &str, map: &ColumnMap) -> Resu
             continue;
         }
         fields.clear();
-        fields.extend(raw.split(','));
+        // memchr's vectorised search: `str::split(',')` searched each field
+        // separately (~4% of an ingest).
+        let mut field_start = 0;
+        for comma in memchr::memchr_iter(b',', raw.as_bytes()) {
+            fields.push(&raw[field_start..comma]);
+            field_start = comma + 1;
+        }
+        fields.push(&raw[field_start..]);
         match &mut builder {
             Some(b) => b.push(&fields, line, row_start, raw),
             None => {
