@@ -4,6 +4,7 @@
 //! (135 gzipped months, 743,520 rows) with wards, boroughs, schools and
 //! stations:
 //! - end-to-end ingest (read, validate, project, join, write Parquet);
+//! - building the ward index (R-tree and boundary raster);
 //! - the point-in-ward join alone, in points per second, over every
 //!   located incident (distinct map points are located once, as the ingest
 //!   does) and over every point without that shortcut;
@@ -16,7 +17,7 @@
 mod common;
 
 use common::{ms, time};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 
 use hotspots::config::Config;
@@ -81,11 +82,17 @@ fn main() {
         .into_no_null_iter()
         .collect();
     let polys = hotspots::dataset::polygons_from_wkb(&ds.wards, "geometry_bng_wkb", &ds_dir).unwrap();
+    let (best, _) = time(5, || {
+        let index = AreaIndex::new(polys.clone());
+        index.locate(e[0], n[0])
+    });
+    println!("ward index: R-tree + boundary raster, built   {:>8.1} ms", ms(best));
     let index = AreaIndex::new(polys);
     let points = e.len();
     let (best, _) = time(5, || {
         use rayon::prelude::*;
-        let mut distinct: HashMap<(u64, u64), u32> = HashMap::with_capacity(points / 4);
+        let mut distinct: FxHashMap<(u64, u64), u32> =
+            FxHashMap::with_capacity_and_hasher(points / 4, Default::default());
         let mut keys = Vec::new();
         let idx: Vec<u32> = e
             .iter()

@@ -1,6 +1,9 @@
 //! Spatial indexes in British National Grid metres: an R-tree of polygon
-//! envelopes with exact point-in-polygon for "which ward is this point in",
-//! and an R-tree of points for "nearest school/station" and radius queries.
+//! envelopes with exact point-in-polygon for "which ward is this point in"
+//! (sped up by a raster of the cells no boundary crosses), and an R-tree of
+//! points for "nearest school/station" and radius queries.
+
+use std::sync::OnceLock;
 
 use geo::coordinate_position::CoordPos;
 use geo::{BoundingRect, Coord, CoordinatePosition, MultiPolygon};
@@ -11,6 +14,145 @@ use rstar::RTree;
 pub struct AreaIndex {
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
     polygons: Vec<MultiPolygon<f64>>,
+    /// Built on the first [`AreaIndex::locate`].
+    raster: OnceLock<Raster>,
+}
+
+/// A grid over the polygons' extent (at most [`Raster::MAX_CELLS`] cells).
+/// A cell that no polygon edge touches lies wholly inside the same
+/// polygons, so it stores the answer of an exact test at one of its points;
+/// a cell an edge touches stores [`Raster::BOUNDARY`] and its points take
+/// the exact test. In London at ~50 m cells about nine points in ten are
+/// answered by the lookup alone.
+struct Raster {
+    x0: f64,
+    y0: f64,
+    cell_m: f64,
+    nx: usize,
+    ny: usize,
+    /// Per cell (row-major from the south-west): a polygon index,
+    /// [`Raster::OUTSIDE`] or [`Raster::BOUNDARY`].
+    cells: Vec<u32>,
+}
+
+impl Raster {
+    const MAX_CELLS: f64 = (1 << 20) as f64;
+    const OUTSIDE: u32 = u32::MAX;
+    const BOUNDARY: u32 = u32::MAX - 1;
+    const UNSET: u32 = u32::MAX - 2;
+
+    /// Marks every cell a polygon edge touches (closed cells, widened by a
+    /// hair so that an edge along a cell border marks both sides), then
+    /// labels each 4-connected run of unmarked cells with the exact answer
+    /// at its first cell's centre: crossing no edge, every point of the run
+    /// has that answer.
+    fn new(index: &AreaIndex) -> Raster {
+        let mut bounds = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for p in &index.polygons {
+            if let Some(r) = p.bounding_rect() {
+                bounds = [
+                    bounds[0].min(r.min().x),
+                    bounds[1].min(r.min().y),
+                    bounds[2].max(r.max().x),
+                    bounds[3].max(r.max().y),
+                ];
+            }
+        }
+        if !(bounds[0] < bounds[2] && bounds[1] < bounds[3]) {
+            return Raster {
+                x0: 0.0,
+                y0: 0.0,
+                cell_m: 1.0,
+                nx: 0,
+                ny: 0,
+                cells: Vec::new(),
+            };
+        }
+        let (w, h) = (bounds[2] - bounds[0], bounds[3] - bounds[1]);
+        let cell_m = (w * h / Self::MAX_CELLS).sqrt().max(1e-3);
+        // One cell of margin on every side.
+        let (x0, y0) = (bounds[0] - cell_m, bounds[1] - cell_m);
+        let nx = (w / cell_m).ceil() as usize + 2;
+        let ny = (h / cell_m).ceil() as usize + 2;
+        let mut cells = vec![Self::UNSET; nx * ny];
+        let eps = cell_m * 1e-6;
+        let col = |x: f64| (((x - x0) / cell_m).floor().max(0.0) as usize).min(nx - 1);
+        let row = |y: f64| (((y - y0) / cell_m).floor().max(0.0) as usize).min(ny - 1);
+        let rings = index
+            .polygons
+            .iter()
+            .flat_map(|mp| mp.0.iter())
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
+        for ring in rings {
+            for seg in ring.lines() {
+                let (a, b) = (seg.start, seg.end);
+                // Pieces no longer than a cell, so their boxes hug the edge.
+                let steps = ((b.x - a.x).hypot(b.y - a.y) / cell_m).ceil().max(1.0) as usize;
+                for k in 0..steps {
+                    let t0 = k as f64 / steps as f64;
+                    let t1 = (k + 1) as f64 / steps as f64;
+                    let (px, py) = (a.x + (b.x - a.x) * t0, a.y + (b.y - a.y) * t0);
+                    let (qx, qy) = (a.x + (b.x - a.x) * t1, a.y + (b.y - a.y) * t1);
+                    for r in row(py.min(qy) - eps)..=row(py.max(qy) + eps) {
+                        for c in col(px.min(qx) - eps)..=col(px.max(qx) + eps) {
+                            cells[r * nx + c] = Self::BOUNDARY;
+                        }
+                    }
+                }
+            }
+        }
+        let mut stack = Vec::new();
+        for start in 0..cells.len() {
+            if cells[start] != Self::UNSET {
+                continue;
+            }
+            let (r, c) = (start / nx, start % nx);
+            let centre = (x0 + (c as f64 + 0.5) * cell_m, y0 + (r as f64 + 0.5) * cell_m);
+            let answer = index.locate_exact(centre.0, centre.1).unwrap_or(Self::OUTSIDE);
+            cells[start] = answer;
+            stack.push(start);
+            while let Some(i) = stack.pop() {
+                let (r, c) = (i / nx, i % nx);
+                let mut visit = |j: usize| {
+                    if cells[j] == Self::UNSET {
+                        cells[j] = answer;
+                        stack.push(j);
+                    }
+                };
+                if c > 0 {
+                    visit(i - 1);
+                }
+                if c + 1 < nx {
+                    visit(i + 1);
+                }
+                if r > 0 {
+                    visit(i - nx);
+                }
+                if r + 1 < ny {
+                    visit(i + nx);
+                }
+            }
+        }
+        Raster {
+            x0,
+            y0,
+            cell_m,
+            nx,
+            ny,
+            cells,
+        }
+    }
+
+    /// The cell's stored value, [`Raster::BOUNDARY`] when the point is off the grid.
+    #[inline]
+    fn get(&self, x: f64, y: f64) -> u32 {
+        let (fx, fy) = ((x - self.x0) / self.cell_m, (y - self.y0) / self.cell_m);
+        // Written so that NaN fails the test too.
+        if !(fx >= 0.0 && fy >= 0.0 && fx < self.nx as f64 && fy < self.ny as f64) {
+            return Self::BOUNDARY;
+        }
+        self.cells[fy as usize * self.nx + fx as usize]
+    }
 }
 
 impl AreaIndex {
@@ -30,6 +172,7 @@ impl AreaIndex {
         AreaIndex {
             tree: RTree::bulk_load(boxes),
             polygons,
+            raster: OnceLock::new(),
         }
     }
 
@@ -44,6 +187,16 @@ impl AreaIndex {
     /// touches it, so every point inside the study area gets exactly one
     /// answer and the answer does not depend on thread scheduling.
     pub fn locate(&self, easting_m: f64, northing_m: f64) -> Option<u32> {
+        match self.raster.get_or_init(|| Raster::new(self)).get(easting_m, northing_m) {
+            Raster::BOUNDARY => self.locate_exact(easting_m, northing_m),
+            Raster::OUTSIDE => None,
+            i => Some(i),
+        }
+    }
+
+    /// [`AreaIndex::locate`] without the raster: the R-tree's candidates,
+    /// each tested exactly.
+    pub fn locate_exact(&self, easting_m: f64, northing_m: f64) -> Option<u32> {
         let c = Coord {
             x: easting_m,
             y: northing_m,
@@ -135,6 +288,69 @@ mod tests {
         assert_eq!(idx.locate(10.0, 5.0), Some(0), "shared edge goes to the lower index");
         assert_eq!(idx.locate(25.0, 5.0), None);
         assert_eq!(idx.locate(5.0, -0.001), None);
+    }
+
+    #[test]
+    fn raster_answers_equal_the_exact_test() {
+        use geo::{LineString, Polygon};
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // Shared edges, a concave polygon, a hole (with a polygon inside
+        // it), an overlap (the lower index wins) and a diagonal edge.
+        let ring = |pts: &[(f64, f64)]| LineString::from(pts.to_vec());
+        let polys = vec![
+            square(0.0, 0.0, 100.0),
+            square(100.0, 0.0, 100.0),
+            MultiPolygon(vec![Polygon::new(
+                ring(&[
+                    (0.0, 100.0),
+                    (200.0, 100.0),
+                    (200.0, 300.0),
+                    (120.0, 300.0),
+                    (100.0, 150.0),
+                    (80.0, 300.0),
+                    (0.0, 300.0),
+                    (0.0, 100.0),
+                ]),
+                vec![ring(&[
+                    (20.0, 120.0),
+                    (60.0, 120.0),
+                    (60.0, 160.0),
+                    (20.0, 160.0),
+                    (20.0, 120.0),
+                ])],
+            )]),
+            square(30.0, 130.0, 20.0),
+            square(150.0, 50.0, 100.0),
+            MultiPolygon(vec![Polygon::new(
+                ring(&[(200.0, 0.0), (333.3, 0.0), (200.0, 133.3), (200.0, 0.0)]),
+                vec![],
+            )]),
+        ];
+        let idx = AreaIndex::new(polys.clone());
+        let mut check = |x: f64, y: f64| assert_eq!(idx.locate(x, y), idx.locate_exact(x, y), "({x}, {y})");
+        for _ in 0..100_000 {
+            check(rng.gen_range(-20.0..360.0), rng.gen_range(-20.0..320.0));
+        }
+        // Points on edges and vertices.
+        for p in polys.iter().flat_map(|m| m.0.iter()) {
+            for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+                for l in r.lines() {
+                    check(l.start.x, l.start.y);
+                    for _ in 0..50 {
+                        let t: f64 = rng.gen();
+                        check(
+                            l.start.x + (l.end.x - l.start.x) * t,
+                            l.start.y + (l.end.y - l.start.y) * t,
+                        );
+                    }
+                }
+            }
+        }
+        // Off the grid, and not a number.
+        check(-1e9, 5.0);
+        assert_eq!(idx.locate(f64::NAN, 5.0), None);
+        assert_eq!(AreaIndex::new(Vec::new()).locate(1.0, 1.0), None);
     }
 
     #[test]
