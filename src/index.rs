@@ -328,7 +328,7 @@ mod tests {
             )]),
         ];
         let idx = AreaIndex::new(polys.clone());
-        let mut check = |x: f64, y: f64| assert_eq!(idx.locate(x, y), idx.locate_exact(x, y), "({x}, {y})");
+        let check = |x: f64, y: f64| assert_eq!(idx.locate(x, y), idx.locate_exact(x, y), "({x}, {y})");
         for _ in 0..100_000 {
             check(rng.gen_range(-20.0..360.0), rng.gen_range(-20.0..320.0));
         }

@@ -93,7 +93,7 @@ pub fn fixed6(x: f64, buf: &mut [u8; 32]) -> Cow<'_, str> {
     // `scaled` is within half an ulp (≤ 2^-53 · scaled) of x·10^6, and
     // `frac` is exact: unless x·10^6 may lie on the other side of a tie,
     // rounding `scaled` is the exact decimal rounding of x.
-    if !(scaled < 9.0e15) || (frac - 0.5).abs() <= scaled * 4e-16 {
+    if !scaled.is_finite() || scaled >= 9.0e15 || (frac - 0.5).abs() <= scaled * 4e-16 {
         return Cow::Owned(format!("{x:.6}"));
     }
     let v = scaled.round() as u64;
