@@ -97,9 +97,14 @@ impl Rings {
 pub enum Geoms {
     /// Points, `[lon, lat]`.
     Points(Vec<[f64; 2]>),
-    /// GeoJSON geometry text (RFC 7946 winding, 6 decimals) and its bbox
-    /// `[minlon, minlat, maxlon, maxlat]`.
-    Json { text: Vec<Box<str>>, bbox: Vec<[f64; 4]> },
+    /// GeoJSON geometry text (RFC 7946 winding, 6 decimals), its bbox
+    /// `[minlon, minlat, maxlon, maxlat]` and the geometry itself (for
+    /// `bbox` queries).
+    Json {
+        text: Vec<Box<str>>,
+        bbox: Vec<[f64; 4]>,
+        shapes: Vec<geo::Geometry<f64>>,
+    },
     /// Grid cells.
     Rings(Rings),
 }
@@ -107,7 +112,7 @@ pub enum Geoms {
 impl Geoms {
     /// GeoJSON text and bounding boxes of `n` WGS84 geometries, written in parallel.
     pub fn json<G: Borrow<geo::Geometry<f64>>>(n: usize, geometry: impl Fn(usize) -> G + Sync) -> Geoms {
-        let (text, bbox) = (0..n)
+        let (text, (bbox, shapes)) = (0..n)
             .into_par_iter()
             .with_min_len(256)
             .map(|i| {
@@ -117,10 +122,10 @@ impl Geoms {
                     .bounding_rect()
                     .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
                     .unwrap_or([f64::NAN; 4]);
-                (geometry_json(g).into_boxed_str(), bbox)
+                (geometry_json(g).into_boxed_str(), (bbox, g.clone()))
             })
             .unzip();
-        Geoms::Json { text, bbox }
+        Geoms::Json { text, bbox, shapes }
     }
 }
 
@@ -436,6 +441,28 @@ impl Table {
         }
     }
 
+    /// Whether feature `i`'s geometry meets the box `[minlon, minlat,
+    /// maxlon, maxlat]` (boundary included), exactly: a ward whose bounding
+    /// box reaches into the box but whose outline does not is left out.
+    pub fn meets(&self, i: usize, b: [f64; 4]) -> bool {
+        use geo::Intersects;
+        let f = self.bbox(i);
+        if f[0] > b[2] || f[2] < b[0] || f[1] > b[3] || f[3] < b[1] {
+            return false;
+        }
+        let rect = geo::Rect::new(geo::coord! { x: b[0], y: b[1] }, geo::coord! { x: b[2], y: b[3] });
+        match &self.shape.geoms {
+            // A point is its own bounding box.
+            Geoms::Points(_) => true,
+            Geoms::Json { shapes, .. } => shapes[i].intersects(&rect),
+            Geoms::Rings(r) => {
+                let ring: Vec<geo::Coord<f64>> =
+                    r.rings.ring(i).iter().map(|&v| r.rings.vertices[v as usize]).collect();
+                geo::Polygon::new(geo::LineString(ring), Vec::new()).intersects(&rect)
+            }
+        }
+    }
+
     /// The bounding box of all features (`None` when empty).
     pub fn extent(&self) -> Option<[f64; 4]> {
         (0..self.len())
@@ -463,8 +490,7 @@ impl Table {
     }
 
     /// Applies bbox, datetime, property filters, sortby, offset and limit.
-    /// `bbox` keeps the features whose bounding box meets it (not their
-    /// exact outline, as OGC API – Features allows).
+    /// `bbox` keeps the features whose geometry intersects it ([`Table::meets`]).
     pub fn query(&self, q: &ItemsQuery) -> Result<Page, ApiError> {
         let columns = self.chosen_columns(q.properties.as_deref())?;
         let mut matchers = Vec::with_capacity(q.filters.len());
@@ -497,11 +523,8 @@ impl Table {
             });
         }
         let keep = |i: usize| -> bool {
-            if let Some(b) = q.bbox {
-                let f = self.bbox(i);
-                if f[0] > b[2] || f[2] < b[0] || f[1] > b[3] || f[3] < b[1] {
-                    return false;
-                }
+            if q.bbox.is_some_and(|b| !self.meets(i, b)) {
+                return false;
             }
             if let Some(((from, to), m)) = months {
                 if from.is_some_and(|a| m[i] < a) || to.is_some_and(|b| m[i] > b) {
@@ -690,7 +713,9 @@ mod tests {
             features: vec![
                 Feature {
                     id: "a".into(),
-                    geometry: sq(0.0),
+                    geometry: Geometry::Polygon(
+                        polygon![(x: 0.0, y: 51.0), (x: 0.0, y: 51.01), (x: 0.01, y: 51.01), (x: 0.0, y: 51.0)],
+                    ),
                     properties: props(3.0, "x"),
                 },
                 Feature {
@@ -721,6 +746,15 @@ mod tests {
         assert_eq!(q("name=x&sortby=count").unwrap(), (2, vec![2, 0]));
         assert_eq!(q("significant=true").unwrap(), (2, vec![0, 2]));
         assert_eq!(q("bbox=0.05,50,0.5,52").unwrap(), (2, vec![1, 2]));
+        // Feature "a" is a triangle: its bounding box holds the south-east
+        // corner (0.01, 51.0), its outline does not come near it.
+        assert_eq!(q("bbox=0.009,50.9,0.02,51.001").unwrap(), (0, vec![]));
+        assert_eq!(q("bbox=0.0,50.9,0.0005,51.0005").unwrap(), (1, vec![0]));
+        assert_eq!(
+            q("bbox=0.005,51.0,0.006,51.0").unwrap().0,
+            0,
+            "a degenerate box away from the outline"
+        );
         assert_eq!(q("offset=10").unwrap(), (3, vec![]));
         assert_eq!(q("nope=1").unwrap_err().parameter(), Some("nope"));
         assert_eq!(q("count=abc").unwrap_err().parameter(), Some("count"));
