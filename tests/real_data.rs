@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use geo::{coordinate_position::CoordPos, CoordinatePosition};
 use hotspots::config::{BoundaryLayer, Config};
-use hotspots::dataset::Dataset;
+use hotspots::dataset::{read_manifest, Dataset};
 use hotspots::progress::Progress;
 use polars::prelude::*;
 
@@ -63,6 +63,7 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
     let config = Config::load(&common::repo().join("data/london.toml")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let ds_dir = out.path().join("london");
+    let (started, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
     let manifest = hotspots::ingest::ingest(
         &config,
         &root,
@@ -73,6 +74,21 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
         },
     )
     .unwrap();
+    let wall = clock.elapsed().as_secs_f64();
+
+    // The manifest on disk is the one returned, and its build time is the
+    // whole ingest: at least until the last incident row was written, at
+    // most the call's wall time.
+    assert_eq!(read_manifest(&ds_dir).unwrap(), manifest);
+    let written = std::fs::metadata(ds_dir.join("incidents.parquet"))
+        .and_then(|m| m.modified())
+        .unwrap();
+    let until_written = written.duration_since(started).unwrap().as_secs_f64();
+    assert!(
+        until_written <= manifest.build_seconds && manifest.build_seconds <= wall,
+        "build_seconds {} outside [{until_written}, {wall}]",
+        manifest.build_seconds
+    );
 
     // read = accepted + rejected, for every file.
     for s in &manifest.sources {

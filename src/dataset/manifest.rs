@@ -20,6 +20,8 @@ pub struct Manifest {
     /// Seconds since the Unix epoch, and the same as RFC 3339 UTC.
     pub built_at_unix: u64,
     pub built_at: String,
+    /// Wall time of the whole ingest in seconds: reading, validating and
+    /// locating the sources, and writing every table.
     pub build_seconds: f64,
     /// CRS of the `easting_m`/`northing_m` and `*_bng_wkb` columns.
     pub crs_metric: String,

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::cache::Cache;
-use super::{DatasetError, TableWriter, Tables};
+use super::{DatasetError, Manifest, TableWriter, Tables};
 
 /// Environment variable for crash tests: when set to a table name, the
 /// process aborts (as if killed) right after writing that table.
@@ -77,19 +77,32 @@ fn remove_stale_temps(out: &Path) {
     }
 }
 
-/// Writes `tables` (and the parse cache) to `out`, replacing any dataset there.
-pub fn write_atomic(out: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetError> {
+/// Writes `tables` (and the parse cache) to `out`, replacing any dataset
+/// there. The manifest's `build_seconds` becomes the time since `started`
+/// (the ingest's start) when every table is written, so it counts writing
+/// too; the manifest as written is returned.
+pub fn write_atomic(
+    out: &Path,
+    tables: &Tables,
+    cache: &Cache,
+    started: std::time::Instant,
+) -> Result<Manifest, DatasetError> {
     remove_stale_temps(out);
     let tmp = temp_dir_for(out);
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    let result = write_into(&tmp, tables, cache).and_then(|()| swap_into_place(&tmp, out));
+    let result = write_into(&tmp, tables, cache, started).and_then(|m| swap_into_place(&tmp, out).map(|()| m));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result
 }
 
-fn write_into(tmp: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetError> {
+fn write_into(
+    tmp: &Path,
+    tables: &Tables,
+    cache: &Cache,
+    started: std::time::Instant,
+) -> Result<Manifest, DatasetError> {
     let mut jobs: Vec<(&str, &dyn TableWriter)> = vec![
         ("incidents", tables.incidents.as_ref()),
         ("rejects", &tables.rejects),
@@ -131,13 +144,15 @@ fn write_into(tmp: &Path, tables: &Tables, cache: &Cache) -> Result<(), DatasetE
         std::process::abort();
     }
     // The manifest goes last: a directory with a manifest is complete.
-    let manifest = serde_json::to_string_pretty(&tables.manifest).map_err(|e| DatasetError::Manifest {
+    let mut manifest = tables.manifest.clone();
+    manifest.build_seconds = started.elapsed().as_secs_f64();
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| DatasetError::Manifest {
         path: tmp.join("manifest.json").display().to_string(),
         message: e.to_string(),
     })?;
     let mpath = tmp.join("manifest.json");
-    std::fs::write(&mpath, manifest).map_err(io_err(&mpath))?;
-    Ok(())
+    std::fs::write(&mpath, text).map_err(io_err(&mpath))?;
+    Ok(manifest)
 }
 
 fn swap_into_place(tmp: &Path, out: &Path) -> Result<(), DatasetError> {

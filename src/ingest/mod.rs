@@ -105,12 +105,13 @@ fn ingest_in_pool(
     out: &Path,
     opts: &IngestOptions,
 ) -> Result<Manifest, IngestError> {
+    let started = std::time::Instant::now();
     let progress = Progress::new(opts.quiet);
     let previous = if opts.force { None } else { Cache::open(out) };
     let (tables, cache) = build(config, data_root, &progress, previous.as_ref())?;
     let bar = progress.step("writing dataset");
     let t = std::time::Instant::now();
-    crate::dataset::write::write_atomic(out, &tables, &cache)?;
+    let manifest = crate::dataset::write::write_atomic(out, &tables, &cache, started)?;
     let (rss_mib, peak_mib) = crate::progress::memory_mib();
     tracing::debug!(
         elapsed_ms = t.elapsed().as_millis() as u64,
@@ -119,7 +120,7 @@ fn ingest_in_pool(
         "wrote dataset"
     );
     bar.finish_and_clear();
-    Ok(tables.manifest)
+    Ok(manifest)
 }
 
 /// One physical incident file after parsing and locating.
