@@ -46,8 +46,14 @@ fn shard_and_slot(id: u32) -> (usize, usize) {
 /// One shard of the memo: distinct points and where they went.
 #[derive(Default)]
 struct Shard {
-    ids: FxHashMap<Key, u32>,
+    /// Point id, and whether the point lies in a ward: most lookups need
+    /// only these, and the 88-byte [`Located`] is another cache miss.
+    ids: FxHashMap<Key, (u32, bool)>,
     points: Vec<Option<Located>>,
+}
+
+fn in_ward(located: &Option<Located>) -> bool {
+    located.is_some_and(|l| l.ward.is_some())
 }
 
 /// Locates points against the wards and POIs, memoising distinct points.
@@ -79,25 +85,48 @@ impl<'a> Locator<'a> {
             .sum()
     }
 
+    /// The memo key of a point and its shard.
+    fn key(x: f64, y: f64, is_bng: bool) -> (Key, usize) {
+        let key = (x.to_bits(), y.to_bits(), is_bng);
+        let s = ((key.0 ^ key.1.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize;
+        (key, s)
+    }
+
     /// Locates a WGS84 (`is_bng = false`) or BNG point: its id and the point
     /// (`None` outside the area the OSTN15 transform covers).
     pub fn locate_id(&self, x: f64, y: f64, is_bng: bool) -> (u32, Option<Located>) {
-        let key = (x.to_bits(), y.to_bits(), is_bng);
-        let s = ((key.0 ^ key.1.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize;
-        let shard = &self.memo[s];
-        let lookup = |m: &Shard| m.ids.get(&key).map(|&id| (id, m.points[shard_and_slot(id).1]));
-        if let Some(hit) = lookup(&shard.lock().unwrap_or_else(|e| e.into_inner())) {
+        let (key, s) = Self::key(x, y, is_bng);
+        {
+            let m = self.memo[s].lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(&(id, _)) = m.ids.get(&key) {
+                return (id, m.points[shard_and_slot(id).1]);
+            }
+        }
+        self.insert(key, s, x, y, is_bng)
+    }
+
+    /// Locates a point as [`Locator::locate_id`] does, answering only its id
+    /// and whether it lies in a ward.
+    pub fn locate_in_ward(&self, x: f64, y: f64, is_bng: bool) -> (u32, bool) {
+        let (key, s) = Self::key(x, y, is_bng);
+        if let Some(&hit) = self.memo[s].lock().unwrap_or_else(|e| e.into_inner()).ids.get(&key) {
             return hit;
         }
-        // Computed outside the lock; another thread may have raced us to it.
+        let (id, located) = self.insert(key, s, x, y, is_bng);
+        (id, in_ward(&located))
+    }
+
+    /// Computes a point missing from the memo (outside the lock) and records
+    /// it; another thread may have raced us to it.
+    fn insert(&self, key: Key, s: usize, x: f64, y: f64, is_bng: bool) -> (u32, Option<Located>) {
         let located = self.compute(x, y, is_bng);
-        let mut m = shard.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(hit) = lookup(&m) {
-            return hit;
+        let mut m = self.memo[s].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&(id, _)) = m.ids.get(&key) {
+            return (id, m.points[shard_and_slot(id).1]);
         }
         let id = point_id(s, m.points.len());
         m.points.push(located);
-        m.ids.insert(key, id);
+        m.ids.insert(key, (id, in_ward(&located)));
         (id, located)
     }
 
@@ -191,10 +220,9 @@ impl<'a> Locator<'a> {
                 first_at.insert(id, r);
             }
             let (x, y) = (rows.x[r], rows.y[r]);
-            let (id, in_ward) = *local.entry((x.to_bits(), y.to_bits())).or_insert_with(|| {
-                let (id, located) = self.locate_id(x, y, is_bng);
-                (id, located.is_some_and(|l| l.ward.is_some()))
-            });
+            let (id, in_ward) = *local
+                .entry((x.to_bits(), y.to_bits()))
+                .or_insert_with(|| self.locate_in_ward(x, y, is_bng));
             if in_ward {
                 point[r] = id;
                 continue;

@@ -271,14 +271,16 @@ pub fn build(
     let mut keep: Vec<Vec<bool>> = files.iter().map(|f| vec![true; f.len()]).collect();
     {
         let total: usize = files.iter().map(|f| f.len()).sum();
-        let mut seen: FxHashMap<rows::IdKey, (usize, usize)> =
+        // (file, row) as u32s: 8 bytes less per entry than usizes, over a
+        // table with an entry per row.
+        let mut seen: FxHashMap<rows::IdKey, (u32, u32)> =
             FxHashMap::with_capacity_and_hasher(total, Default::default());
         for (fi, f) in files.iter().enumerate() {
             for (r, kept) in keep[fi].iter_mut().enumerate() {
                 let Some(id) = f.crime_id(r) else { continue };
                 match seen.entry(id) {
                     Entry::Occupied(first) => {
-                        let (ffi, rr) = *first.get();
+                        let (ffi, rr) = (first.get().0 as usize, first.get().1 as usize);
                         *kept = false;
                         let (member, line) = files[ffi].place(rr);
                         let path = &file_table[(member_base[ffi] + member) as usize].path;
@@ -286,7 +288,7 @@ pub fn build(
                         late[fi].push((r, RejectReason::DuplicateId, detail));
                     }
                     Entry::Vacant(v) => {
-                        v.insert((fi, r));
+                        v.insert((fi as u32, r as u32));
                     }
                 }
             }
