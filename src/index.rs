@@ -47,17 +47,10 @@ impl Raster {
     /// at its first cell's centre: crossing no edge, every point of the run
     /// has that answer.
     fn new(index: &AreaIndex) -> Raster {
-        let mut bounds = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-        for p in &index.polygons {
-            if let Some(r) = p.bounding_rect() {
-                bounds = [
-                    bounds[0].min(r.min().x),
-                    bounds[1].min(r.min().y),
-                    bounds[2].max(r.max().x),
-                    bounds[3].max(r.max().y),
-                ];
-            }
-        }
+        // The R-tree's root envelope is the polygons' extent (inverted when empty).
+        let env = index.tree.root().envelope();
+        let (lo, hi) = (env.lower(), env.upper());
+        let bounds = [lo[0], lo[1], hi[0], hi[1]];
         if !(bounds[0] < bounds[2] && bounds[1] < bounds[3]) {
             return Raster {
                 x0: 0.0,

@@ -73,7 +73,8 @@ pub fn properties(ids: &[String], columns: &Columns) -> Vec<Map<String, Value>> 
         .collect()
 }
 
-fn push_coord(out: &mut String, c: geo::Coord<f64>) {
+/// Appends `[x,y]` with 6 decimals ([`fixed6`]).
+pub fn push_coord(out: &mut String, c: geo::Coord<f64>) {
     let mut buf = [0u8; 32];
     out.push('[');
     out.push_str(&fixed6(c.x, &mut buf));

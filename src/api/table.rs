@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::params::ItemsQuery;
 use crate::analysis::grid::{CellRings, Grid};
-use crate::analysis::layer::{fixed6, geometry_json, Layer, Values};
+use crate::analysis::layer::{fixed6, geometry_json, push_coord, Layer, Values};
 
 /// Feature ids: whole numbers (incident ids) or strings (codes, cell ids;
 /// shared with a `cell_id` column of the same values).
@@ -50,9 +50,9 @@ impl Rings {
             .par_iter()
             .with_min_len(1024)
             .map(|c| {
-                let mut buf = [0u8; 32];
-                let x = fixed6(c.x, &mut buf).to_string();
-                format!("[{x},{}]", fixed6(c.y, &mut buf))
+                let mut s = String::with_capacity(24);
+                push_coord(&mut s, *c);
+                s
             })
             .collect();
         let mut text = String::with_capacity(texts.iter().map(String::len).sum());

@@ -21,7 +21,7 @@ pub struct Manifest {
     pub built_at_unix: u64,
     pub built_at: String,
     /// Wall time of the whole ingest in seconds: reading, validating and
-    /// locating the sources, and writing every table.
+    /// locating the sources, and writing every table (0 until written).
     pub build_seconds: f64,
     /// CRS of the `easting_m`/`northing_m` and `*_bng_wkb` columns.
     pub crs_metric: String,
@@ -127,7 +127,6 @@ impl Manifest {
         sources: Vec<SourceRecord>,
         layers: Vec<LayerRecord>,
         rejects: &[Reject],
-        elapsed: std::time::Duration,
     ) -> Manifest {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -147,7 +146,8 @@ impl Manifest {
             hotspots_version: env!("CARGO_PKG_VERSION").to_string(),
             built_at_unix: now,
             built_at: crate::month::rfc3339(now),
-            build_seconds: elapsed.as_secs_f64(),
+            // Set as the manifest is written (`dataset::write::write_atomic`).
+            build_seconds: 0.0,
             crs_metric: "EPSG:27700".into(),
             crs_geographic: "EPSG:4326".into(),
             study_area: config.name.clone(),

@@ -52,6 +52,15 @@ struct Shard {
     points: Vec<Option<Located>>,
 }
 
+impl Shard {
+    /// The id and point of a point already in the memo.
+    fn hit(&self, key: &Key) -> Option<(u32, Option<Located>)> {
+        self.ids
+            .get(key)
+            .map(|&(id, _)| (id, self.points[shard_and_slot(id).1]))
+    }
+}
+
 fn in_ward(located: &Option<Located>) -> bool {
     located.is_some_and(|l| l.ward.is_some())
 }
@@ -96,11 +105,8 @@ impl<'a> Locator<'a> {
     /// (`None` outside the area the OSTN15 transform covers).
     pub fn locate_id(&self, x: f64, y: f64, is_bng: bool) -> (u32, Option<Located>) {
         let (key, s) = Self::key(x, y, is_bng);
-        {
-            let m = self.memo[s].lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(&(id, _)) = m.ids.get(&key) {
-                return (id, m.points[shard_and_slot(id).1]);
-            }
+        if let Some(hit) = self.memo[s].lock().unwrap_or_else(|e| e.into_inner()).hit(&key) {
+            return hit;
         }
         self.insert(key, s, x, y, is_bng)
     }
@@ -121,8 +127,8 @@ impl<'a> Locator<'a> {
     fn insert(&self, key: Key, s: usize, x: f64, y: f64, is_bng: bool) -> (u32, Option<Located>) {
         let located = self.compute(x, y, is_bng);
         let mut m = self.memo[s].lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&(id, _)) = m.ids.get(&key) {
-            return (id, m.points[shard_and_slot(id).1]);
+        if let Some(hit) = m.hit(&key) {
+            return hit;
         }
         let id = point_id(s, m.points.len());
         m.points.push(located);

@@ -390,7 +390,6 @@ pub fn build(
         sources_out,
         layer_records,
         &all_rejects[..incident_reject_count],
-        started.elapsed(),
     );
     drop(all_rejects);
     let incidents = incident_table::IncidentTable {
