@@ -734,6 +734,31 @@ mod tests {
     }
 
     #[test]
+    fn bbox_on_grid_cells_tests_the_cell_outline() {
+        // One diamond-shaped cell (lon/lat): its bounding box is [0, 0, 2, 2],
+        // its outline stays away from the box's corners.
+        let rings = CellRings {
+            stride: 5,
+            vertices: vec![
+                geo::coord! { x: 1.0, y: 0.0 },
+                geo::coord! { x: 2.0, y: 1.0 },
+                geo::coord! { x: 1.0, y: 2.0 },
+                geo::coord! { x: 0.0, y: 1.0 },
+            ],
+            rings: vec![0, 1, 2, 3, 0],
+        };
+        let ids = Ids::Str(vec!["c".into()].into());
+        let t = Table::new(ids, Geoms::Rings(Rings::new(rings)), Vec::new(), None);
+        let q = |s: &str| {
+            let (q, _) = super::super::params::items(&super::super::params::pairs(Some(s)), &[]).unwrap();
+            t.query(&q).map(|p| p.matched).unwrap()
+        };
+        assert_eq!(q("bbox=0,0,0.3,0.3"), 0, "inside the bounding box, outside the cell");
+        assert_eq!(q("bbox=0.8,0.8,1.2,1.2"), 1, "inside the cell");
+        assert_eq!(q("bbox=0.4,0.4,0.6,0.6"), 1, "on the outline");
+    }
+
+    #[test]
     fn queries_filter_sort_and_page() {
         let t = Table::from_layer(&layer());
         let q = |s: &str| {
