@@ -18,14 +18,6 @@ use common::ms;
 use hotspots::analysis::hotspot::{gi_star, HotspotRequest};
 use hotspots::api::table::{Shape, Table};
 
-// As the `hotspots` binary: resident memory depends on the allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-extern "C" {
-    fn mi_collect(force: bool);
-}
-
 /// Resident memory in MB (Linux `/proc/self/status`).
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -91,8 +83,7 @@ fn main() {
         rss_mb()
     );
     // As `hotspots serve`: give what loading freed back to the OS.
-    // SAFETY: mi_collect takes no pointers.
-    unsafe { mi_collect(true) };
+    hotspots::api::release_free_memory();
     println!("resident after collecting: {:.0} MB", rss_mb());
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-// The system allocator zeroes fresh pages for every large buffer the ingest
-// decompresses into; mimalloc reuses them (ingest: -25% wall time).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system allocator (glibc). mimalloc was used until Dec 2026: it served
+// as fast, with the same resident memory once loading's free pages were
+// returned, and ingested ~3% faster, but the ingest of the Met burglaries
+// peaked ~45 MiB higher (median 274 against 229 MiB over 10 runs each, up to
+// 287 MiB: over the 300 MB target).
 
 #[derive(Parser)]
 #[command(
@@ -280,16 +281,10 @@ enum Command {
     },
 }
 
-// mimalloc's C API (linked through the `mimalloc` crate, whose Rust binding
-// of it sits behind a feature that pulls in another crate).
-extern "C" {
-    fn mi_collect(force: bool);
-}
-
-/// 4 KiB pages for this process: mimalloc asks for transparent huge pages,
-/// and a 2 MiB page stays resident while any of it is in use (~40 MB more
-/// resident for the Met burglaries when serving, ~60 MB when ingesting) and
-/// is zeroed whole when first touched (slower first layers and ingests).
+/// 4 KiB pages for this process: with transparent huge pages a 2 MiB page
+/// stays resident while any of it is in use and is zeroed whole when first
+/// touched (measured with mimalloc, which asks for them: ~40 MB more
+/// resident when serving the Met burglaries, ~60 MB when ingesting).
 /// Best effort: ignored where unsupported.
 fn small_pages() {
     #[cfg(target_os = "linux")]
@@ -308,9 +303,8 @@ fn serve(dataset: &std::path::Path, bind: &str, cors: Option<String>) -> anyhow:
         .with_context(|| format!("preparing {}", dataset.display()))?
         .with_cors(cors);
     // Return what loading freed (Parquet decoding, the incidents frame) to
-    // the OS now: mimalloc otherwise purges only when it is next busy.
-    // SAFETY: mi_collect takes no pointers and may be called at any time.
-    unsafe { mi_collect(true) };
+    // the OS now, before the server's threads start.
+    hotspots::api::release_free_memory();
     tracing::info!(seconds = format!("{:.2}", t0.elapsed().as_secs_f64()), "dataset loaded");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

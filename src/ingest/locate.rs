@@ -254,6 +254,7 @@ impl<'a> Locator<'a> {
         // The coordinates live on in the points.
         rows.x = Vec::new();
         rows.y = Vec::new();
+        rows.compact();
         parsed.rejects.extend(new_rejects);
         parsed.rejects.sort_by_key(|r| (r.file, r.line));
     }

@@ -226,7 +226,7 @@ pub fn build(
             boundaries::fill_wgs84(&mut boroughs, "boroughs")
         },
     );
-    let files = files?;
+    let mut files = files?;
     wgs?;
     tracing::debug!(
         elapsed_ms = ms(),
@@ -301,6 +301,12 @@ pub fn build(
         .zip(late.par_iter())
         .map(|(f, items)| late_rejects_for(f, &config.incidents[f.source], items))
         .collect::<Result<_, _>>()?;
+    // No row is rejected after this: the raw rows' byte ranges can go.
+    for f in &mut files {
+        if let Content::Fresh(p) = &mut f.content {
+            p.rows.drop_raw_ranges();
+        }
+    }
     tracing::debug!(
         elapsed_ms = ms(),
         rss_mib = crate::progress::memory_mib().0,

@@ -206,6 +206,9 @@ fn hash_str(s: &str) -> u64 {
 impl CodedCol {
     /// The code of `s`, adding it to the distinct values if new.
     pub fn intern(&mut self, s: &str) -> u32 {
+        if self.lookup.len() < self.values.len() {
+            self.rebuild_lookup();
+        }
         let h = hash_str(s);
         let values = &self.values;
         if let Some(&code) = self.lookup.find(h, |&c| values.get(c as usize) == s) {
@@ -217,6 +220,25 @@ impl CodedCol {
         self.lookup
             .insert_unique(h, code, |&c| hash_str(values.get(c as usize)));
         code
+    }
+
+    /// Frees the lookup table that [`CodedCol::intern`] uses (a parsed
+    /// file's columns are read, not added to, from then on; an intern after
+    /// this rebuilds it) and the codes' spare capacity.
+    pub fn compact(&mut self) {
+        self.lookup = HashTable::new();
+        self.codes.shrink_to_fit();
+    }
+
+    fn rebuild_lookup(&mut self) {
+        let values = &self.values;
+        let mut lookup = HashTable::with_capacity(values.len());
+        for code in 0..values.len() as u32 {
+            lookup.insert_unique(hash_str(values.get(code as usize)), code, |&c| {
+                hash_str(values.get(c as usize))
+            });
+        }
+        self.lookup = lookup;
     }
 
     pub fn push(&mut self, s: &str) {
@@ -325,6 +347,40 @@ impl IncidentRows {
         self.api_id.get(r).copied().filter(|v| *v >= 0)
     }
 
+    /// Frees what only parsing needs (the coded columns' lookup tables) and
+    /// the columns' spare capacity: every file's rows are held until the
+    /// dataset is written.
+    pub fn compact(&mut self) {
+        for v in [
+            &mut self.file,
+            &mut self.line,
+            &mut self.raw_start,
+            &mut self.raw_len,
+            &mut self.month,
+            &mut self.point,
+        ] {
+            v.shrink_to_fit();
+        }
+        self.crime_id.slot.shrink_to_fit();
+        self.api_id.shrink_to_fit();
+        for c in [
+            &mut self.crime_type,
+            &mut self.location,
+            &mut self.lsoa_code,
+            &mut self.falls_within,
+            &mut self.outcome,
+        ] {
+            c.compact();
+        }
+    }
+
+    /// Frees the rows' byte ranges in their file, once no row can be rejected
+    /// any more (they give a late reject its raw row).
+    pub fn drop_raw_ranges(&mut self) {
+        self.raw_start = Vec::new();
+        self.raw_len = Vec::new();
+    }
+
     /// Keeps the rows where `keep` is true, in order.
     pub fn retain(&mut self, keep: &[bool]) {
         retain_by(&mut self.file, keep);
@@ -360,6 +416,21 @@ mod tests {
         assert_eq!(c.values().len(), 4, "'' + three distinct values");
         assert_eq!(c.get_opt(1), None);
         assert_eq!(c.codes[0], c.codes[3]);
+    }
+
+    #[test]
+    fn a_compacted_column_reads_the_same_and_still_interns() {
+        let mut c = CodedCol::default();
+        for s in ["b", "a", "b"] {
+            c.push(s);
+        }
+        c.compact();
+        assert_eq!((0..c.len()).map(|i| c.get(i)).collect::<Vec<_>>(), ["b", "a", "b"]);
+        // Interning again rebuilds the lookup: old values keep their codes.
+        assert_eq!(c.intern("a"), c.codes[1]);
+        assert_eq!(c.intern("b"), c.codes[0]);
+        assert_eq!(c.intern("d"), 3, "'' a b, then d");
+        assert_eq!(c.values().len(), 4);
     }
 
     #[test]
