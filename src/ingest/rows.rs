@@ -132,6 +132,11 @@ impl IdCol {
         self.hex.reserve(rows);
     }
 
+    /// Frees the per-row slots' spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.slot.shrink_to_fit();
+    }
+
     pub fn len(&self) -> usize {
         self.slot.len()
     }
@@ -313,6 +318,17 @@ pub struct IncidentRows {
 }
 
 impl IncidentRows {
+    /// The dictionary-encoded text columns.
+    fn coded_mut(&mut self) -> [&mut CodedCol; 5] {
+        [
+            &mut self.crime_type,
+            &mut self.location,
+            &mut self.lsoa_code,
+            &mut self.falls_within,
+            &mut self.outcome,
+        ]
+    }
+
     /// Reserves room for `rows` more rows.
     pub fn reserve(&mut self, rows: usize) {
         self.file.reserve(rows);
@@ -323,13 +339,7 @@ impl IncidentRows {
         self.month.reserve(rows);
         self.x.reserve(rows);
         self.y.reserve(rows);
-        for c in [
-            &mut self.crime_type,
-            &mut self.location,
-            &mut self.lsoa_code,
-            &mut self.falls_within,
-            &mut self.outcome,
-        ] {
+        for c in self.coded_mut() {
             c.codes.reserve(rows);
         }
     }
@@ -348,28 +358,16 @@ impl IncidentRows {
     }
 
     /// Frees what only parsing needs (the coded columns' lookup tables) and
-    /// the columns' spare capacity: every file's rows are held until the
-    /// dataset is written.
+    /// the spare capacity of the columns kept until the dataset is written.
+    /// (The byte ranges are not shrunk: [`IncidentRows::drop_raw_ranges`]
+    /// frees them soon after.)
     pub fn compact(&mut self) {
-        for v in [
-            &mut self.file,
-            &mut self.line,
-            &mut self.raw_start,
-            &mut self.raw_len,
-            &mut self.month,
-            &mut self.point,
-        ] {
+        for v in [&mut self.file, &mut self.line, &mut self.month, &mut self.point] {
             v.shrink_to_fit();
         }
-        self.crime_id.slot.shrink_to_fit();
+        self.crime_id.shrink_to_fit();
         self.api_id.shrink_to_fit();
-        for c in [
-            &mut self.crime_type,
-            &mut self.location,
-            &mut self.lsoa_code,
-            &mut self.falls_within,
-            &mut self.outcome,
-        ] {
+        for c in self.coded_mut() {
             c.compact();
         }
     }
@@ -390,14 +388,12 @@ impl IncidentRows {
         self.crime_id.retain(keep);
         retain_by(&mut self.api_id, keep);
         retain_by(&mut self.month, keep);
-        retain_by(&mut self.crime_type.codes, keep);
         retain_by(&mut self.x, keep);
         retain_by(&mut self.y, keep);
-        retain_by(&mut self.location.codes, keep);
-        retain_by(&mut self.lsoa_code.codes, keep);
-        retain_by(&mut self.falls_within.codes, keep);
-        retain_by(&mut self.outcome.codes, keep);
         retain_by(&mut self.point, keep);
+        for c in self.coded_mut() {
+            retain_by(&mut c.codes, keep);
+        }
     }
 }
 
