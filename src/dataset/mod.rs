@@ -16,6 +16,7 @@
 pub mod cache;
 pub mod columns;
 pub mod manifest;
+pub mod row_group;
 pub mod write;
 
 use std::path::{Path, PathBuf};
@@ -51,11 +52,22 @@ pub enum DatasetError {
 /// one frame (the incidents are written row group by row group).
 pub trait TableWriter: Send + Sync {
     fn write_parquet(&self, path: &Path) -> Result<(), DatasetError>;
+
+    /// The whole table as one frame built by polars alone: what
+    /// [`TableWriter::write_parquet`] must write, for tests of writers that
+    /// take a faster path.
+    #[cfg(test)]
+    fn reference_frame(&self) -> PolarsResult<DataFrame>;
 }
 
 impl TableWriter for DataFrame {
     fn write_parquet(&self, path: &Path) -> Result<(), DatasetError> {
         write::write_parquet(path, &mut self.clone())
+    }
+
+    #[cfg(test)]
+    fn reference_frame(&self) -> PolarsResult<DataFrame> {
+        Ok(self.clone())
     }
 }
 
