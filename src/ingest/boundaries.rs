@@ -102,15 +102,44 @@ fn outside_ostn15(file: &str, i: usize, code: &str, c: geo::Coord<f64>) -> Inges
 
 /// Computes the WGS84 geometry of areas read from BNG (OSTN15, per vertex).
 pub fn fill_wgs84(areas: &mut [Area], file: &str) -> Result<(), IngestError> {
-    areas.par_iter_mut().enumerate().try_for_each(|(i, a)| {
-        if a.geometry_wgs84.0.is_empty() {
-            a.geometry_wgs84 = a
-                .geometry_bng
-                .try_map_coords(|c| crs::bng_to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y }).ok_or(c))
-                .map_err(|c| outside_ostn15(file, i, &a.code, c))?;
+    fill_wgs84_layers(&mut [(areas, file)])
+}
+
+/// Computes the WGS84 geometry of several layers' areas read from BNG
+/// (`(areas, file)` each), converting each distinct vertex once with OSTN15:
+/// neighbouring areas share their boundaries, and boroughs are made of wards
+/// (London's wards and boroughs: 208,134 vertices, 90,687 distinct).
+pub fn fill_wgs84_layers(layers: &mut [(&mut [Area], &str)]) -> Result<(), IngestError> {
+    use geo::CoordsIter;
+    let key = |c: geo::Coord<f64>| (c.x.to_bits(), c.y.to_bits());
+    let mut index: rustc_hash::FxHashMap<(u64, u64), u32> = Default::default();
+    let mut distinct = Vec::new();
+    for (areas, _) in layers.iter() {
+        for a in areas.iter().filter(|a| a.geometry_wgs84.0.is_empty()) {
+            for c in a.geometry_bng.coords_iter() {
+                index.entry(key(c)).or_insert_with(|| {
+                    distinct.push(c);
+                    distinct.len() as u32 - 1
+                });
+            }
         }
-        Ok(())
-    })
+    }
+    let lonlat: Vec<Option<geo::Coord<f64>>> = distinct
+        .par_iter()
+        .map(|c| crs::bng_to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y }))
+        .collect();
+    for (areas, file) in layers.iter_mut() {
+        areas.par_iter_mut().enumerate().try_for_each(|(i, a)| {
+            if a.geometry_wgs84.0.is_empty() {
+                a.geometry_wgs84 = a
+                    .geometry_bng
+                    .try_map_coords(|c| lonlat[index[&key(c)] as usize].ok_or(c))
+                    .map_err(|c| outside_ostn15(file, i, &a.code, c))?;
+            }
+            Ok::<(), IngestError>(())
+        })?;
+    }
+    Ok(())
 }
 
 type RawArea = (String, String, Option<String>, Option<String>, MultiPolygon<f64>);

@@ -10,10 +10,9 @@ use std::path::Path;
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use polars_arrow::array::{MutableBinaryViewArray, PrimitiveArray};
-#[cfg(test)]
 use rayon::prelude::*;
 
-use super::locate::Points;
+use super::locate::{Located, Points};
 use super::rows::{CodedCol, IncidentRows};
 use super::{Content, ParsedFile};
 use crate::dataset::row_group::{self, ColumnChunk, DictColumn, Remap};
@@ -46,6 +45,23 @@ fn rows_of(f: &ParsedFile) -> &IncidentRows {
         Content::Fresh(p) => &p.rows,
         Content::Reused(_) => unreachable!("the fresh rows of a reused file"),
     }
+}
+
+/// A text column keyed by an index (`index` of each located point) into a
+/// list (`values`, of `len` values, `None` for a null).
+fn indexed<'a>(
+    located: &[Located],
+    index: impl Fn(&Located) -> Option<u32>,
+    values: impl Fn(u32) -> Option<&'a str>,
+    len: usize,
+) -> ColumnChunk {
+    let mut d = DictColumn::with_capacity(located.len());
+    let mut remap = Remap::new(len);
+    for l in located {
+        let key = index(l).and_then(|i| values(i).map(|v| remap.key(&mut d, i, |_| v)));
+        d.push(key);
+    }
+    d.finish()
 }
 
 /// The incidents table's columns, in order. Coordinates: `lon`/`lat` WGS84
@@ -167,9 +183,6 @@ impl IncidentTable {
         let keep = &self.keep[range.clone()];
         let bases = &self.member_base[range];
         let n: usize = keep.iter().map(|k| k.iter().filter(|x| **x).count()).sum();
-        let points = &self.points;
-        let point = |id: u32| points.get(id).expect("kept rows have located points");
-        let ward = |id: u32| point(id).ward.expect("kept rows lie in a ward");
         // `$body` for every kept row `$r` of `$rows` (file `$fi`, `$f`).
         macro_rules! each_kept {
             (|$fi:ident, $f:ident, $rows:ident, $r:ident| $body:expr) => {
@@ -183,12 +196,12 @@ impl IncidentTable {
                 }
             };
         }
-        // A numeric column of `$value`s (an `Option` for a nullable one).
+        // A numeric column of `$value`s.
         macro_rules! numbers {
             (|$fi:ident, $f:ident, $rows:ident, $r:ident| $value:expr) => {{
                 let mut v = Vec::with_capacity(n);
                 each_kept!(|$fi, $f, $rows, $r| v.push($value));
-                ColumnChunk::primitive(PrimitiveArray::from(v))
+                ColumnChunk::primitive(PrimitiveArray::from_vec(v))
             }};
         }
         // A text column of `$key`s, `$key` being an `Option` key of `$d`.
@@ -202,6 +215,19 @@ impl IncidentTable {
                 $d.finish()
             }};
         }
+        let sources = &self.sources;
+        // The source's name (or its kind) for every row of a file.
+        let per_file = |kind: bool| {
+            let mut d = DictColumn::with_capacity(n);
+            for (fi, f) in files.iter().enumerate() {
+                let (name, k) = &sources[f.source];
+                let k = d.key(if kind { k } else { name.as_str() });
+                for _ in keep[fi].iter().filter(|k| **k) {
+                    d.push(Some(k));
+                }
+            }
+            d.finish()
+        };
         // A column coded per file: each file's codes remapped into the group's
         // dictionary. Code 0 is the empty string: null unless `keep_empty`.
         let coded = |col: fn(&IncidentRows) -> &CodedCol, keep_empty: bool| {
@@ -223,61 +249,102 @@ impl IncidentTable {
             .iter()
             .flat_map(|f| rows_of(f).month.iter().map(|m| (*m, crate::month::format(*m))))
             .collect();
-        let sources = &self.sources;
+        // Each kept row's located point, in row order: ten columns come from
+        // it, and the points lie scattered in memory, so they are fetched
+        // once here (in parallel over files), not once per column.
+        let located: Vec<Located> = files
+            .par_iter()
+            .zip(keep)
+            .map(|(f, keep)| {
+                let rows = rows_of(f);
+                (0..rows.len())
+                    .filter(|&r| keep[r])
+                    .map(|r| *self.points.get(rows.point[r]).expect("kept rows have located points"))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+            .concat();
+        let ward = |l: &Located| l.ward.expect("kept rows lie in a ward");
+        // A column from the located points: values, or `Option`s for nulls.
+        let from_points = |value: &(dyn Fn(&Located) -> f64 + Sync)| {
+            ColumnChunk::primitive(PrimitiveArray::from_vec(located.iter().map(value).collect()))
+        };
+        let from_points_opt = |value: &(dyn Fn(&Located) -> Option<f64> + Sync)| {
+            ColumnChunk::primitive(PrimitiveArray::from_trusted_len_iter(located.iter().map(value)))
+        };
         // Columns are independent: built (and encoded) in parallel, in the
         // order of [`schema`].
         let columns: Vec<Box<dyn Fn() -> ColumnChunk + Sync + '_>> = vec![
             Box::new(|| ColumnChunk::primitive(PrimitiveArray::from_vec((first_id..first_id + n as u32).collect()))),
-            Box::new(|| text!(|d, _fi, f, rows, r| Some(d.key(sources[f.source].0.as_str())))),
-            Box::new(|| text!(|d, _fi, f, rows, r| Some(d.key(sources[f.source].1)))),
-            Box::new(|| numbers!(|fi, _f, rows, r| Some(bases[fi] + rows.file[r]))),
-            Box::new(|| numbers!(|_fi, f, rows, r| Some(rows.line[r]))),
+            Box::new(|| per_file(false)),
+            Box::new(|| per_file(true)),
+            Box::new(|| numbers!(|fi, _f, rows, r| bases[fi] + rows.file[r])),
+            Box::new(|| numbers!(|_fi, f, rows, r| rows.line[r])),
             Box::new(|| {
                 let mut ids = MutableBinaryViewArray::<str>::with_capacity(n);
                 let mut buf = [0u8; 64];
                 each_kept!(|_fi, f, rows, r| ids.push(rows.crime_id.text(r, &mut buf)));
                 ColumnChunk::plain_text(ids)
             }),
-            Box::new(|| numbers!(|_fi, f, rows, r| rows.api_id(r))),
-            Box::new(|| text!(|d, _fi, f, rows, r| Some(d.key(months[&rows.month[r]].as_str())))),
-            Box::new(|| numbers!(|_fi, f, rows, r| Some(rows.month[r]))),
+            Box::new(|| {
+                let mut v = Vec::with_capacity(n);
+                each_kept!(|_fi, f, rows, r| v.push(rows.api_id(r)));
+                ColumnChunk::primitive(PrimitiveArray::from(v))
+            }),
+            Box::new(|| {
+                let mut last = (u32::MAX, 0);
+                text!(|d, _fi, f, rows, r| {
+                    let m = rows.month[r];
+                    if m != last.0 {
+                        last = (m, d.key(months[&m].as_str()));
+                    }
+                    Some(last.1)
+                })
+            }),
+            Box::new(|| numbers!(|_fi, f, rows, r| rows.month[r])),
             Box::new(|| coded(|rows| &rows.crime_type, true)),
-            Box::new(|| numbers!(|_fi, f, rows, r| Some(point(rows.point[r]).lon))),
-            Box::new(|| numbers!(|_fi, f, rows, r| Some(point(rows.point[r]).lat))),
-            Box::new(|| numbers!(|_fi, f, rows, r| Some(point(rows.point[r]).easting_m))),
-            Box::new(|| numbers!(|_fi, f, rows, r| Some(point(rows.point[r]).northing_m))),
+            Box::new(|| from_points(&|l| l.lon)),
+            Box::new(|| from_points(&|l| l.lat)),
+            Box::new(|| from_points(&|l| l.easting_m)),
+            Box::new(|| from_points(&|l| l.northing_m)),
             Box::new(|| coded(|rows| &rows.location, false)),
             Box::new(|| coded(|rows| &rows.lsoa_code, false)),
             Box::new(|| coded(|rows| &rows.falls_within, false)),
             Box::new(|| coded(|rows| &rows.outcome, false)),
             Box::new(|| {
-                let mut remap = Remap::new(self.wards.len());
-                text!(|d, _fi, f, rows, r| {
-                    let w = ward(rows.point[r]);
-                    Some(remap.key(&mut d, w, |w| self.wards[w as usize].0.as_str()))
-                })
+                indexed(
+                    &located,
+                    |l| Some(ward(l)),
+                    |w| Some(self.wards[w as usize].0.as_str()),
+                    self.wards.len(),
+                )
             }),
             Box::new(|| {
-                let mut remap = Remap::new(self.wards.len());
-                text!(|d, _fi, f, rows, r| {
-                    let w = ward(rows.point[r]);
-                    self.wards[w as usize].1.as_deref().map(|b| remap.key(&mut d, w, |_| b))
-                })
+                indexed(
+                    &located,
+                    |l| Some(ward(l)),
+                    |w| self.wards[w as usize].1.as_deref(),
+                    self.wards.len(),
+                )
             }),
             Box::new(|| {
-                let mut remap = Remap::new(self.school_ids.len());
-                text!(|d, _fi, f, rows, r| point(rows.point[r])
-                    .school
-                    .map(|(i, _)| remap.key(&mut d, i, |i| self.school_ids[i as usize].as_str())))
+                indexed(
+                    &located,
+                    |l| l.school.map(|s| s.0),
+                    |i| Some(self.school_ids[i as usize].as_str()),
+                    self.school_ids.len(),
+                )
             }),
-            Box::new(|| numbers!(|_fi, f, rows, r| point(rows.point[r]).school.map(|s| s.1))),
+            Box::new(|| from_points_opt(&|l| l.school.map(|s| s.1))),
             Box::new(|| {
-                let mut remap = Remap::new(self.station_ids.len());
-                text!(|d, _fi, f, rows, r| point(rows.point[r])
-                    .station
-                    .map(|(i, _)| remap.key(&mut d, i, |i| self.station_ids[i as usize].as_str())))
+                indexed(
+                    &located,
+                    |l| l.station.map(|s| s.0),
+                    |i| Some(self.station_ids[i as usize].as_str()),
+                    self.station_ids.len(),
+                )
             }),
-            Box::new(|| numbers!(|_fi, f, rows, r| point(rows.point[r]).station.map(|s| s.1))),
+            Box::new(|| from_points_opt(&|l| l.station.map(|s| s.1))),
         ];
         row_group::write_row_group(writer, n, &columns, row_group::options_uncompressed())
     }

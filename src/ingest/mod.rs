@@ -222,8 +222,18 @@ pub fn build(
     let (files, wgs) = rayon::join(
         || read_incident_files(config, root, progress, previous, &locator, &spatial_key),
         || -> Result<(), IngestError> {
-            boundaries::fill_wgs84(&mut wards, &config.boundaries.wards.path)?;
-            boundaries::fill_wgs84(&mut boroughs, "boroughs")
+            let t = std::time::Instant::now();
+            let boroughs_file = config
+                .boundaries
+                .boroughs
+                .as_ref()
+                .map_or("boroughs", |b| b.path.as_str());
+            boundaries::fill_wgs84_layers(&mut [
+                (&mut wards, &config.boundaries.wards.path),
+                (&mut boroughs, boroughs_file),
+            ])?;
+            tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "boundaries in WGS84");
+            Ok(())
         },
     );
     let mut files = files?;
