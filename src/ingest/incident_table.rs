@@ -245,10 +245,17 @@ impl IncidentTable {
             }
             d.finish()
         };
-        let months: std::collections::BTreeMap<u32, String> = files
-            .iter()
-            .flat_map(|f| rows_of(f).month.iter().map(|m| (*m, crate::month::format(*m))))
-            .collect();
+        // The group's months as text (a file's rows are mostly of one month).
+        let mut months = std::collections::BTreeMap::<u32, String>::new();
+        for f in files {
+            let mut last = None;
+            for &m in &rows_of(f).month {
+                if last != Some(m) {
+                    months.entry(m).or_insert_with(|| crate::month::format(m));
+                    last = Some(m);
+                }
+            }
+        }
         // Each kept row's located point, in row order: ten columns come from
         // it, and the points lie scattered in memory, so they are fetched
         // once here (in parallel over files), not once per column.
