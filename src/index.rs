@@ -1,7 +1,10 @@
 //! Spatial indexes in British National Grid metres: an R-tree of polygon
 //! envelopes with exact point-in-polygon for "which ward is this point in"
-//! (sped up by a raster of the cells no boundary crosses), and an R-tree of
-//! points for "nearest school/station" and radius queries.
+//! (sped up by a raster of the cells no boundary crosses), and points for
+//! "nearest school/station" (a uniform grid, [`point_grid`]) and radius and
+//! k-nearest queries (an R-tree).
+
+mod point_grid;
 
 use std::sync::OnceLock;
 
@@ -213,6 +216,7 @@ impl AreaIndex {
 /// Coordinates in BNG metres.
 pub struct PointIndex {
     tree: RTree<GeomWithData<[f64; 2], u32>>,
+    grid: Option<point_grid::PointGrid>,
 }
 
 impl PointIndex {
@@ -225,6 +229,7 @@ impl PointIndex {
             .collect();
         PointIndex {
             tree: RTree::bulk_load(items),
+            grid: point_grid::PointGrid::new(points_m),
         }
     }
 
@@ -236,12 +241,10 @@ impl PointIndex {
         self.tree.size() == 0
     }
 
-    /// The nearest point and its distance in metres (None when empty).
+    /// The nearest point and its distance in metres (None when empty); of
+    /// points at the same distance, the first.
     pub fn nearest(&self, easting_m: f64, northing_m: f64) -> Option<(u32, f64)> {
-        self.tree
-            .nearest_neighbor_iter_with_distance_2(&[easting_m, northing_m])
-            .next()
-            .map(|(p, d2)| (p.data, d2.sqrt()))
+        self.grid.as_ref()?.nearest([easting_m, northing_m])
     }
 
     /// The `k` nearest points, nearest first.

@@ -515,7 +515,11 @@ fn repeats_across_files(files: &[ParsedFile]) -> Vec<((usize, usize), (usize, us
                     }
                     let at = (fi as u32, r as u32);
                     let this = id(at);
-                    match first.entry(h, |&other| id(other) == this, |&other| hashes[other.0 as usize][other.1 as usize]) {
+                    match first.entry(
+                        h,
+                        |&other| id(other) == this,
+                        |&other| hashes[other.0 as usize][other.1 as usize],
+                    ) {
                         hashbrown::hash_table::Entry::Occupied(e) => {
                             let (ffi, rr) = *e.get();
                             repeats.push(((ffi as usize, rr as usize), (fi, r)));
@@ -752,6 +756,9 @@ mod tests {
         let files = [file_with_ids(&refs), file_with_ids(&refs[2500..])];
         let repeats = repeats_across_files(&files);
         assert_eq!(repeats.len(), 2500);
-        assert!(repeats.iter().enumerate().all(|(i, &(first, at))| first == (0, 2500 + i) && at == (1, i)));
+        assert!(repeats
+            .iter()
+            .enumerate()
+            .all(|(i, &(first, at))| first == (0, 2500 + i) && at == (1, i)));
     }
 }
