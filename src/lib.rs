@@ -12,12 +12,12 @@
 //! | module | owns |
 //! |---|---|
 //! | [`crs`] | British National Grid (EPSG:27700) ↔ WGS84 (EPSG:4326) via OSTN15; `.prj` recognition |
-//! | [`index`] | R-tree of ward polygons with exact point-in-polygon; R-tree of POIs for nearest/radius |
+//! | [`index`] | R-tree of ward polygons with exact point-in-polygon; a grid of POIs for the nearest one, an R-tree of them for radius and k-nearest |
 //! | [`month`] | months as integers (`year * 12 + month - 1`) |
 //! | [`crime_types`] | the police.uk categories and the API's slugs for them |
 //! | [`config`] | the ingest config (`data/london.toml`): what to read and how fields map |
 //! | [`ingest`] | readers for shapefiles, GeoJSON, police.uk CSV and API JSON, POI CSVs; validation into rejects; the spatial join |
-//! | [`dataset`] | the Parquet tables and `manifest.json`; atomic write; the previous dataset as the re-ingest cache; [`dataset::Dataset::open`] with the incidents as typed columns |
+//! | [`dataset`] | the Parquet tables and `manifest.json`; atomic write; row groups written from Arrow dictionary arrays ([`dataset::row_group`]); the previous dataset as the re-ingest cache; [`dataset::Dataset::open`] with the incidents as typed columns |
 //! | [`analysis`] | grids, spatial weights, Gi* with FDR, LISA, KDE, emerging hot spots; risk around schools and stations, surge-team areas, the backtest; result layers (GeoJSON/CSV) |
 //! | [`info`] | the `hotspots info` report |
 //! | [`fetch`] | `hotspots fetch`: downloads the official boundaries, police.uk crime (archive or API by ward), GIAS schools and stations into a data root, with resume, retries and checksums |
