@@ -216,7 +216,9 @@ impl AreaIndex {
 /// Coordinates in BNG metres.
 pub struct PointIndex {
     tree: RTree<GeomWithData<[f64; 2], u32>>,
-    grid: Option<point_grid::PointGrid>,
+    /// For [`PointIndex::nearest`], built on its first call (radius and
+    /// k-nearest queries use the tree alone).
+    grid: OnceLock<Option<point_grid::PointGrid>>,
 }
 
 impl PointIndex {
@@ -229,7 +231,7 @@ impl PointIndex {
             .collect();
         PointIndex {
             tree: RTree::bulk_load(items),
-            grid: point_grid::PointGrid::new(points_m),
+            grid: OnceLock::new(),
         }
     }
 
@@ -244,7 +246,10 @@ impl PointIndex {
     /// The nearest point and its distance in metres (None when empty); of
     /// points at the same distance, the first.
     pub fn nearest(&self, easting_m: f64, northing_m: f64) -> Option<(u32, f64)> {
-        self.grid.as_ref()?.nearest([easting_m, northing_m])
+        self.grid
+            .get_or_init(|| point_grid::PointGrid::from_items(self.tree.iter().map(|p| (*p.geom(), p.data))))
+            .as_ref()?
+            .nearest([easting_m, northing_m])
     }
 
     /// The `k` nearest points, nearest first.

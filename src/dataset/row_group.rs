@@ -116,7 +116,6 @@ pub struct DictColumn<'a> {
     values: MutableBinaryViewArray<str>,
     keys: Vec<u32>,
     validity: MutableBitmap,
-    nulls: usize,
 }
 
 impl<'a> DictColumn<'a> {
@@ -126,7 +125,6 @@ impl<'a> DictColumn<'a> {
             values: MutableBinaryViewArray::new(),
             keys: Vec::with_capacity(rows),
             validity: MutableBitmap::with_capacity(rows),
-            nulls: 0,
         }
     }
 
@@ -146,7 +144,6 @@ impl<'a> DictColumn<'a> {
     pub fn push(&mut self, key: Option<u32>) {
         self.keys.push(key.unwrap_or(0));
         self.validity.push(key.is_some());
-        self.nulls += key.is_none() as usize;
     }
 
     /// The column, as an Arrow `Dictionary<UInt32, Utf8View>` array.
@@ -155,7 +152,7 @@ impl<'a> DictColumn<'a> {
             // Every row is null: key 0 must still index a value.
             self.values.push_value("");
         }
-        let validity = (self.nulls > 0).then(|| self.validity.into());
+        let validity = (self.validity.unset_bits() > 0).then(|| self.validity.into());
         let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, self.keys.into(), validity);
         let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(ArrowDataType::Utf8View), false);
         let array = DictionaryArray::try_new(dtype, keys, self.values.freeze().boxed())

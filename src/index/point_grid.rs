@@ -24,19 +24,29 @@ impl PointGrid {
 
     /// Buckets `points_m` (a query's answer is a position in this slice);
     /// `None` when there are none. Non-finite points are left out.
+    #[cfg(test)]
     pub fn new(points_m: &[[f64; 2]]) -> Option<PointGrid> {
-        let finite = || points_m.iter().filter(|p| p[0].is_finite() && p[1].is_finite());
+        Self::from_items(points_m.iter().enumerate().map(|(i, p)| (*p, i as u32)))
+    }
+
+    /// Buckets points given with the index a query answers for each;
+    /// `None` when there are none. Non-finite points are left out.
+    pub fn from_items(items: impl IntoIterator<Item = ([f64; 2], u32)>) -> Option<PointGrid> {
+        let items: Vec<([f64; 2], u32)> = items
+            .into_iter()
+            .filter(|(p, _)| p[0].is_finite() && p[1].is_finite())
+            .collect();
+        if items.is_empty() {
+            return None;
+        }
         let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
-        for p in finite() {
+        for (p, _) in &items {
             for k in 0..2 {
                 lo[k] = lo[k].min(p[k]);
                 hi[k] = hi[k].max(p[k]);
             }
         }
-        let n = finite().count();
-        if n == 0 {
-            return None;
-        }
+        let n = items.len();
         let (w, h) = ((hi[0] - lo[0]).max(1.0), (hi[1] - lo[1]).max(1.0));
         let cell_m = (w * h / n as f64 * Self::POINTS_PER_CELL).sqrt().max(1.0);
         let cols = (w / cell_m) as usize + 1;
@@ -48,28 +58,23 @@ impl PointGrid {
             cols,
             rows,
             starts: vec![0; cols * rows + 1],
-            points: Vec::with_capacity(n),
+            points: vec![([0.0; 2], 0); n],
         };
-        // Counting sort by cell, keeping index order within a cell.
-        let cells: Vec<(usize, [f64; 2], u32)> = points_m
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p[0].is_finite() && p[1].is_finite())
-            .map(|(i, p)| {
-                let (cx, cy) = grid.cell_of(*p);
-                (cy * cols + cx, *p, i as u32)
-            })
-            .collect();
-        for (c, _, _) in &cells {
+        // Counting sort by cell.
+        let cell = |p: [f64; 2]| {
+            let (cx, cy) = grid.cell_of(p);
+            cy * cols + cx
+        };
+        let cells: Vec<usize> = items.iter().map(|(p, _)| cell(*p)).collect();
+        for &c in &cells {
             grid.starts[c + 1] += 1;
         }
         for c in 0..cols * rows {
             grid.starts[c + 1] += grid.starts[c];
         }
         let mut next = grid.starts.clone();
-        grid.points.resize(n, ([0.0; 2], 0));
-        for (c, p, i) in cells {
-            grid.points[next[c] as usize] = (p, i);
+        for (c, item) in cells.into_iter().zip(items) {
+            grid.points[next[c] as usize] = item;
             next[c] += 1;
         }
         Some(grid)

@@ -64,6 +64,17 @@ fn indexed<'a>(
     d.finish()
 }
 
+/// The ids of each located point's nearest POI (`poi`: index into `ids`,
+/// distance), null where there is none.
+fn nearest_ids(located: &[Located], poi: impl Fn(&Located) -> Option<(u32, f64)>, ids: &[String]) -> ColumnChunk {
+    indexed(
+        located,
+        |l| poi(l).map(|p| p.0),
+        |i| Some(ids[i as usize].as_str()),
+        ids.len(),
+    )
+}
+
 /// The incidents table's columns, in order. Coordinates: `lon`/`lat` WGS84
 /// degrees, `easting_m`/`northing_m` British National Grid metres;
 /// distances in metres.
@@ -100,6 +111,14 @@ pub fn schema() -> Schema {
     .collect()
 }
 
+/// A row group: files `files`, whose `rows` kept rows get incident ids from
+/// `first_id` on.
+struct Group {
+    files: std::ops::Range<usize>,
+    first_id: u32,
+    rows: usize,
+}
+
 fn polars_err(path: &Path) -> impl Fn(PolarsError) -> DatasetError + '_ {
     move |source| DatasetError::Polars {
         path: path.display().to_string(),
@@ -108,9 +127,8 @@ fn polars_err(path: &Path) -> impl Fn(PolarsError) -> DatasetError + '_ {
 }
 
 impl IncidentTable {
-    /// Row groups: runs of consecutive files, all fresh or all reused,
-    /// each with the incident id of its first row.
-    fn groups(&self) -> Vec<(std::ops::Range<usize>, u32)> {
+    /// Row groups: runs of consecutive files, all fresh or all reused.
+    fn groups(&self) -> Vec<Group> {
         let kept: Vec<u64> = self
             .keep
             .iter()
@@ -121,21 +139,29 @@ impl IncidentTable {
         for (i, k) in kept.iter().enumerate() {
             let kind_changes = i > start && self.files[i].is_reused() != self.files[start].is_reused();
             if kind_changes || (rows > 0 && rows + k > ROW_GROUP_ROWS as u64) {
-                groups.push((start..i, first_id as u32));
+                groups.push(Group {
+                    files: start..i,
+                    first_id: first_id as u32,
+                    rows: rows as usize,
+                });
                 (start, first_id, rows) = (i, first_id + rows, 0);
             }
             rows += k;
         }
         if start < self.files.len() {
-            groups.push((start..self.files.len(), first_id as u32));
+            groups.push(Group {
+                files: start..self.files.len(),
+                first_id: first_id as u32,
+                rows: rows as usize,
+            });
         }
         groups
     }
 
-    /// The frame of reused files `range`, its incident ids starting at
-    /// `first_id`.
-    fn reused_group_frame(&self, range: std::ops::Range<usize>, first_id: u32) -> PolarsResult<DataFrame> {
-        let mut parts = range.map(|fi| self.reused_frame(fi));
+    /// The frame of a group of reused files.
+    fn reused_group_frame(&self, group: Group) -> PolarsResult<DataFrame> {
+        let first_id = group.first_id;
+        let mut parts = group.files.map(|fi| self.reused_frame(fi));
         let mut df = parts.next().unwrap_or_else(|| Ok(DataFrame::empty()))?;
         for p in parts {
             df.vstack_mut(&p?)?;
@@ -169,20 +195,19 @@ impl IncidentTable {
         Ok(df)
     }
 
-    /// Writes fresh files' rows as one row group, column by column from the
-    /// compact rows, their incident ids starting at `first_id`. Text columns
-    /// go as dictionaries of the codes the rows hold (see
-    /// [`crate::dataset::row_group`]): nothing is hashed per row.
-    fn write_fresh_group<W: std::io::Write>(
-        &self,
-        writer: &mut BatchedWriter<W>,
-        range: std::ops::Range<usize>,
-        first_id: u32,
-    ) -> PolarsResult<()> {
+    /// Writes a group of fresh files' rows as one row group, column by column
+    /// from the compact rows. Text columns go as dictionaries of the codes the
+    /// rows hold (see [`crate::dataset::row_group`]): nothing is hashed per
+    /// row.
+    fn write_fresh_group<W: std::io::Write>(&self, writer: &mut BatchedWriter<W>, group: Group) -> PolarsResult<()> {
+        let Group {
+            files: range,
+            first_id,
+            rows: n,
+        } = group;
         let files = &self.files[range.clone()];
         let keep = &self.keep[range.clone()];
         let bases = &self.member_base[range];
-        let n: usize = keep.iter().map(|k| k.iter().filter(|x| **x).count()).sum();
         // `$body` for every kept row `$r` of `$rows` (file `$fi`, `$f`).
         macro_rules! each_kept {
             (|$fi:ident, $f:ident, $rows:ident, $r:ident| $body:expr) => {
@@ -202,17 +227,6 @@ impl IncidentTable {
                 let mut v = Vec::with_capacity(n);
                 each_kept!(|$fi, $f, $rows, $r| v.push($value));
                 ColumnChunk::primitive(PrimitiveArray::from_vec(v))
-            }};
-        }
-        // A text column of `$key`s, `$key` being an `Option` key of `$d`.
-        macro_rules! text {
-            (|$d:ident, $fi:ident, $f:ident, $rows:ident, $r:ident| $key:expr) => {{
-                let mut $d = DictColumn::with_capacity(n);
-                each_kept!(|$fi, $f, $rows, $r| {
-                    let k = $key;
-                    $d.push(k)
-                });
-                $d.finish()
             }};
         }
         let sources = &self.sources;
@@ -299,14 +313,16 @@ impl IncidentTable {
                 ColumnChunk::primitive(PrimitiveArray::from(v))
             }),
             Box::new(|| {
+                let mut d = DictColumn::with_capacity(n);
                 let mut last = (u32::MAX, 0);
-                text!(|d, _fi, f, rows, r| {
+                each_kept!(|_fi, f, rows, r| {
                     let m = rows.month[r];
                     if m != last.0 {
                         last = (m, d.key(months[&m].as_str()));
                     }
-                    Some(last.1)
-                })
+                    d.push(Some(last.1))
+                });
+                d.finish()
             }),
             Box::new(|| numbers!(|_fi, f, rows, r| rows.month[r])),
             Box::new(|| coded(|rows| &rows.crime_type, true)),
@@ -334,38 +350,27 @@ impl IncidentTable {
                     self.wards.len(),
                 )
             }),
-            Box::new(|| {
-                indexed(
-                    &located,
-                    |l| l.school.map(|s| s.0),
-                    |i| Some(self.school_ids[i as usize].as_str()),
-                    self.school_ids.len(),
-                )
-            }),
+            Box::new(|| nearest_ids(&located, |l| l.school, &self.school_ids)),
             Box::new(|| from_points_opt(&|l| l.school.map(|s| s.1))),
-            Box::new(|| {
-                indexed(
-                    &located,
-                    |l| l.station.map(|s| s.0),
-                    |i| Some(self.station_ids[i as usize].as_str()),
-                    self.station_ids.len(),
-                )
-            }),
+            Box::new(|| nearest_ids(&located, |l| l.station, &self.station_ids)),
             Box::new(|| from_points_opt(&|l| l.station.map(|s| s.1))),
         ];
         row_group::write_row_group(writer, n, &columns, row_group::options_uncompressed())
     }
 
-    /// Fresh files' rows as a polars frame, built column by column from the
-    /// compact rows with polars' own column types, their incident ids
-    /// starting at `first_id`: the reference the dictionary writer
+    /// A group of fresh files' rows as a polars frame, built column by column
+    /// from the compact rows with polars' own column types: the reference the dictionary writer
     /// ([`IncidentTable::write_fresh_group`]) is tested against.
     #[cfg(test)]
-    fn fresh_frame(&self, range: std::ops::Range<usize>, first_id: u32) -> PolarsResult<DataFrame> {
+    fn fresh_frame(&self, group: Group) -> PolarsResult<DataFrame> {
+        let Group {
+            files: range,
+            first_id,
+            rows: n,
+        } = group;
         let files = &self.files[range.clone()];
         let keep = &self.keep[range.clone()];
         let bases = &self.member_base[range];
-        let n: usize = keep.iter().map(|k| k.iter().filter(|x| **x).count()).sum();
         let points = &self.points;
         // `$value` for every kept row `$r` of `$rows` (file `$fi`).
         macro_rules! column {
@@ -472,14 +477,14 @@ impl TableWriter for IncidentTable {
         // One group at a time, each built and encoded in parallel over its
         // columns: overlapping groups saved no time but held two.
         let (mut fresh, mut reused) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-        for (g, first) in self.groups() {
+        for g in self.groups() {
             let t = std::time::Instant::now();
-            if self.files[g.start].is_reused() {
-                let df = self.reused_group_frame(g, first).map_err(&err)?;
+            if self.files[g.files.start].is_reused() {
+                let df = self.reused_group_frame(g).map_err(&err)?;
                 writer.write_batch(&df).map_err(&err)?;
                 reused += t.elapsed();
             } else {
-                self.write_fresh_group(&mut writer, g, first).map_err(&err)?;
+                self.write_fresh_group(&mut writer, g).map_err(&err)?;
                 fresh += t.elapsed();
             }
         }
@@ -497,11 +502,11 @@ impl TableWriter for IncidentTable {
     #[cfg(test)]
     fn reference_frame(&self) -> PolarsResult<DataFrame> {
         let mut df = DataFrame::empty_with_schema(&schema());
-        for (g, first) in self.groups() {
-            let part = if self.files[g.start].is_reused() {
-                self.reused_group_frame(g, first)?
+        for g in self.groups() {
+            let part = if self.files[g.files.start].is_reused() {
+                self.reused_group_frame(g)?
             } else {
-                self.fresh_frame(g, first)?
+                self.fresh_frame(g)?
             };
             df.vstack_mut(&part)?;
         }
