@@ -11,7 +11,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`crs`] | British National Grid (EPSG:27700) ↔ WGS84 (EPSG:4326) via OSTN15; `.prj` recognition |
+//! | [`crs`] | British National Grid (EPSG:27700) ↔ WGS84 (EPSG:4326) via OSTN15 (`crs::ostn15`: the inverse with per-cell shifts, for boundary layers); `.prj` recognition |
 //! | [`index`] | R-tree of ward polygons with exact point-in-polygon; a grid of POIs for the nearest one, an R-tree of them for radius and k-nearest |
 //! | [`month`] | months as integers (`year * 12 + month - 1`) |
 //! | [`crime_types`] | the police.uk categories and the API's slugs for them |

@@ -124,9 +124,13 @@ pub fn fill_wgs84_layers(layers: &mut [(&mut [Area], &str)]) -> Result<(), Inges
             }
         }
     }
+    // Vertices in boundary order, so each thread's run of them meets few
+    // OSTN15 cells: one cache of cell shifts per run.
     let lonlat: Vec<Option<geo::Coord<f64>>> = distinct
         .par_iter()
-        .map(|c| crs::bng_to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y }))
+        .map_init(crs::ostn15::CellCache::new, |cells, c| {
+            cells.bng_to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y })
+        })
         .collect();
     for (areas, file) in layers.iter_mut() {
         areas.par_iter_mut().enumerate().try_for_each(|(i, a)| {

@@ -4,6 +4,12 @@
 //! Transforms use Ordnance Survey's OSTN15 grid through the `lonlat_bng`
 //! crate, which is sub-metre against the OS test points. Metric work
 //! (distances, grids, areas) happens in BNG metres; GeoJSON output is WGS84.
+//!
+//! [`ostn15::CellCache`] is the same BNG to WGS84 transform for many nearby
+//! points (a boundary layer's vertices), bit for bit, with OSTN15's corner
+//! shifts looked up once per 1 km cell.
+
+pub mod ostn15;
 
 use std::path::Path;
 
