@@ -53,7 +53,7 @@ impl CellCache {
     /// value [`super::bng_to_lonlat`] gives, bit for bit. `None` outside
     /// OSTN15's coverage.
     pub fn bng_to_lonlat(&mut self, easting_m: f64, northing_m: f64) -> Option<(f64, f64)> {
-        match self.to_etrs89(easting_m, northing_m) {
+        match self.etrs89_of(easting_m, northing_m) {
             Ok(Some((e, n))) => lonlat_bng::convert_etrs89_to_ll(e, n).ok(),
             Ok(None) => None,
             Err(OffGrid) => super::bng_to_lonlat(easting_m, northing_m),
@@ -62,7 +62,7 @@ impl CellCache {
 
     /// OSGB36 grid position to ETRS89 grid position (metres), iterating
     /// on the shifts as lonlat_bng's `osgb36_to_etrs89_iterative` does.
-    fn to_etrs89(&mut self, e: f64, n: f64) -> Result<Option<(f64, f64)>, OffGrid> {
+    fn etrs89_of(&mut self, e: f64, n: f64) -> Result<Option<(f64, f64)>, OffGrid> {
         let (e_shift, n_shift) = match self.shifts(e, n) {
             Shift::At(se, sn) => (se, sn),
             Shift::Uncovered => return Ok(None),
