@@ -108,9 +108,21 @@ pub fn lonlat_to_bng(lon: f64, lat: f64) -> Option<(f64, f64)> {
 }
 
 /// BNG easting/northing (metres) to WGS84 lon/lat (degrees) via OSTN15.
+///
+/// `None` outside OSTN15's coverage, and for non-finite or absurd
+/// (beyond 100,000 km) input, which lonlat_bng 0.9 would overflow on.
 #[inline]
 pub fn bng_to_lonlat(easting_m: f64, northing_m: f64) -> Option<(f64, f64)> {
+    if !(plausible_grid_m(easting_m) && plausible_grid_m(northing_m)) {
+        return None;
+    }
     lonlat_bng::convert_osgb36_to_ll(easting_m, northing_m).ok()
+}
+
+/// A grid coordinate lonlat_bng's integer cell arithmetic can hold.
+#[inline]
+fn plausible_grid_m(v: f64) -> bool {
+    v.is_finite() && v.abs() < 1e8
 }
 
 /// True when a lon/lat pair is a possible coordinate at all (finite, in range).
@@ -196,6 +208,14 @@ mod tests {
     #[test]
     fn outside_great_britain_is_none() {
         assert!(lonlat_to_bng(2.35, 48.85).is_none(), "Paris is outside OSTN15");
+        for (e, n) in [
+            (f64::NAN, 0.0),
+            (0.0, f64::INFINITY),
+            (1e12, 180_000.0),
+            (530_000.0, -1e300),
+        ] {
+            assert!(bng_to_lonlat(e, n).is_none(), "({e}, {n})");
+        }
     }
 
     #[test]
