@@ -5,6 +5,8 @@
 //! stations:
 //! - end-to-end ingest (read, validate, project, join, write Parquet);
 //! - building the ward index (R-tree and boundary raster);
+//! - the wards' vertices from BNG to WGS84, with lonlat_bng per point and
+//!   with per-cell OSTN15 shifts (`crs::ostn15::CellCache`);
 //! - the point-in-ward join alone, in points per second, over every
 //!   located incident (distinct map points are located once, as the ingest
 //!   does) and over every point without that shortcut;
@@ -87,6 +89,30 @@ fn main() {
         index.locate(e[0], n[0])
     });
     println!("ward index: R-tree + boundary raster, built   {:>8.1} ms", ms(best));
+
+    // The wards' vertices from BNG to WGS84 on one thread: lonlat_bng per
+    // point, and with OSTN15's corner shifts kept per 1 km cell
+    // (crs::ostn15::CellCache, as the ingest converts boundary layers).
+    let vertices: Vec<[f64; 2]> = {
+        use geo::CoordsIter;
+        polys.iter().flat_map(|p| p.coords_iter().map(|c| [c.x, c.y])).collect()
+    };
+    let (plain, _) = time(5, || {
+        vertices
+            .iter()
+            .filter_map(|v| hotspots::crs::bng_to_lonlat(v[0], v[1]))
+            .count()
+    });
+    let (cached, _) = time(5, || {
+        let mut cells = hotspots::crs::ostn15::CellCache::new();
+        vertices.iter().filter_map(|v| cells.bng_to_lonlat(v[0], v[1])).count()
+    });
+    println!(
+        "wards' {} vertices to WGS84, one thread: lonlat_bng {:.1} ms, per-cell shifts {:.1} ms",
+        vertices.len(),
+        ms(plain),
+        ms(cached)
+    );
     let index = AreaIndex::new(polys);
     let points = e.len();
     let (best, _) = time(5, || {
