@@ -139,7 +139,7 @@ mod tests {
     /// OSTN15_OSGM15_TestInput_ETRStoOSGB.csv / TestOutput_ETRStoOSGB.csv):
     /// (point, ETRS89 lat, ETRS89 lon, OSGB36 easting, OSGB36 northing).
     /// ETRS89 and WGS84 agree to well under a metre for this purpose.
-    const OS_TEST_POINTS: &[(&str, f64, f64, f64, f64)] = &[
+    pub(super) const OS_TEST_POINTS: &[(&str, f64, f64, f64, f64)] = &[
         ("TP01", 49.92226394, -6.29977752, 91492.146, 11318.804),
         ("TP02", 49.96006138, -5.2030461, 170370.718, 11572.405),
         ("TP03", 50.43885826, -4.108645636, 250359.811, 62016.569),

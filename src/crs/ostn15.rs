@@ -27,16 +27,6 @@ const GRID_ROWS: i32 = 1251;
 /// or `None` where a corner lies outside OSTN15's coverage (the sea).
 type Corners = Option<[(f64, f64); 4]>;
 
-/// A shift evaluation that could not use the cache.
-enum Shift {
-    /// (easting, northing) shift in metres.
-    At(f64, f64),
-    /// Outside OSTN15's coverage: the transform has no answer.
-    Uncovered,
-    /// A cell off the grid: let lonlat_bng decide.
-    OffGrid,
-}
-
 /// Corner shifts of the OSTN15 cells met so far. One per thread: cheap to
 /// make, and its hit rate is highest on points in boundary order.
 #[derive(Default)]
@@ -65,48 +55,43 @@ impl CellCache {
 
     /// OSGB36 grid position to ETRS89 grid position (metres), iterating
     /// on the shifts as lonlat_bng's `osgb36_to_etrs89_iterative` does.
+    /// `Ok(None)` outside OSTN15's coverage or without convergence, where
+    /// lonlat_bng reports an error.
     fn etrs89_of(&mut self, e: f64, n: f64) -> Result<Option<(f64, f64)>, OffGrid> {
-        let (e_shift, n_shift) = match self.shifts(e, n) {
-            Shift::At(se, sn) => (se, sn),
-            Shift::Uncovered => return Ok(None),
-            Shift::OffGrid => return Err(OffGrid),
+        let Some((mut last_e, mut last_n)) = self.shifts(e, n)? else {
+            return Ok(None);
         };
-        let (mut etrs_e, mut etrs_n) = (e - e_shift, n - n_shift);
-        let (mut last_e, mut last_n) = (e_shift, n_shift);
         for _ in 0..MAX_ITERATIONS {
-            let (se, sn) = match self.shifts(etrs_e, etrs_n) {
-                Shift::At(se, sn) => (se, sn),
-                Shift::Uncovered => return Ok(None),
-                Shift::OffGrid => return Err(OffGrid),
+            let Some((se, sn)) = self.shifts(e - last_e, n - last_n)? else {
+                return Ok(None);
             };
-            etrs_e = e - se;
-            etrs_n = n - sn;
             if (se - last_e).abs() <= EPSILON_M && (sn - last_n).abs() <= EPSILON_M {
-                return Ok(Some((etrs_e, etrs_n)));
+                return Ok(Some((e - se, n - sn)));
             }
             (last_e, last_n) = (se, sn);
         }
-        // Did not converge: lonlat_bng reports an error, which is `None` here.
         Ok(None)
     }
 
-    /// The bilinearly interpolated OSTN15 shift at an ETRS89 grid position,
-    /// as lonlat_bng's `ostn15_shifts` computes it.
-    fn shifts(&mut self, x: f64, y: f64) -> Shift {
-        if !(x.is_finite() && y.is_finite() && x >= 0.0 && y >= 0.0) {
-            return Shift::OffGrid;
+    /// The bilinearly interpolated OSTN15 (easting, northing) shift in
+    /// metres at an ETRS89 grid position, as lonlat_bng's `ostn15_shifts`
+    /// computes it; `None` where a corner is outside OSTN15's coverage.
+    fn shifts(&mut self, x: f64, y: f64) -> Result<Option<(f64, f64)>, OffGrid> {
+        // (Also false for NaN.)
+        if !(x >= 0.0 && y >= 0.0) {
+            return Err(OffGrid);
         }
         let e_index = (x / 1000.) as i32;
         let n_index = (y / 1000.) as i32;
         if e_index + 1 >= GRID_COLUMNS || n_index + 1 >= GRID_ROWS {
-            return Shift::OffGrid;
+            return Err(OffGrid);
         }
         let corners = *self
             .cells
             .entry((e_index, n_index))
             .or_insert_with(|| corners_of(e_index, n_index));
         let Some([s0, s1, s2, s3]) = corners else {
-            return Shift::Uncovered;
+            return Ok(None);
         };
         let dx = x - f64::from(e_index * 1000);
         let dy = y - f64::from(n_index * 1000);
@@ -118,11 +103,11 @@ impl CellCache {
         let f3 = t * u;
         let se = f0 * s0.0 + f1 * s1.0 + f2 * s2.0 + f3 * s3.0;
         let sn = f0 * s0.1 + f1 * s1.1 + f2 * s2.1 + f3 * s3.1;
-        Shift::At(se, sn)
+        Ok(Some((se, sn)))
     }
 }
 
-/// The iteration stepped off OSTN15's grid.
+/// The iteration stepped off OSTN15's grid: lonlat_bng decides.
 struct OffGrid;
 
 /// A cell's corner shifts from OSTN15's table (keyed as lonlat_bng keys it).
@@ -204,13 +189,9 @@ mod tests {
         // The OS test points (BNG) back to lon/lat and forward again with
         // lonlat_bng: within 1 cm, as `super::bng_to_lonlat` does.
         let mut cache = CellCache::new();
-        for &(e, n) in &[
-            (530_624.974, 178_388.464),
-            (639_821.835, 169_565.858),
-            (599_445.59, 225_722.826),
-        ] {
-            let (lon, lat) = cache.bng_to_lonlat(e, n).expect("in Great Britain");
-            let (e2, n2) = crate::crs::lonlat_to_bng(lon, lat).expect("in Great Britain");
+        for &(id, _, _, e, n) in crate::crs::tests::OS_TEST_POINTS {
+            let (lon, lat) = cache.bng_to_lonlat(e, n).expect(id);
+            let (e2, n2) = crate::crs::lonlat_to_bng(lon, lat).expect(id);
             assert!(
                 (e2 - e).abs() < 0.01 && (n2 - n).abs() < 0.01,
                 "({e2}, {n2}) vs ({e}, {n})"
