@@ -39,6 +39,7 @@ fn main() {
     let opts = IngestOptions {
         quiet: true,
         force: true,
+        ..Default::default()
     };
 
     let (best, median) = time(5, || ingest(&config, &root, &ds_dir, &opts).expect("ingest"));
@@ -50,6 +51,7 @@ fn main() {
     let incremental = IngestOptions {
         quiet: true,
         force: false,
+        ..Default::default()
     };
     let (best, median) = time(5, || ingest(&config, &root, &ds_dir, &incremental).expect("ingest"));
     println!(

@@ -22,6 +22,30 @@ pub enum ConfigError {
     Invalid { path: String, key: String, message: String },
 }
 
+/// Why `path` (relative to the data root) would leave it, if it would.
+fn leaves_root(path: &str) -> Option<&'static str> {
+    use std::path::Component;
+    let p = Path::new(path);
+    if p.is_absolute() || p.has_root() || path.starts_with('/') || path.starts_with('\\') {
+        return Some("is an absolute path");
+    }
+    let mut depth = 0i64;
+    for c in p.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => return Some("is an absolute path"),
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return Some("leaves the data root");
+                }
+            }
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+        }
+    }
+    None
+}
+
 /// The whole ingest configuration.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +239,42 @@ impl Config {
         })?;
         config.validate(origin)?;
         Ok(config)
+    }
+
+    /// Every path the config names (key, path), in config order.
+    pub fn paths(&self) -> Vec<(String, &str)> {
+        let mut out = vec![("boundaries.wards.path".to_string(), self.boundaries.wards.path.as_str())];
+        if let Some(b) = &self.boundaries.boroughs {
+            out.push(("boundaries.boroughs.path".to_string(), b.path.as_str()));
+        }
+        for (i, s) in self.incidents.iter().enumerate() {
+            for (j, p) in s.paths.iter().enumerate() {
+                out.push((format!("incidents[{i}].paths[{j}]"), p.as_str()));
+            }
+        }
+        for (i, p) in self.pois.iter().enumerate() {
+            out.push((format!("pois[{i}].path"), p.path.as_str()));
+        }
+        out
+    }
+
+    /// Checks that every path stays inside the data root: relative, and
+    /// never climbing above the root with `..` (judged on the text, so a
+    /// glob is checked too). A config from elsewhere cannot make the ingest
+    /// read `/etc/passwd`. `origin` names the config in errors.
+    pub fn check_paths_within_root(&self, origin: &str) -> Result<(), ConfigError> {
+        for (key, path) in self.paths() {
+            if let Some(why) = leaves_root(path) {
+                return Err(ConfigError::Invalid {
+                    path: origin.to_string(),
+                    key,
+                    message: format!(
+                        "{path:?} {why}: paths in the config are relative to --data-root and stay inside it (pass --allow-outside-data-root to read files elsewhere)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {

@@ -69,6 +69,19 @@ pub fn report(ds: &Dataset, top: usize) -> Result<String, DatasetError> {
             src.kind.as_str()
         );
     }
+    let empty: Vec<_> = m
+        .sources
+        .iter()
+        .flat_map(|src| src.files.iter().map(move |f| (src, f)))
+        .filter(|(_, f)| f.rows_read == 0)
+        .collect();
+    if !empty.is_empty() {
+        let _ = writeln!(s, "\nfiles that yielded no rows ({})", empty.len());
+        for (src, f) in empty {
+            let why = f.warning.as_deref().unwrap_or("no rows");
+            let _ = writeln!(s, "  {:<20} {}: {why}", src.name, f.path);
+        }
+    }
     let by_kind = counts(&ds.incidents, "kind")?;
     let _ = writeln!(s, "\nincidents by kind");
     for (k, v) in &by_kind {

@@ -41,6 +41,9 @@ enum Command {
         /// Parse every file again, even ones unchanged since the last ingest.
         #[arg(long)]
         force: bool,
+        /// Let the config name files outside --data-root (absolute paths or `..`).
+        #[arg(long)]
+        allow_outside_data_root: bool,
     },
     /// What a dataset holds: counts by month, crime type, ward; rejects by reason.
     Info {
@@ -482,12 +485,17 @@ fn main() -> anyhow::Result<()> {
             data_root,
             out,
             force,
+            allow_outside_data_root,
         } => {
             small_pages();
             let cfg = hotspots::config::Config::load(&config)?;
+            if !allow_outside_data_root {
+                cfg.check_paths_within_root(&config.display().to_string())?;
+            }
             let opts = hotspots::ingest::IngestOptions {
                 quiet: cli.quiet,
                 force,
+                allow_outside_data_root,
             };
             let m = hotspots::ingest::ingest(&cfg, &data_root, &out, &opts)
                 .with_context(|| format!("ingesting {}", config.display()))?;

@@ -11,6 +11,7 @@ fn quiet() -> IngestOptions {
     IngestOptions {
         quiet: true,
         force: false,
+        ..Default::default()
     }
 }
 
@@ -134,6 +135,7 @@ fn reingest_with_one_more_month_parses_only_the_new_file() {
         &IngestOptions {
             quiet: true,
             force: true,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -231,6 +233,7 @@ fn geojson_wards_ingest_like_the_shapefile() {
         &IngestOptions {
             quiet: true,
             force: true,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -283,6 +286,7 @@ fn reused_file_rows_can_become_cross_file_duplicates() {
         &IngestOptions {
             quiet: true,
             force: true,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -498,6 +498,7 @@ fn the_api_route_keeps_a_crime_returned_for_two_wards_once() {
         &hotspots::ingest::IngestOptions {
             quiet: true,
             force: false,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -608,6 +609,7 @@ fn the_archive_route_fetches_everything_ingest_needs_and_a_rerun_fetches_nothing
         &hotspots::ingest::IngestOptions {
             quiet: true,
             force: false,
+            ..Default::default()
         },
     )
     .unwrap();

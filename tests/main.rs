@@ -13,6 +13,7 @@ mod browser;
 mod demo_and_dataset;
 mod fetch;
 mod gistar_reference;
+mod ingest_safety;
 mod notebooks;
 mod precision;
 mod real_data;

@@ -71,6 +71,7 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
         &hotspots::ingest::IngestOptions {
             quiet: true,
             force: true,
+            ..Default::default()
         },
     )
     .unwrap();

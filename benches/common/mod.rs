@@ -42,6 +42,7 @@ pub fn burglary_dataset(root: &std::path::Path) -> (tempfile::TempDir, hotspots:
         &hotspots::ingest::IngestOptions {
             quiet: true,
             force: true,
+            ..Default::default()
         },
     )
     .expect("ingest");

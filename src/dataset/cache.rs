@@ -18,13 +18,14 @@ use std::sync::OnceLock;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::manifest::LineCount;
 use super::{read_parquet, DatasetError};
 use crate::config::IncidentSource;
 use crate::ingest::reject::{Reject, RejectReason};
 use crate::ingest::rows::IdCol;
 
 /// Bumped when parsing or the index changes, so old caches are not trusted.
-const PARSER_VERSION: u32 = 3;
+const PARSER_VERSION: u32 = 4;
 
 /// Where one file's rows went in the dataset, and how it was parsed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,10 @@ pub struct Entry {
     /// Member names ("" for a plain file).
     pub members: Vec<String>,
     pub rows_read: u64,
+    #[serde(default)]
+    pub lines: Option<LineCount>,
+    #[serde(default)]
+    pub warning: Option<String>,
     /// Rows rejected as duplicates of another file's rows.
     pub cross_file_duplicates: u64,
     /// The file-table id of its first member.
@@ -54,6 +59,8 @@ pub struct Reused {
     /// Its rejects, `file` relative to its first member.
     pub rejects: Vec<Reject>,
     pub rows_read: u64,
+    pub lines: Option<LineCount>,
+    pub warning: Option<String>,
 }
 
 /// The index of a previous dataset (reading), or of the one being written.
@@ -164,6 +171,8 @@ impl Cache {
                 crime_id,
                 rejects,
                 rows_read: entry.rows_read,
+                lines: entry.lines,
+                warning: entry.warning.clone(),
             },
         ))
     }

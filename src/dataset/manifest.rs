@@ -103,6 +103,19 @@ pub struct SourceRecord {
     pub files: Vec<FileRecord>,
 }
 
+/// The physical lines of a CSV file, counted apart from its parser:
+/// `read = header + blank + rows + continuation`, where rows are the data
+/// records (read = accepted + rejected) and `continuation` the extra lines
+/// of records with a line break inside a quoted field. `read` is what
+/// `wc -l` says, plus one when the last line has no line ending.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct LineCount {
+    pub read: u64,
+    pub header: u64,
+    pub blank: u64,
+    pub continuation: u64,
+}
+
 /// One source file as stored on disk (an archive counts once, over all its members).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FileRecord {
@@ -118,6 +131,12 @@ pub struct FileRecord {
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// True when the rows came from the previous dataset (file unchanged).
     pub reused: bool,
+    /// Its lines (CSV files; none for the API's JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<LineCount>,
+    /// Said of a file that yielded no rows: empty, or a header alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl Manifest {

@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod columns;
+pub mod lock;
 pub mod manifest;
 pub mod row_group;
 pub mod write;
@@ -36,6 +37,8 @@ pub enum DatasetError {
     Polars { path: String, source: PolarsError },
     #[error("{path}: not a hotspots dataset (no manifest.json); create one with `hotspots ingest`")]
     NotADataset { path: String },
+    #[error("{path} {what}: it is not a hotspots dataset, so it will not be replaced (its contents would be deleted); give --out a new path or an empty directory, or move it away first")]
+    WouldReplace { path: String, what: String },
     #[error("{path}: bad manifest: {message}")]
     Manifest { path: String, message: String },
     #[error("{path}: column `{column}`: {message}")]
@@ -104,7 +107,8 @@ pub struct Dataset {
     pub columns: columns::IncidentColumns,
 }
 
-pub(crate) fn read_parquet(path: &Path) -> Result<DataFrame, DatasetError> {
+/// Reads a whole Parquet table of a dataset.
+pub fn read_parquet(path: &Path) -> Result<DataFrame, DatasetError> {
     read_parquet_columns(path, None)
 }
 

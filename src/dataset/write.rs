@@ -45,50 +45,132 @@ pub fn write_parquet_with(
     Ok(())
 }
 
-fn temp_dir_for(out: &Path) -> PathBuf {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "dataset".into());
+/// The directory that holds the dataset at `out`, and the dataset's name
+/// (`out`'s last component; `out/` and `out` are the same dataset). An
+/// `out` with no name of its own (`/`, `..`) is refused.
+pub fn parent_and_name(out: &Path) -> Result<(PathBuf, String), DatasetError> {
+    let abs = std::path::absolute(out).map_err(io_err(out))?;
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) if !out.ends_with("..") => {
+            Ok((parent.to_path_buf(), name.to_string_lossy().into_owned()))
+        }
+        _ => Err(DatasetError::NotADataset {
+            path: out.display().to_string(),
+        }),
+    }
+}
+
+fn temp_dir_for(out: &Path) -> Result<PathBuf, DatasetError> {
+    let (parent, name) = parent_and_name(out)?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    out.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
+    Ok(parent.join(format!(".{name}.tmp-{}-{nanos}", std::process::id())))
 }
 
-/// Removes temporary directories left by an ingest that was killed.
-fn remove_stale_temps(out: &Path) {
-    let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else {
-        return;
+/// Whether a directory may be replaced by a new dataset: it does not
+/// exist, is empty, or holds a `manifest.json` written by hotspots (any
+/// schema version). Anything else is refused with
+/// [`DatasetError::WouldReplace`], so `--out` pointed at a user's own
+/// folder never deletes it.
+pub fn check_replaceable(out: &Path) -> Result<(), DatasetError> {
+    let refuse = |what: &str| DatasetError::WouldReplace {
+        path: out.display().to_string(),
+        what: what.to_string(),
     };
-    let prefix = format!(".{}.tmp-", name.to_string_lossy());
-    let parent = if parent.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        parent
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(io_err(out)(source)),
     };
-    if let Ok(entries) = std::fs::read_dir(parent) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
+    if meta.file_type().is_symlink() {
+        return Err(refuse("is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(refuse("is a file, not a directory"));
+    }
+    let mut entries = std::fs::read_dir(out).map_err(io_err(out))?;
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let manifest = out.join("manifest.json");
+    let text = match std::fs::read(&manifest) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(refuse("is a directory with files in it but no manifest.json"))
         }
+        Err(source) => return Err(io_err(&manifest)(source)),
+    };
+    let ours = serde_json::from_slice::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .is_some_and(|o| {
+            ["schema_version", "hotspots_version", "crs_metric"]
+                .iter()
+                .all(|k| o.contains_key(*k))
+        });
+    if ours {
+        Ok(())
+    } else {
+        Err(refuse("has a manifest.json that hotspots did not write"))
     }
 }
 
-/// Writes `tables` (and the parse cache) to `out`, replacing any dataset
-/// there. The manifest's `build_seconds` becomes the time since `started`
-/// (the ingest's start) when every table is written, so it counts writing
-/// too; the manifest as written is returned.
+/// The process id in a temporary directory's name
+/// (`.NAME.tmp-PID-NANOS`), if it is one of `name`'s.
+fn temp_owner(file_name: &str, name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix(&format!(".{name}.tmp-"))?;
+    rest.split('-').next()?.parse().ok()
+}
+
+/// Whether process `pid` is running (Linux: `/proc/PID` exists; elsewhere
+/// assumed to be, so nothing is removed that might be in use).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes the temporary directories of ingests into `out` that were
+/// killed: those whose owning process is gone. Called with the dataset's
+/// [`super::lock::DatasetLock`] held, so no live ingest is writing one.
+fn remove_orphan_temps(out: &Path) -> Result<(), DatasetError> {
+    let (parent, name) = parent_and_name(out)?;
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for e in entries.flatten() {
+            let file_name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = temp_owner(&file_name, &name) {
+                if !process_alive(pid) {
+                    tracing::debug!(dir = %e.path().display(), pid, "removing a killed ingest's temporary directory");
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `tables` (and the parse cache) to `out`, replacing the dataset
+/// there (never a directory that is not one: [`check_replaceable`]). The
+/// caller holds `out`'s [`super::lock::DatasetLock`]. The manifest's
+/// `build_seconds` becomes the time since `started` (the ingest's start)
+/// when every table is written, so it counts writing too; the manifest as
+/// written is returned.
 pub fn write_atomic(
     out: &Path,
     tables: &Tables,
     cache: &Cache,
     started: std::time::Instant,
 ) -> Result<Manifest, DatasetError> {
-    remove_stale_temps(out);
-    let tmp = temp_dir_for(out);
+    check_replaceable(out)?;
+    remove_orphan_temps(out)?;
+    let tmp = temp_dir_for(out)?;
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
     let result = write_into(&tmp, tables, cache, started).and_then(|m| swap_into_place(&tmp, out).map(|()| m));
     if result.is_err() {
@@ -156,6 +238,9 @@ fn write_into(
 }
 
 fn swap_into_place(tmp: &Path, out: &Path) -> Result<(), DatasetError> {
+    // Checked again: the directory may have changed while the tables were
+    // written (the lock keeps other ingests out, not other programs).
+    check_replaceable(out)?;
     if !out.exists() {
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io_err(parent))?;

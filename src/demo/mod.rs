@@ -88,7 +88,16 @@ pub fn run(dir: &Path, seed: u64, quiet: bool) -> Result<Demo, DemoError> {
     })?;
     let config = Config::from_toml(DEMO_CONFIG, &config_path.display().to_string()).map_err(IngestError::from)?;
     let dataset = dir.join("dataset");
-    let manifest = crate::ingest::ingest(&config, &data_root, &dataset, &IngestOptions { quiet, force: true })?;
+    let manifest = crate::ingest::ingest(
+        &config,
+        &data_root,
+        &dataset,
+        &IngestOptions {
+            quiet,
+            force: true,
+            ..Default::default()
+        },
+    )?;
     Ok(Demo {
         data_root,
         config: config_path,

@@ -49,7 +49,7 @@ pub fn read_layer(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, Inges
 pub fn read_layer_bng(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, IngestError> {
     let path = root.join(&layer.path);
     let lower = layer.path.to_ascii_lowercase();
-    let (raw, crs) = if lower.ends_with(".shp") {
+    let (raw, crs, crs_from) = if lower.ends_with(".shp") {
         read_shapefile(&path, layer)?
     } else if lower.ends_with(".geojson") || lower.ends_with(".json") {
         read_geojson(&path, layer)?
@@ -72,7 +72,7 @@ pub fn read_layer_bng(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, I
                         .try_map_coords(|c| crs::lonlat_to_bng(c.x, c.y).map(|(x, y)| geo::Coord { x, y }).ok_or(c));
                     match bng {
                         Ok(b) => (b, geom),
-                        Err(c) => return Err(outside_ostn15(&file, i, &code, c)),
+                        Err(c) => return Err(not_lonlat(&file, i, &code, c, &crs_from)),
                     }
                 }
             };
@@ -86,6 +86,36 @@ pub fn read_layer_bng(layer: &BoundaryLayer, root: &Path) -> Result<Vec<Area>, I
             })
         })
         .collect()
+}
+
+/// A vertex of a layer said to be WGS84 that OSTN15 cannot project:
+/// usually a layer in metres whose `.prj` (or GeoJSON) claims WGS84.
+fn not_lonlat(file: &str, i: usize, code: &str, c: geo::Coord<f64>, crs_from: &str) -> IngestError {
+    let lonlat = (-180.0..=180.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y);
+    let looks_bng = (0.0..=800_000.0).contains(&c.x) && (0.0..=1_400_000.0).contains(&c.y) && !lonlat;
+    let message = if lonlat {
+        format!(
+            "vertex ({}, {}) of feature {code} is outside the area OSTN15 covers (Great Britain); the layer's CRS, WGS84 (EPSG:4326), was taken from {crs_from}",
+            c.x, c.y
+        )
+    } else {
+        format!(
+            "vertex ({}, {}) of feature {code} is not a WGS84 longitude/latitude, yet {crs_from} says the layer is WGS84 (EPSG:4326){}",
+            c.x,
+            c.y,
+            if looks_bng {
+                "; the coordinates look like British National Grid metres (EPSG:27700): correct the .prj or set the layer's CRS"
+            } else {
+                ""
+            }
+        )
+    };
+    IngestError::Format {
+        file: file.to_string(),
+        line: i as u64 + 1,
+        field: "geometry".into(),
+        message,
+    }
 }
 
 fn outside_ostn15(file: &str, i: usize, code: &str, c: geo::Coord<f64>) -> IngestError {
@@ -148,20 +178,58 @@ pub fn fill_wgs84_layers(layers: &mut [(&mut [Area], &str)]) -> Result<(), Inges
 
 type RawArea = (String, String, Option<String>, Option<String>, MultiPolygon<f64>);
 
-fn read_shapefile(path: &Path, layer: &BoundaryLayer) -> Result<(Vec<RawArea>, Crs), IngestError> {
-    let file = path.display().to_string();
-    let crs = match crs::crs_of_shapefile(path) {
-        Ok(c) => c,
-        Err(crs::CrsError::MissingPrj { .. }) if layer.crs.is_some() => {
-            Crs::parse(layer.crs.as_deref().unwrap_or_default()).unwrap_or(Crs::Bng)
+/// The features of a layer, its CRS, and where the CRS was read from.
+type RawLayer = (Vec<RawArea>, Crs, String);
+
+/// A sentence for what the `shapefile` crate reports about `shp`.
+fn shapefile_message(e: &shapefile::Error, shp: &Path) -> String {
+    let beside = |ext: &str| shp.with_extension(ext).display().to_string();
+    match e {
+        shapefile::Error::MissingDbf => format!(
+            "the attribute file {} is missing: a shapefile needs its .shp, .shx and .dbf side by side",
+            beside("dbf")
+        ),
+        shapefile::Error::MissingIndexFile => format!(
+            "the index file {} is missing: a shapefile needs its .shp, .shx and .dbf side by side",
+            beside("shx")
+        ),
+        shapefile::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file ends before its records do: it is truncated or damaged (copy it again)".into()
         }
+        shapefile::Error::InvalidFileCode(code) => {
+            format!("this is not an ESRI shapefile (its file code is {code}, a shapefile's is 9994)")
+        }
+        shapefile::Error::InvalidShapeType(t) => {
+            format!("unknown shape type {t}: the file is damaged or not a shapefile")
+        }
+        shapefile::Error::DbaseError(d) => format!("the attribute file {} cannot be read: {d}", beside("dbf")),
+        other => format!("cannot read the shapefile: {other}"),
+    }
+}
+
+fn read_shapefile(path: &Path, layer: &BoundaryLayer) -> Result<RawLayer, IngestError> {
+    let file = path.display().to_string();
+    if !path.is_file() {
+        return Err(IngestError::Format {
+            file,
+            line: 0,
+            field: "path".into(),
+            message: "the shapefile's .shp file does not exist (check the layer's path and --data-root)".into(),
+        });
+    }
+    let (crs, crs_from) = match crs::crs_of_shapefile(path) {
+        Ok(c) => (c, format!("its .prj file {}", path.with_extension("prj").display())),
+        Err(crs::CrsError::MissingPrj { .. }) if layer.crs.is_some() => (
+            Crs::parse(layer.crs.as_deref().unwrap_or_default()).unwrap_or(Crs::Bng),
+            "the layer's `crs` in the config".to_string(),
+        ),
         Err(e) => return Err(e.into()),
     };
     let mut reader = shapefile::Reader::from_path(path).map_err(|e| IngestError::Format {
         file: file.clone(),
         line: 0,
         field: "file".into(),
-        message: e.to_string(),
+        message: shapefile_message(&e, path),
     })?;
     let mut out = Vec::new();
     for (i, item) in reader.iter_shapes_and_records().enumerate() {
@@ -170,7 +238,7 @@ fn read_shapefile(path: &Path, layer: &BoundaryLayer) -> Result<(Vec<RawArea>, C
             file: file.clone(),
             line,
             field: "record".into(),
-            message: e.to_string(),
+            message: shapefile_message(&e, path),
         })?;
         let text = |field: &str, required: bool| -> Result<Option<String>, IngestError> {
             match record.get(field) {
@@ -219,10 +287,10 @@ fn read_shapefile(path: &Path, layer: &BoundaryLayer) -> Result<(Vec<RawArea>, C
         };
         out.push((code, name, parent_code, parent_name, geom));
     }
-    Ok((out, crs))
+    Ok((out, crs, crs_from))
 }
 
-fn read_geojson(path: &Path, layer: &BoundaryLayer) -> Result<(Vec<RawArea>, Crs), IngestError> {
+fn read_geojson(path: &Path, layer: &BoundaryLayer) -> Result<RawLayer, IngestError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
         file: file.clone(),
@@ -239,6 +307,10 @@ fn read_geojson(path: &Path, layer: &BoundaryLayer) -> Result<(Vec<RawArea>, Crs
         .pointer("/crs/properties/name")
         .and_then(|v| v.as_str())
         .map(|s| s.rsplit([':', '/']).next().unwrap_or(s).to_string());
+    let crs_from = match &crs_name {
+        None => "the GeoJSON (no `crs` member: WGS84 by RFC 7946)".to_string(),
+        Some(n) => format!("the GeoJSON's `crs` member ({n})"),
+    };
     let crs = match crs_name.as_deref() {
         None | Some("4326") | Some("CRS84") => Crs::Wgs84,
         Some("27700") => Crs::Bng,
@@ -294,5 +366,5 @@ fn read_geojson(path: &Path, layer: &BoundaryLayer) -> Result<(Vec<RawArea>, Crs
             })?;
         out.push((code, name, parent_code, parent_name, geom));
     }
-    Ok((out, crs))
+    Ok((out, crs, crs_from))
 }

@@ -9,6 +9,7 @@ use super::rows::IncidentRows;
 use super::IngestError;
 use crate::config::{CsvColumns, IncidentKind};
 use crate::crs::Crs;
+use crate::dataset::manifest::LineCount;
 
 /// Which column holds what. Optional columns may be absent from the file.
 #[derive(Debug, Clone)]
@@ -95,7 +96,10 @@ fn resolve(header: &ByteRecord, map: &ColumnMap, file: &str) -> Result<Resolved,
             file: file.to_string(),
             line: 1,
             field: name.to_string(),
-            message: format!("column missing from the header (found: {})", names.join(", ")),
+            message: format!(
+                "column missing from the header (found: {})",
+                super::reject::excerpt(&names.join(", "), 200)
+            ),
         })
     };
     let optional = |name: &Option<String>| name.as_deref().and_then(find);
@@ -122,6 +126,29 @@ pub struct Parsed {
     pub rejects: Vec<Reject>,
     /// Data rows read (header excluded): always accepted + rejected.
     pub rows_read: u64,
+    /// The file's physical lines, counted apart from the parser: header,
+    /// blank, and the extra lines of records with a quoted line break, so
+    /// `lines.read` always equals `lines.header + lines.blank + rows_read +
+    /// lines.continuation` (and `wc -l`, plus one for a last line without
+    /// a line ending).
+    pub lines: LineCount,
+    /// Said of a file that yielded no rows (empty, or a header alone).
+    pub warning: Option<String>,
+}
+
+impl Parsed {
+    /// Sets the warning for a file that yielded no rows.
+    fn warn_if_empty(&mut self, bytes: usize) {
+        if self.rows_read == 0 {
+            self.warning = Some(if bytes == 0 {
+                "empty file (0 bytes): no header and no rows".to_string()
+            } else if self.lines.header == 0 {
+                "no header and no rows (only blank lines)".to_string()
+            } else {
+                "a header and no rows".to_string()
+            });
+        }
+    }
 }
 
 /// Validates one record's fields and appends it to the rows or the rejects.
@@ -131,6 +158,10 @@ struct RowBuilder<'m> {
     width: usize,
     file_id: u32,
     default_category: &'m str,
+    /// Rows whose field count is not the header's.
+    wrong_width: u64,
+    /// The most common wrong field count, for the file-level error.
+    widths: std::collections::BTreeMap<usize, u64>,
     out: Parsed,
 }
 
@@ -153,6 +184,8 @@ impl RowBuilder<'_> {
             })
         };
         if fields.len() != self.width {
+            self.wrong_width += 1;
+            *self.widths.entry(fields.len()).or_default() += 1;
             let detail = format!("{} fields, the header has {}", fields.len(), self.width);
             reject(RejectReason::MalformedRow, detail);
             return;
@@ -237,11 +270,14 @@ impl RowBuilder<'_> {
 /// goes through the `csv` crate's full RFC 4180 reader. Both give the same
 /// rows, lines and rejects.
 pub fn parse(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
+    let len = bytes.len();
     let bytes = super::sources::strip_bom(bytes);
-    match std::str::from_utf8(bytes) {
+    let mut parsed = match std::str::from_utf8(bytes) {
         Ok(text) if memchr::memchr(b'"', bytes).is_none() => parse_unquoted(text, file_id, file, map),
         _ => parse_quoted(bytes, file_id, file, map),
-    }
+    }?;
+    parsed.warn_if_empty(len);
+    Ok(parsed)
 }
 
 fn header_error(file: &str, message: String) -> IngestError {
@@ -258,19 +294,23 @@ fn header_error(file: &str, message: String) -> IngestError {
 fn parse_unquoted(text: &str, file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
     let bytes = text.as_bytes();
     let mut builder: Option<RowBuilder> = None;
+    let mut header_text = "";
+    let mut lines = LineCount::default();
     let mut fields: Vec<&str> = Vec::with_capacity(32);
     let mut line = 0u32;
     let mut start = 0usize;
     let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
     for end in ends {
-        if start > bytes.len() {
+        if start >= bytes.len() {
             break;
         }
         line += 1;
+        lines.read += 1;
         let raw = text[start..end].trim_end_matches('\r');
         let row_start = start;
         start = end + 1;
         if raw.is_empty() {
+            lines.blank += 1;
             continue;
         }
         fields.clear();
@@ -285,6 +325,8 @@ fn parse_unquoted(text: &str, file_id: u32, file: &str, map: &ColumnMap) -> Resu
         match &mut builder {
             Some(b) => b.push(&fields, line, row_start, raw),
             None => {
+                lines.header = 1;
+                header_text = raw;
                 let header = csv::ByteRecord::from(fields.clone());
                 let cols = resolve(&header, map, file)?;
                 let mut b = new_builder(map, cols, fields.len(), file_id);
@@ -295,7 +337,12 @@ fn parse_unquoted(text: &str, file_id: u32, file: &str, map: &ColumnMap) -> Resu
             }
         }
     }
-    Ok(builder.map(|b| b.out).unwrap_or_default())
+    let mut parsed = match builder {
+        Some(b) => b.finish(file, header_text)?,
+        None => Parsed::default(),
+    };
+    parsed.lines = lines;
+    Ok(parsed)
 }
 
 fn new_builder(map: &ColumnMap, cols: Resolved, width: usize, file_id: u32) -> RowBuilder<'_> {
@@ -307,67 +354,221 @@ fn new_builder(map: &ColumnMap, cols: Resolved, width: usize, file_id: u32) -> R
         width,
         file_id,
         default_category: map.default_category.as_deref().unwrap_or(""),
+        wrong_width: 0,
+        widths: Default::default(),
         out,
     }
 }
 
-/// The general path: the `csv` crate's reader (quoted fields, embedded
-/// commas and newlines), with invalid rows kept as rejects.
-fn parse_quoted(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut record = ByteRecord::new();
-    let got_header = reader
-        .read_byte_record(&mut record)
-        .map_err(|e| header_error(file, e.to_string()))?;
-    if !got_header {
-        return Ok(Parsed::default());
-    }
-    let cols = resolve(&record, map, file)?;
-    let mut b = new_builder(map, cols, record.len(), file_id);
-    let mut lines = LineCounter::default();
-    loop {
-        let (start, line) = lines.record_start(bytes, reader.position().byte() as usize);
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                // A CSV-level error (e.g. invalid quoting): keep the rest of the line.
-                b.out.rows_read += 1;
-                let end = reader.position().byte() as usize;
-                b.out.rejects.push(Reject {
-                    file: file_id,
-                    line,
-                    reason: RejectReason::MalformedRow,
-                    detail: e.to_string(),
-                    raw: raw_text(bytes, start, end),
-                });
-                continue;
-            }
+impl RowBuilder<'_> {
+    /// The file's rows, or a file-level error when most rows do not have
+    /// the header's field count: then the header, not the rows, is wrong
+    /// (a column name deleted or added), and thousands of rejects would
+    /// hide that.
+    fn finish(self, file: &str, header: &str) -> Result<Parsed, IngestError> {
+        let read = self.out.rows_read;
+        if read > 0 && self.wrong_width * 2 > read {
+            let (common, _) = self.widths.iter().max_by_key(|(_, n)| **n).unwrap_or((&0, &0));
+            return Err(header_error(
+                file,
+                format!(
+                    "the header has {} columns but {} of {} rows do not (most have {}): the header does not match the rows (header: {})",
+                    self.width,
+                    self.wrong_width,
+                    read,
+                    common,
+                    super::reject::excerpt(header, 200)
+                ),
+            ));
         }
-        let end = (reader.position().byte() as usize).min(bytes.len());
-        let raw_bytes = &bytes[start.min(end)..end];
-        let raw_lossy = String::from_utf8_lossy(raw_bytes);
-        let raw = raw_lossy.trim_end_matches(['\r', '\n']);
-        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
+        Ok(self.out)
+    }
+}
+
+/// The most physical lines one record may span (a quoted field with line
+/// breaks in it), and its most bytes: a quote that is never closed must
+/// not swallow the rest of the file.
+const MAX_RECORD_LINES: usize = 32;
+const MAX_RECORD_BYTES: usize = 64 << 10;
+
+/// Splits one record's bytes into fields, RFC 4180 style: a field that
+/// starts with `"` is quoted (`""` inside is one `"`, and commas and line
+/// breaks are text) up to its closing quote; anything after the closing
+/// quote up to the next comma is kept as text, and a `"` that does not
+/// start a field is text, as the `csv` crate reads them. When a quoted
+/// field is still open at the end, `Err` holds its field number (from 1).
+fn split_record(rec: &str) -> Result<Vec<std::borrow::Cow<'_, str>>, usize> {
+    use std::borrow::Cow;
+    let b = rec.as_bytes();
+    let mut fields = Vec::with_capacity(16);
+    let mut i = 0;
+    loop {
+        if b.get(i) == Some(&b'"') {
+            let mut text = String::new();
+            let mut j = i + 1;
+            loop {
+                let Some(q) = memchr::memchr(b'"', &b[j..]).map(|q| j + q) else {
+                    return Err(fields.len() + 1);
+                };
+                text.push_str(&rec[j..q]);
+                if b.get(q + 1) == Some(&b'"') {
+                    text.push('"');
+                    j = q + 2;
+                } else {
+                    j = q + 1;
+                    break;
+                }
+            }
+            let end = memchr::memchr(b',', &b[j..]).map_or(b.len(), |c| j + c);
+            text.push_str(&rec[j..end]);
+            fields.push(Cow::Owned(text));
+            if end == b.len() {
+                return Ok(fields);
+            }
+            i = end + 1;
+        } else {
+            let end = memchr::memchr(b',', &b[i..]).map_or(b.len(), |c| i + c);
+            fields.push(Cow::Borrowed(&rec[i..end]));
+            if end == b.len() {
+                return Ok(fields);
+            }
+            i = end + 1;
+        }
+    }
+}
+
+/// The general path, for files with double quotes or bytes that are not
+/// UTF-8: line by line, so that damage stays on the line it is on.
+///
+/// A record is one line, unless a quoted field holds a line break: then it
+/// runs on to the line where the quote closes, provided that is within
+/// [`MAX_RECORD_LINES`] lines and [`MAX_RECORD_BYTES`], that no line on
+/// the way is a complete row by itself, and that the record has the
+/// header's field count. Otherwise the quote is a stray: that one line is
+/// rejected as `malformed_row` and reading goes on with the next line. A
+/// line that is not UTF-8 is rejected alone too.
+fn parse_quoted(bytes: &[u8], file_id: u32, file: &str, map: &ColumnMap) -> Result<Parsed, IngestError> {
+    // Every physical line: (start, end without the line ending).
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len())) {
+        if start >= bytes.len() {
+            break;
+        }
+        let mut end = nl;
+        if end > start && bytes[end - 1] == b'\r' {
+            end -= 1;
+        }
+        lines.push((start, end));
+        start = nl + 1;
+    }
+    let mut count = LineCount {
+        read: lines.len() as u64,
+        ..LineCount::default()
+    };
+    let text_of = |(s, e): (usize, usize)| std::str::from_utf8(&bytes[s..e]);
+    // The header: the first line that is not blank.
+    let Some(h) = lines.iter().position(|&(s, e)| s < e) else {
+        count.blank = count.read;
+        return Ok(Parsed {
+            lines: count,
+            ..Parsed::default()
+        });
+    };
+    count.blank += h as u64;
+    count.header = 1;
+    let header_text = text_of(lines[h])
+        .map_err(|_| header_error(file, "the header is not UTF-8 text: is this a CSV file?".into()))?;
+    let header_fields = split_record(header_text).map_err(|_| {
+        header_error(
+            file,
+            format!(
+                "a double quote in the header is never closed: {}",
+                super::reject::excerpt(header_text, 200)
+            ),
+        )
+    })?;
+    let header = ByteRecord::from(header_fields.iter().map(|f| f.as_ref()).collect::<Vec<&str>>());
+    let cols = resolve(&header, map, file)?;
+    let width = header.len();
+    let mut b = new_builder(map, cols, width, file_id);
+    // A line that is a complete row by itself: closes every quote and has
+    // the header's field count.
+    let whole_row = |l: (usize, usize)| {
+        text_of(l)
+            .ok()
+            .and_then(|t| split_record(t).ok())
+            .is_some_and(|f| f.len() == width)
+    };
+    let mut i = h + 1;
+    while i < lines.len() {
+        let (s, e) = lines[i];
+        let line = (i + 1) as u32;
+        i += 1;
+        if s == e {
+            count.blank += 1;
+            continue;
+        }
+        let reject = |b: &mut RowBuilder, detail: String| {
             b.out.rows_read += 1;
             b.out.rejects.push(Reject {
                 file: file_id,
                 line,
                 reason: RejectReason::MalformedRow,
-                detail: "not valid UTF-8".into(),
-                raw: raw.to_string(),
+                detail,
+                raw: String::from_utf8_lossy(&bytes[s..e]).into_owned(),
             });
+        };
+        let Ok(text) = text_of((s, e)) else {
+            reject(&mut b, "not valid UTF-8".into());
             continue;
         };
-        let fields: Vec<&str> = (0..record.len())
-            .map(|i| &text[record.range(i).unwrap_or(0..0)])
-            .collect();
-        b.push(&fields, line, start, raw);
+        let open_field = match split_record(text) {
+            Ok(fields) => {
+                let fields: Vec<&str> = fields.iter().map(|f| f.as_ref()).collect();
+                b.push(&fields, line, s, text);
+                continue;
+            }
+            Err(k) => k,
+        };
+        // A quoted field is open at the end of the line: a line break in a
+        // quoted field, or a stray quote.
+        let mut taken = None;
+        let mut j = i;
+        while j < lines.len() && j + 1 - (i - 1) <= MAX_RECORD_LINES && lines[j].1 - s <= MAX_RECORD_BYTES {
+            if whole_row(lines[j]) {
+                break;
+            }
+            let Ok(rec) = std::str::from_utf8(&bytes[s..lines[j].1]) else {
+                break;
+            };
+            if let Ok(fields) = split_record(rec) {
+                if fields.len() == width {
+                    taken = Some((j, rec, fields));
+                }
+                break;
+            }
+            j += 1;
+        }
+        match taken {
+            Some((last, rec, fields)) => {
+                count.continuation += (last + 1 - i) as u64;
+                i = last + 1;
+                let fields: Vec<&str> = fields.iter().map(|f| f.as_ref()).collect();
+                b.push(&fields, line, s, rec);
+            }
+            None => reject(
+                &mut b,
+                format!(
+                    "the double quote that opens field {open_field} is never closed (only this line is rejected): {}",
+                    super::reject::excerpt(text, 120)
+                ),
+            ),
+        }
     }
-    Ok(b.out)
+    let mut parsed = b.finish(file, header_text)?;
+    parsed.lines = count;
+    Ok(parsed)
 }
 
 /// The raw text of a row, without line endings.
@@ -492,6 +693,105 @@ mod tests {
         let p = parse(text.as_bytes(), 0, "q.csv", &ColumnMap::police_uk()).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.rows.location.get(0), "On or near High St, Flat 2");
+    }
+
+    /// A police.uk-style file of `n` good rows, CRLF.
+    fn rows(n: usize) -> String {
+        let mut t = String::from("Crime ID,Month,Longitude,Latitude,Location,Crime type\r\n");
+        for i in 0..n {
+            t.push_str(&format!("id{i},2024-01,-0.1,51.5,On or near Street {i},Burglary\r\n"));
+        }
+        t
+    }
+
+    #[test]
+    fn a_stray_quote_costs_one_line_wherever_it_is() {
+        let n = 50;
+        let good = rows(n);
+        for line in [2usize, 26, n + 1] {
+            let text: String = good
+                .split_inclusive('\n')
+                .enumerate()
+                .map(|(i, l)| {
+                    if i + 1 == line {
+                        l.replacen("On or near", "\"On or near", 1)
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect();
+            let p = parse(text.as_bytes(), 0, "q.csv", &ColumnMap::police_uk()).unwrap();
+            assert_eq!(p.rows_read, n as u64, "quote on line {line}");
+            assert_eq!(p.rows.len(), n - 1);
+            assert_eq!(p.rejects.len(), 1);
+            let r = &p.rejects[0];
+            assert_eq!((r.line, r.reason), (line as u32, RejectReason::MalformedRow));
+            assert!(
+                r.raw.starts_with(&format!("id{}", line - 2)) && !r.raw.contains('\n'),
+                "{}",
+                r.raw
+            );
+            assert!(r.detail.contains("field 5"), "{}", r.detail);
+            assert_eq!(p.lines.read, n as u64 + 1);
+            assert_eq!(
+                p.lines.read,
+                p.lines.header + p.lines.blank + p.lines.continuation + p.rows_read
+            );
+        }
+    }
+
+    #[test]
+    fn a_quoted_line_break_makes_one_record_of_two_lines() {
+        let text = "Crime ID,Month,Longitude,Latitude,Location,Crime type\n\
+            a,2024-01,-0.1,51.5,\"Flat 2\nHigh St\",Burglary\n\
+            \n\
+            b,2024-01,-0.1,51.5,\"say \"\"hi\"\"\",Burglary\n";
+        let p = parse(text.as_bytes(), 0, "m.csv", &ColumnMap::police_uk()).unwrap();
+        assert_eq!(p.rows.len(), 2, "{:?}", p.rejects);
+        assert_eq!(p.rows.location.get(0), "Flat 2\nHigh St");
+        assert_eq!(p.rows.location.get(1), "say \"hi\"");
+        assert_eq!(p.rows.line, vec![2, 5]);
+        let l = p.lines;
+        assert_eq!((l.read, l.header, l.blank, l.continuation), (5, 1, 1, 1));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_rejected_alone() {
+        let mut text = rows(3).into_bytes();
+        let second = text.iter().position(|b| *b == b'\n').unwrap() + 5;
+        text.insert(second, 0xFF);
+        let p = parse(&text, 0, "u.csv", &ColumnMap::police_uk()).unwrap();
+        assert_eq!((p.rows_read, p.rows.len()), (3, 2));
+        assert_eq!(p.rejects[0].detail, "not valid UTF-8");
+        assert_eq!(p.rejects[0].line, 2);
+    }
+
+    #[test]
+    fn a_header_that_fits_no_row_is_a_file_error() {
+        let text = rows(10).replacen(",Location", "", 1);
+        let err = parse(text.as_bytes(), 0, "h.csv", &ColumnMap::police_uk())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("h.csv, line 1") && err.contains("header has 5 columns") && err.contains("most have 6"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_files_yield_no_rows_and_a_warning() {
+        let p = parse(b"", 0, "e.csv", &ColumnMap::police_uk()).unwrap();
+        assert_eq!((p.rows_read, p.lines.read), (0, 0));
+        assert!(p.warning.unwrap().contains("0 bytes"));
+        let p = parse(
+            b"Crime ID,Month,Longitude,Latitude,Crime type\n\n",
+            0,
+            "h.csv",
+            &ColumnMap::police_uk(),
+        )
+        .unwrap();
+        assert_eq!((p.lines.read, p.lines.header, p.lines.blank), (2, 1, 1));
+        assert_eq!(p.warning.as_deref(), Some("a header and no rows"));
     }
 
     fn sources_strip(b: &[u8]) -> &[u8] {

@@ -38,7 +38,8 @@ use rayon::prelude::*;
 use crate::config::{Config, ConfigError, IncidentFormat, IncidentSource};
 use crate::crs::CrsError;
 use crate::dataset::cache::{self, Cache, Reused};
-use crate::dataset::manifest::{FileRecord, LayerRecord, Manifest, SourceRecord};
+use crate::dataset::lock::DatasetLock;
+use crate::dataset::manifest::{FileRecord, LayerRecord, LineCount, Manifest, SourceRecord};
 use crate::dataset::Tables;
 use crate::index::{AreaIndex, PointIndex};
 use crate::progress::Progress;
@@ -83,11 +84,17 @@ pub struct IngestOptions {
     /// Re-parse every file even when the previous dataset at `out` holds it
     /// unchanged (same sha256).
     pub force: bool,
+    /// Let the config name files outside the data root (absolute paths,
+    /// `..`). Off by default: [`Config::check_paths_within_root`].
+    pub allow_outside_data_root: bool,
 }
 
 /// Reads the sources a config names under `data_root`, validates and joins
 /// them, and writes the dataset to `out` atomically. Returns its manifest.
 pub fn ingest(config: &Config, data_root: &Path, out: &Path, opts: &IngestOptions) -> Result<Manifest, IngestError> {
+    if !opts.allow_outside_data_root {
+        config.check_paths_within_root("the config")?;
+    }
     // Parquet encoding of multi-million-row columns recurses deeper than
     // rayon's default 2 MiB worker stacks allow (seen at 4x the Met data), so
     // the ingest runs in a pool with larger stacks.
@@ -106,6 +113,17 @@ fn ingest_in_pool(
 ) -> Result<Manifest, IngestError> {
     let started = std::time::Instant::now();
     let progress = Progress::new(opts.quiet);
+    // One ingest at a time into `out`; a second waits for the first and
+    // then works from what it wrote. Refused before any work when `out`
+    // is something other than a dataset (its contents would be deleted).
+    let _lock = DatasetLock::acquire(out, |lock| {
+        tracing::warn!(
+            "another ingest is writing {}; waiting for it to finish (lock file {})",
+            out.display(),
+            lock.display()
+        )
+    })?;
+    crate::dataset::write::check_replaceable(out)?;
     let previous = if opts.force { None } else { Cache::open(out) };
     let (tables, cache) = build(config, data_root, &progress, previous.as_ref())?;
     let bar = progress.step("writing dataset");
@@ -177,6 +195,17 @@ impl ParsedFile {
         match &self.content {
             Content::Fresh(p) => p.rows_read,
             Content::Reused(u) => u.rows_read,
+        }
+    }
+
+    /// Its line count (CSV files) and the warning for a file without rows.
+    fn lines_and_warning(&self, format: IncidentFormat) -> (Option<LineCount>, Option<String>) {
+        match &self.content {
+            Content::Fresh(p) => (
+                (format != IncidentFormat::PoliceUkApiJson).then_some(p.lines),
+                p.warning.clone(),
+            ),
+            Content::Reused(u) => (u.lines, u.warning.clone()),
         }
     }
 }
@@ -328,6 +357,10 @@ pub fn build(
         }
         rejects.sort_by_key(|r| (r.file, r.line));
         let accepted = keep[fi].iter().filter(|k| **k).count() as u64;
+        let (lines, warning) = f.lines_and_warning(config.incidents[f.source].format);
+        if let Some(w) = &warning {
+            tracing::warn!("{}: {w}", f.file.rel);
+        }
         let record = FileRecord {
             path: f.file.rel.clone(),
             sha256: f.sha256.clone(),
@@ -341,11 +374,14 @@ pub fn build(
                 .map(|(k, v)| (k.as_str().to_string(), v))
                 .collect(),
             reused: f.is_reused(),
+            lines,
+            warning: warning.clone(),
         };
-        if record.rows_read != record.rows_accepted + record.rows_rejected {
+        let lines_balance = lines.is_none_or(|l| l.read == l.header + l.blank + l.continuation + record.rows_read);
+        if record.rows_read != record.rows_accepted + record.rows_rejected || !lines_balance {
             return Err(IngestError::Invalid(format!(
-                "{}: internal count mismatch: read {} != accepted {} + rejected {}",
-                record.path, record.rows_read, record.rows_accepted, record.rows_rejected
+                "{}: internal count mismatch: read {} != accepted {} + rejected {}, or lines {:?} do not add up",
+                record.path, record.rows_read, record.rows_accepted, record.rows_rejected, record.lines
             )));
         }
         cache_entries.push((
@@ -354,6 +390,8 @@ pub fn build(
                 fingerprint: cache::fingerprint(&config.incidents[f.source], &spatial_key),
                 members: f.members.clone(),
                 rows_read: record.rows_read,
+                lines,
+                warning,
                 cross_file_duplicates: late[fi].len() as u64,
                 first_file_id: base,
                 incidents: (incident_row, accepted),

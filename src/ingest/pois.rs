@@ -144,7 +144,10 @@ pub fn parse(bytes: &[u8], file_id: u32, file: &str, source: &PoiSource) -> Resu
             file: file.into(),
             line: 1,
             field: n.into(),
-            message: format!("column missing from the header (found: {})", header.join(", ")),
+            message: format!(
+                "column missing from the header (found: {})",
+                super::reject::excerpt(&header.join(", "), 200)
+            ),
         })
     };
     let id_col = cols.id.as_deref().map(required).transpose()?;

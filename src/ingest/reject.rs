@@ -27,6 +27,25 @@ pub enum RejectReason {
     MalformedJson,
 }
 
+/// At most `max_chars` characters of `text` for an error or a reject's
+/// detail: control characters shown as escapes, `…` where cut. A file
+/// that fails to parse is never echoed at length.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max_chars {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl RejectReason {
     pub const ALL: [RejectReason; 9] = [
         RejectReason::MissingCoordinates,

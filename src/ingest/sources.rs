@@ -87,14 +87,37 @@ pub fn read(path: &Path) -> Result<Vec<u8>, IngestError> {
     })
 }
 
-/// Gunzips when the bytes are gzip (by magic number, so a misnamed file works too).
+/// Gunzips when the bytes are gzip (by magic number, so a gzip file without
+/// `.gz` in its name works too). A file named `.gz` or `.tgz` that is not
+/// gzip is an error saying so ([`check_gzip_name`]).
 pub fn decompress(bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, IngestError> {
+    check_gzip_name(&bytes, name)?;
     if !is_gzip(&bytes) {
         return Ok(bytes);
     }
     let mut out = Vec::new();
     gunzip_into(&bytes, name, &mut out)?;
     Ok(out)
+}
+
+/// A non-empty file named `.gz` or `.tgz` must start with gzip's signature:
+/// otherwise it is damaged or misnamed, and reading it as text would only
+/// report a nonsense header. (An empty file is let through: it yields no
+/// rows and the ingest warns about it.)
+pub fn check_gzip_name(bytes: &[u8], name: &str) -> Result<(), IngestError> {
+    let lower = name.to_ascii_lowercase();
+    if !bytes.is_empty() && (lower.ends_with(".gz") || lower.ends_with(".tgz")) && !is_gzip(bytes) {
+        return Err(IngestError::Format {
+            file: name.to_string(),
+            line: 0,
+            field: "file".into(),
+            message: format!(
+                "the file is named .gz but is not gzip data (gzip files start with the bytes 1f 8b; this one starts with {})",
+                hex::encode(&bytes[..bytes.len().min(4)])
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn is_gzip(bytes: &[u8]) -> bool {
@@ -166,6 +189,7 @@ pub fn with_decompressed<R>(bytes: &[u8], name: &str, f: impl FnOnce(&[u8]) -> R
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    check_gzip_name(bytes, name)?;
     if !is_gzip(bytes) {
         return Ok(f(bytes));
     }

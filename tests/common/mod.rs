@@ -44,6 +44,7 @@ pub fn burglary_dataset(test: &str) -> Option<PathBuf> {
                 &hotspots::ingest::IngestOptions {
                     quiet: true,
                     force: true,
+                    ..Default::default()
                 },
             )
             .unwrap();
