@@ -45,11 +45,8 @@ fn get(addr: std::net::SocketAddr, path: &str) -> (String, usize, Duration) {
 }
 
 fn main() {
-    // As `hotspots serve`: 4 KiB pages (see `serve` in main.rs).
-    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
+    // As `hotspots serve`: 4 KiB pages.
+    hotspots::sys::small_pages();
     // The ingested dataset's folder, and the guard that deletes it at the end.
     let (dir, _tmp) = match std::env::var_os("HOTSPOTS_DATASET") {
         Some(d) => (std::path::PathBuf::from(d), None),

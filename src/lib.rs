@@ -24,9 +24,12 @@
 //! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |
 //! | [`progress`] | progress bars that stay quiet in scripts |
 //! | [`api`] | the HTTP server (axum): OGC API – Features over the dataset and analysis layers, `/map`, problem documents |
+//! | [`sys`] | every call into C (`renameat2`, `prctl`, `malloc_trim`, libdeflate): the crate's only `unsafe` code |
 //!
 //! Units live in names: `easting_m`, `northing_m` (BNG metres), `lon`, `lat`
 //! (WGS84 degrees), `radius_m`, `area_km2`.
+
+#![deny(unsafe_code)]
 
 pub mod analysis;
 pub mod api;
@@ -41,3 +44,4 @@ pub mod info;
 pub mod ingest;
 pub mod month;
 pub mod progress;
+pub mod sys;

@@ -31,10 +31,56 @@ use serde_json::{json, Map, Value};
 use super::grid::{Grid, GridKind};
 use super::layer::{Feature, Layer};
 use super::mann_kendall::{self, MannKendall};
+use super::params::{Param, ParamType, Spec, Values, ALPHA, SELECTION};
+use super::run::{Analysis, Computed, Ctx};
 use super::select::Selection;
 use super::weights::Weights;
 use super::{fdr, gi_star, AnalysisError};
 use crate::dataset::Dataset;
+
+/// `emerging`: emerging hot spot categories per cell.
+pub const EMERGING: Analysis = Analysis {
+    spec: Spec {
+        id: "emerging",
+        title: "Emerging hot spots",
+        about: "Monthly space-time Gi*, Mann-Kendall trends and ArcGIS's emerging hot spot categories (new, consecutive, intensifying, persistent, diminishing, sporadic, oscillating, historical; cold mirrors; no pattern).",
+        groups: &[
+            SELECTION,
+            &[
+                Param::choice("grid", GridKind::NAMES, "square", "cell shape"),
+                Param::metres("cell", "cell size").default("250"),
+                Param::metres("band", "distance band").default("750"),
+                Param::new("time_step", ParamType::Integer, "months in each bin's neighbourhood (1 = its own month)")
+                    .default("1")
+                    .at_least(1.0),
+                ALPHA,
+            ],
+        ],
+        cli: true,
+        http: true,
+    },
+    run: run_emerging,
+};
+
+impl EmergingRequest {
+    /// The request from checked parameter values.
+    pub fn from_values(v: &Values) -> Result<EmergingRequest, AnalysisError> {
+        Ok(EmergingRequest {
+            selection: v.selection()?,
+            grid: v.choice("grid")?.unwrap_or(GridKind::Square),
+            cell_m: v.number("cell")?,
+            band_m: v.number("band")?,
+            time_step: v.count("time_step")?,
+            alpha: v.number("alpha")?,
+        })
+    }
+}
+
+fn run_emerging(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
+    let layer = emerging(c.dataset, &EmergingRequest::from_values(v)?)?.to_layer();
+    let summary = serde_json::to_string_pretty(&layer.metadata["categories"]).unwrap_or_default();
+    Ok(Computed::layer(layer, summary))
+}
 
 /// What to compute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

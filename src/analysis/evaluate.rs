@@ -26,10 +26,113 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::harm::HarmTable;
+use super::params::{Param, ParamType, Spec, Values, HARM, SELECTION};
 use super::predict::{disc_stencil, History, Model, Predictor, PredictorParams};
+use super::run::{Analysis, Computed, Ctx, Output};
 use super::select::Selection;
 use super::AnalysisError;
 use crate::dataset::Dataset;
+
+/// `evaluate`: the rolling-origin backtest (a CLI command).
+pub const EVALUATE: Analysis = Analysis {
+    spec: Spec {
+        id: "evaluate",
+        title: "Rolling-origin backtest",
+        about: "Rolling-origin backtest: hit rate, PAI, PEI and RRI of each predictor by coverage, over every origin month.",
+        groups: &[
+            SELECTION,
+            &[
+                Param::metres("cell", "grid cell").default("250"),
+                Param::new("window", ParamType::Integer, "training months before each origin")
+                    .default("12")
+                    .at_least(1.0)
+                    .unit("months"),
+                Param::new("coverage", ParamType::Number, "coverage levels, repeatable")
+                    .list()
+                    .default("0.5,1,2,5")
+                    .unit("% of the study area")
+                    .above(0.0)
+                    .at_most(100.0),
+                Param::new(
+                    "method",
+                    ParamType::Text,
+                    "methods, repeatable: counts, kde, prospective, gistar, surge (on kde) or surge_<predictor>, oracle",
+                )
+                .list()
+                .default("counts,kde,prospective,gistar,surge"),
+                Param::metres("surge_radius", "surge circle radius").default("400"),
+                Param::metres("bandwidth", "KDE bandwidth").default("400"),
+                Param::new("step", ParamType::Integer, "use every n-th origin month").default("1").at_least(1.0),
+            ],
+            HARM,
+            &[Param::new("summary_out", ParamType::Path, "the summary table as CSV").cli_only()],
+        ],
+        cli: true,
+        http: false,
+    },
+    run: run_evaluate,
+};
+
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    /// `oracle`, `surge` (on KDE), `surge_<predictor>`, or a predictor.
+    fn from_str(s: &str) -> Result<Method, String> {
+        let m = s.trim().to_ascii_lowercase().replace('-', "_");
+        let parsed = match m.as_str() {
+            "oracle" => Ok(Method::Oracle),
+            "surge" => Ok(Method::Surge(Predictor::Kde)),
+            _ => match m.strip_prefix("surge_") {
+                Some(p) => p.parse().map(Method::Surge),
+                None => m.parse().map(Method::Predictor),
+            },
+        };
+        parsed.map_err(|_| format!("{s:?} is not counts, kde, prospective, gistar, surge[_P] or oracle"))
+    }
+}
+
+impl EvaluateRequest {
+    /// The request from checked parameter values.
+    pub fn from_values(v: &Values) -> Result<EvaluateRequest, AnalysisError> {
+        let d = EvaluateRequest::default();
+        let mut params = d.params;
+        params.kde_bandwidth_m = v.number("bandwidth")?;
+        let methods = v
+            .list("method")
+            .iter()
+            .map(|m| {
+                m.parse::<Method>().map_err(|message| AnalysisError::Param {
+                    name: "method".into(),
+                    message,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(EvaluateRequest {
+            selection: v.selection()?,
+            cell_m: v.number("cell")?,
+            window_months: v.count("window")?,
+            coverages: v.numbers("coverage")?.iter().map(|c| c / 100.0).collect(),
+            methods,
+            params,
+            surge_radius_m: v.number("surge_radius")?,
+            harm: v.harm()?,
+            step: v.count("step")?,
+        })
+    }
+}
+
+fn run_evaluate(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
+    let result = evaluate(c.dataset, &EvaluateRequest::from_values(v)?)?;
+    let mut extras = Vec::new();
+    if v.given("summary_out") {
+        extras.push(("summary_out", Output::Text(result.summary_csv())));
+    }
+    Ok(Computed {
+        main: Output::Text(result.scores_csv()),
+        summary: result.table().trim_end().to_string(),
+        extras,
+    })
+}
 
 /// A way of choosing cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

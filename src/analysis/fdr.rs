@@ -63,6 +63,12 @@ pub enum Correction {
     Bonferroni,
 }
 
+crate::named_choices!(Correction {
+    Fdr => "fdr",
+    None => "none",
+    Bonferroni => "bonferroni",
+});
+
 /// ArcGIS `Gi_Bin`: ±3, ±2, ±1 for significance at 99, 95 and 90 %
 /// confidence (sign of z), 0 otherwise, under the chosen correction.
 pub fn confidence_bins(z: &[f64], p: &[f64], correction: Correction) -> Vec<i8> {

@@ -16,6 +16,11 @@ pub enum GridKind {
     Hex,
 }
 
+crate::named_choices!(GridKind {
+    Square => "square",
+    Hex => "hex",
+});
+
 /// One cell: its lattice position and centre (BNG metres).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GridCell {

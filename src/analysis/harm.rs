@@ -76,6 +76,26 @@ impl HarmTable {
         })
     }
 
+    /// From `crime_type:days` pairs (the server's `harm` parameter); errors
+    /// name the `harm` parameter.
+    pub fn from_pairs(pairs: &[String]) -> Result<HarmTable, AnalysisError> {
+        let mut csv = String::from("crime_type,harm_days\n");
+        for pair in pairs {
+            let (t, d) = pair.split_once(':').ok_or_else(|| AnalysisError::Param {
+                name: "harm".into(),
+                message: format!("{pair:?} is not crime_type:days"),
+            })?;
+            csv.push_str(&format!("\"{}\",{}\n", t.replace('"', ""), d));
+        }
+        HarmTable::parse(&csv, "the harm parameter").map_err(|e| match e {
+            AnalysisError::Param { message, .. } => AnalysisError::Param {
+                name: "harm".into(),
+                message,
+            },
+            other => other,
+        })
+    }
+
     /// Harm of one incident of this (canonical) type; types missing from
     /// the table weigh 0 and are reported by [`HarmTable::missing`].
     pub fn weight(&self, crime_type: &str) -> f64 {
@@ -109,5 +129,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("h.csv, line 2, field `harm_days`"), "{err}");
+    }
+
+    #[test]
+    fn harm_pairs_become_a_harm_table_and_errors_name_harm() {
+        let t = HarmTable::from_pairs(&["burglary:365".into(), "Robbery:730".into()]).unwrap();
+        assert_eq!(t.days["Burglary"], 365.0);
+        assert_eq!(t.days["Robbery"], 730.0);
+        for bad in ["burglary=365", "burglary:x", "unicorns:3"] {
+            let e = HarmTable::from_pairs(&[bad.to_string()]).unwrap_err();
+            assert!(
+                matches!(e, AnalysisError::Param { ref name, .. } if name == "harm"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

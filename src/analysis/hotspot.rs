@@ -8,6 +8,8 @@ use super::fdr::{self, Correction};
 use super::gi_star;
 use super::grid::Grid;
 use super::layer::{Columns, Feature, Layer, Values};
+use super::params::{Param, ParamType, Spec, Values as ParamValues, ALPHA, HARM, SELECTION};
+use super::run::{Analysis, Computed, Ctx};
 use super::scale::{self, Choice};
 use super::select::Selection;
 use super::units::{AreaUnits, UnitKind, Units};
@@ -31,6 +33,14 @@ pub enum WeightKind {
     /// H3 cells within `k` grid steps (H3 units).
     KRing,
 }
+
+crate::named_choices!(WeightKind {
+    Binary => "binary",
+    InverseDistance => "inverse_distance",
+    Queen => "queen",
+    Rook => "rook",
+    KRing => "k_ring",
+});
 
 /// What to compute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +110,162 @@ pub struct Hotspots {
     /// Incidents selected, and how many fell outside every kept cell.
     pub incidents: usize,
     pub outside_grid: usize,
+}
+
+/// The Gi* parameters shared by its square-grid, hexagon and H3 layers.
+pub(crate) const CELL: Param = Param::metres("cell", "cell size")
+    .default_rule("chosen from the data (ArcGIS Optimized Hot Spot Analysis's rule), stated in the output's metadata");
+pub(crate) const BAND: Param = Param::metres("band", "distance band")
+    .default_rule("chosen from the data (the first Global Moran's I peak), stated in the output's metadata");
+pub(crate) const CORRECTION: Param = Param::choice(
+    "correction",
+    Correction::NAMES,
+    "fdr",
+    "multiple-testing correction for `significant`",
+);
+pub(crate) const PERMUTATIONS: Param = Param::new(
+    "permutations",
+    ParamType::Integer,
+    "conditional permutations for pseudo p-values (0: none)",
+)
+.default("0");
+pub(crate) const SEED: Param = Param::new("seed", ParamType::Integer, "seed for the permutations").default("1");
+pub(crate) const RESOLUTION: Param = Param::new(
+    "resolution",
+    ParamType::Integer,
+    "H3 resolution (9: cells of about 0.1 km²)",
+)
+.default("9")
+.at_most(15.0)
+.cli("h3-resolution");
+pub(crate) const K: Param = Param::new("k", ParamType::Integer, "ring size for k_ring weights")
+    .default("1")
+    .at_least(1.0);
+pub(crate) const GRID: Param = Param::choice("grid", UnitKind::NAMES, "square", "units of analysis");
+pub(crate) const WEIGHTS: Param = Param::choice(
+    "weights",
+    WeightKind::NAMES,
+    "binary",
+    "weights: a distance band (binary, inverse_distance), contiguity for wards and boroughs (queen, rook), rings for H3 (k_ring)",
+);
+
+/// `gistar`: Gi* on square cells, hexagons, H3 cells, wards or boroughs.
+pub const GISTAR: Analysis = Analysis {
+    spec: Spec {
+        id: "gistar",
+        title: "Gi* hotspots (square grid)",
+        about: "Getis-Ord Gi* hotspots per cell (square cells, or hex, h3, ward, borough with grid), with Benjamini-Hochberg FDR and 90/95/99 % confidence bins (ArcGIS -3..3).",
+        groups: &[SELECTION, &[GRID, CELL, BAND, WEIGHTS, RESOLUTION, K, ALPHA, CORRECTION, PERMUTATIONS, SEED], HARM],
+        cli: true,
+        http: true,
+    },
+    run: run_gistar,
+};
+
+/// `hex`: Gi* on hexagons (a collection of the server's).
+pub const HEX: Analysis = Analysis {
+    spec: Spec {
+        id: "hex",
+        title: "Gi* hotspots (hexagons)",
+        about: "Getis-Ord Gi* on hexagonal cells whose centres are `cell` metres apart, with FDR.",
+        groups: &[
+            SELECTION,
+            &[
+                CELL,
+                BAND,
+                Param::choice(
+                    "weights",
+                    &["binary", "inverse_distance"],
+                    "binary",
+                    "weights within the band",
+                ),
+                ALPHA,
+                CORRECTION,
+            ],
+            HARM,
+        ],
+        cli: false,
+        http: true,
+    },
+    run: run_gistar,
+};
+
+/// `h3`: Gi* on H3 cells (a collection of the server's).
+pub const H3: Analysis = Analysis {
+    spec: Spec {
+        id: "h3",
+        title: "Gi* hotspots (H3 cells)",
+        about: "Getis-Ord Gi* on Uber H3 cells, with FDR.",
+        groups: &[
+            SELECTION,
+            &[
+                RESOLUTION,
+                BAND,
+                Param::choice(
+                    "weights",
+                    &["binary", "inverse_distance", "k_ring"],
+                    "binary",
+                    "weights: a distance band, or H3 rings",
+                ),
+                K,
+                ALPHA,
+                CORRECTION,
+            ],
+            HARM,
+        ],
+        cli: false,
+        http: true,
+    },
+    run: run_gistar,
+};
+
+impl HotspotRequest {
+    /// The request from checked parameter values. The units are `grid`
+    /// when the spec has that parameter, else the spec's own (`hex`, `h3`).
+    pub fn from_values(v: &ParamValues) -> Result<HotspotRequest, AnalysisError> {
+        let grid = match v.spec().id {
+            "hex" => UnitKind::Hex,
+            "h3" => UnitKind::H3,
+            _ => v.choice("grid")?.unwrap_or(UnitKind::Square),
+        };
+        let opt = |name: &str| v.spec().param(name).is_some();
+        let d = HotspotRequest::default();
+        Ok(HotspotRequest {
+            selection: v.selection()?,
+            grid,
+            cell_m: if opt("cell") { v.f64("cell")? } else { None },
+            band_m: v.f64("band")?,
+            weights: v.choice("weights")?.unwrap_or(d.weights),
+            harm: v.harm()?,
+            h3_resolution: if opt("resolution") {
+                v.count("resolution")? as u8
+            } else {
+                d.h3_resolution
+            },
+            k: if opt("k") {
+                v.count("k")?.min(u32::MAX as usize) as u32
+            } else {
+                d.k
+            },
+            permutations: if opt("permutations") {
+                v.count("permutations")?
+            } else {
+                d.permutations
+            },
+            seed: if opt("seed") {
+                v.u64("seed")?.unwrap_or(d.seed)
+            } else {
+                d.seed
+            },
+            alpha: v.number("alpha")?,
+            correction: v.choice("correction")?.unwrap_or(d.correction),
+        })
+    }
+}
+
+fn run_gistar(c: &Ctx<'_>, v: &ParamValues) -> Result<Computed, AnalysisError> {
+    let result = gi_star(c.dataset, &HotspotRequest::from_values(v)?)?;
+    Ok(Computed::layer(result.to_layer(), result.summary()))
 }
 
 /// Selected incidents: row numbers of `ds.columns`, or copied points.
@@ -332,6 +498,22 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
 }
 
 impl Hotspots {
+    /// One line for the terminal: units, scales and how many hot and cold.
+    pub fn summary(&self) -> String {
+        let hot = self.bin_fdr.iter().filter(|b| **b > 0).count();
+        let cold = self.bin_fdr.iter().filter(|b| **b < 0).count();
+        format!(
+            "{} units (cell size: {}; {}), weights: {} ({}); {} hot and {} cold at 90 %+ with FDR",
+            self.units.len(),
+            self.cell_choice.value,
+            self.cell_choice.rule,
+            self.band_choice.value,
+            self.band_choice.rule,
+            hot,
+            cold,
+        )
+    }
+
     /// Cells with fewer than 8 neighbours (ArcGIS's guidance for Gi*).
     pub fn few_neighbours(&self) -> usize {
         self.weights.fewer_than(8).len()

@@ -19,10 +19,75 @@ use serde_json::{json, Map, Value};
 
 use super::grid::{Grid, GridKind};
 use super::layer::{Feature, Layer};
+use super::params::{Param, ParamType, Spec, Values, SELECTION};
+use super::run::{Analysis, Computed, Ctx};
 use super::scale::Choice;
 use super::select::Selection;
 use super::AnalysisError;
 use crate::dataset::Dataset;
+
+/// `kde`: kernel density, or dual KDE's relative risk with a baseline.
+pub const KDE: Analysis = Analysis {
+    spec: Spec {
+        id: "kde",
+        title: "Kernel density",
+        about: "Quartic kernel density, incidents per km², on square cells; dual KDE (relative risk per cell) with baseline_crime_type.",
+        groups: &[
+            SELECTION,
+            &[
+                Param::metres("cell", "raster cell size").default("50"),
+                Param::metres("bandwidth", "bandwidth (search radius)")
+                    .default_rule("0.9 · min(SD, √(1/ln 2)·Dm) · n^(−0.2), the spatial Silverman rule ArcGIS uses"),
+                Param::new(
+                    "baseline_crime_type",
+                    ParamType::Text,
+                    "dual KDE: crime types of the baseline (\"all\" for every type); adds relative risk per cell",
+                )
+                .list(),
+            ],
+        ],
+        cli: true,
+        http: true,
+    },
+    run: run_kde,
+};
+
+impl KdeRequest {
+    /// The request from checked parameter values.
+    pub fn from_values(v: &Values) -> Result<KdeRequest, AnalysisError> {
+        let selection = v.selection()?;
+        let baseline_types = v.list("baseline_crime_type");
+        let baseline = (!baseline_types.is_empty()).then(|| Selection {
+            crime_types: baseline_types.into_iter().filter(|t| t != "all").collect(),
+            ..selection.clone()
+        });
+        if let Some(b) = &baseline {
+            b.types().map_err(|_| AnalysisError::Param {
+                name: "baseline_crime_type".into(),
+                message: "not police.uk crime types".into(),
+            })?;
+        }
+        Ok(KdeRequest {
+            selection,
+            cell_m: v.number("cell")?,
+            bandwidth_m: v.f64("bandwidth")?,
+            baseline,
+        })
+    }
+}
+
+fn run_kde(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
+    let req = KdeRequest::from_values(v)?;
+    let result = kde(c.dataset, &req)?;
+    let summary = format!(
+        "{} cells of {} m, bandwidth {:.0} m ({})",
+        result.grid.cells.len(),
+        req.cell_m,
+        result.bandwidth.value,
+        result.bandwidth.rule
+    );
+    Ok(Computed::layer(result.to_layer(), summary))
+}
 
 /// What to compute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,8 +14,52 @@
 //! Anselin, L. (1995). Local indicators of spatial association — LISA.
 //! Geographical Analysis 27(2).
 
+use super::fdr::Correction;
 use super::gi_star;
+use super::hotspot::{HotspotRequest, BAND, CELL, CORRECTION, GRID, K, RESOLUTION, SEED, WEIGHTS};
+use super::params::{Param, ParamType, Spec, Values, ALPHA, HARM, SELECTION};
+use super::run::{Analysis, Computed, Ctx};
 use super::weights::Weights;
+use super::AnalysisError;
+
+/// `lisa`: Local Moran's I on the Gi* units.
+pub const LISA: Analysis = Analysis {
+    spec: Spec {
+        id: "lisa",
+        title: "Local Moran's I (LISA)",
+        about: "Local Moran's I on grid cells (or wards, boroughs, H3 cells): HH/LH/LL/HL quadrants with conditional permutation p and FDR.",
+        groups: &[
+            SELECTION,
+            &[
+                GRID,
+                CELL,
+                BAND,
+                WEIGHTS,
+                RESOLUTION,
+                K,
+                ALPHA,
+                CORRECTION,
+                Param::new("permutations", ParamType::Integer, "conditional permutations (0 also means 999)").default("999"),
+                SEED,
+            ],
+            HARM,
+        ],
+        cli: true,
+        http: true,
+    },
+    run: run_lisa,
+};
+
+fn run_lisa(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
+    let mut req = HotspotRequest::from_values(v)?;
+    let permutations = if req.permutations == 0 { 999 } else { req.permutations };
+    // The units, counts and weights of Gi*, without its permutations.
+    req.permutations = 0;
+    let h = super::hotspot::gi_star(c.dataset, &req)?;
+    let l = local_morans_i(&h.count, &h.weights, permutations, req.seed);
+    let summary = format!("{} cells, {permutations} permutations", h.units.len());
+    Ok(Computed::layer(to_layer(&h, &l, req.alpha), summary))
+}
 
 /// Local Moran's I results.
 #[derive(Debug, Clone)]
@@ -87,7 +131,12 @@ pub fn quadrant_name(q: u8) -> &'static str {
 /// A LISA layer on the same cells, counts and weights as a Gi* run.
 pub fn to_layer(h: &super::hotspot::Hotspots, l: &Lisa, alpha: f64) -> super::layer::Layer {
     let mut layer = h.to_layer();
-    let threshold = super::fdr::bh_threshold(&l.p_sim, alpha);
+    // `significant` under the request's correction (BH FDR by default).
+    let threshold = match h.request.correction {
+        Correction::Fdr => super::fdr::bh_threshold(&l.p_sim, alpha),
+        Correction::Bonferroni => super::fdr::bonferroni_threshold(l.p_sim.len(), alpha),
+        Correction::None => alpha,
+    };
     for (k, f) in layer.features.iter_mut().enumerate() {
         let props = &mut f.properties;
         for key in [
@@ -115,9 +164,14 @@ pub fn to_layer(h: &super::hotspot::Hotspots, l: &Lisa, alpha: f64) -> super::la
     }
     layer.name = "lisa".into();
     if let Some(m) = layer.metadata.as_object_mut() {
+        let correction = match h.request.correction {
+            Correction::Fdr => "BH FDR",
+            Correction::Bonferroni => "Bonferroni",
+            Correction::None => "no multiple-testing correction",
+        };
         m.insert(
             "statistic".into(),
-            "Local Moran's I (row-standardised weights), conditional permutation p, BH FDR".into(),
+            format!("Local Moran's I (row-standardised weights), conditional permutation p, {correction}").into(),
         );
     }
     layer

@@ -5,7 +5,9 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `harm.rs` | harm weights per crime type (CCHI-style days), from a CSV |
+//! | `params.rs` | each analysis's parameters, declared once ([`params::Spec`]); checked [`params::Values`] with defaults |
+//! | `run.rs` | running an analysis from the CLI or the server alike; the registry [`run::ALL`] |
+//! | `harm.rs` | harm weights per crime type (CCHI-style days), from a CSV or `type:days` pairs |
 //! | `select.rs` | which incidents: crime types, months, kind |
 //! | `grid.rs` | square and hexagon grids in BNG metres over the study area |
 //! | `units.rs` | units of analysis: grid cells or wards/boroughs; queen and rook contiguity |
@@ -38,8 +40,10 @@ pub mod kde;
 pub mod layer;
 pub mod lisa;
 pub mod mann_kendall;
+pub mod params;
 pub mod poi_risk;
 pub mod predict;
+pub mod run;
 pub mod scale;
 pub mod select;
 pub mod study_area;

@@ -38,10 +38,100 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 use super::buckets::PointBuckets;
 use super::harm::HarmTable;
 use super::layer::{circle_wgs84, Feature, Layer};
+use super::params::{Param, ParamType, Spec, Values, ALPHA, HARM, SELECTION};
+use super::run::{Analysis, Computed, Ctx, Output};
 use super::select::Selection;
 use super::study_area::StudyMask;
 use super::AnalysisError;
 use crate::dataset::Dataset;
+
+/// `poi-risk`: risk around schools and stations.
+pub const POI_RISK: Analysis = Analysis {
+    spec: Spec {
+        id: "poi-risk",
+        title: "Risk around schools and stations",
+        about: "Incidents within each radius of every school and station against the London and borough rates: relative risk, exact 95% interval, one-sided Poisson p, BH q across POIs; ranked. The whole-layer ratio (density within r of any POI against elsewhere) is in the output's metadata.",
+        groups: &[
+            SELECTION,
+            &[
+                Param::choice("pois", PoiSet::NAMES, "all", "which points of interest"),
+                Param::metres("radius", "radii, comma-separated or repeated").list().default("100,200,400"),
+                Param::metres("rank_radius", "the radius the ranking uses")
+                    .default_rule("200 when it is one of the radii, else the middle radius"),
+                Param::choice(
+                    "geometry",
+                    &["point", "buffer"],
+                    "point",
+                    "POI points, or one buffer polygon per POI and radius",
+                )
+                .http_only(),
+                ALPHA,
+            ],
+            HARM,
+            &[
+                Param::new("top", ParamType::Integer, "how many top POIs to print").default("10").cli_only(),
+                Param::new("buffers_out", ParamType::Path, "also write the buffers (one circle per POI and radius) as GeoJSON")
+                    .cli_only(),
+                Param::new("summary_out", ParamType::Path, "also write the whole-layer comparison (per radius and crime type) as CSV")
+                    .cli_only(),
+            ],
+        ],
+        cli: true,
+        http: true,
+    },
+    run: run_poi_risk,
+};
+
+impl PoiRiskRequest {
+    /// The request from checked parameter values (radii sorted, repeats dropped).
+    pub fn from_values(v: &Values) -> Result<PoiRiskRequest, AnalysisError> {
+        let d = PoiRiskRequest::default();
+        let mut radii_m = v.numbers("radius")?;
+        radii_m.sort_by(f64::total_cmp);
+        radii_m.dedup();
+        let rank_radius_m = match v.f64("rank_radius")? {
+            Some(r) => r,
+            None if radii_m.contains(&d.rank_radius_m) => d.rank_radius_m,
+            None => radii_m
+                .get((radii_m.len().max(1) - 1) / 2)
+                .copied()
+                .unwrap_or(d.rank_radius_m),
+        };
+        let req = PoiRiskRequest {
+            selection: v.selection()?,
+            pois: v.choice("pois")?.unwrap_or_default(),
+            radii_m,
+            rank_radius_m,
+            harm: v.harm()?,
+            alpha: v.number("alpha")?,
+            ..d
+        };
+        check(&req)?;
+        Ok(req)
+    }
+}
+
+fn run_poi_risk(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
+    let req = PoiRiskRequest::from_values(v)?;
+    let mask = c.memo.mask(req.mask_cell_m, || study_mask(c.dataset, req.mask_cell_m));
+    let result = poi_risk_with_mask(c.dataset, &req, &mask)?;
+    let main = match v.str("geometry") {
+        Some("buffer") => result.to_buffer_layer(),
+        _ => result.to_layer(),
+    };
+    let mut extras = Vec::new();
+    if v.given("buffers_out") {
+        extras.push(("buffers_out", Output::Layer(result.to_buffer_layer())));
+    }
+    if v.given("summary_out") {
+        extras.push(("summary_out", Output::Text(result.layer_csv())));
+    }
+    Ok(Computed {
+        main: Output::Layer(main),
+        summary: result.summary(v.count("top")?),
+        extras,
+    })
+}
 
 /// Which points of interest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -54,16 +144,11 @@ pub enum PoiSet {
     All,
 }
 
-impl PoiSet {
-    pub fn parse(s: &str) -> Option<PoiSet> {
-        match s {
-            "schools" | "school" => Some(PoiSet::Schools),
-            "stations" | "station" => Some(PoiSet::Stations),
-            "all" | "both" => Some(PoiSet::All),
-            _ => None,
-        }
-    }
-}
+crate::named_choices!(PoiSet {
+    All => "all" | "both",
+    Schools => "schools" | "school",
+    Stations => "stations" | "station",
+});
 
 /// What to compute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -505,6 +590,47 @@ fn num(v: f64) -> Value {
 }
 
 impl PoiRisk {
+    /// The top `top` POIs and the whole-layer ratios, for the terminal.
+    pub fn summary(&self, top: usize) -> String {
+        use std::fmt::Write;
+        let req = &self.request;
+        let k = req.radii_m.iter().position(|r| *r == req.rank_radius_m).unwrap_or(0);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} POIs, {} incidents, study area {:.1} km²; top {} by the lower 95% bound of relative risk within {} m:",
+            self.pois.len(),
+            self.incidents,
+            self.study_area_km2,
+            top.min(self.pois.len()),
+            req.rank_radius_m
+        );
+        for (rank, &i) in self.ranking.iter().take(top).enumerate() {
+            let (p, r) = (&self.pois[i], &self.risk[i][k]);
+            let _ = writeln!(
+                s,
+                "{:>3}. {:<8} {:<40} {:>6} incidents, expected {:>7.1}, RR {:>5.2} [{:.2}, {:.2}], q {:.2e}",
+                rank + 1,
+                p.kind,
+                p.name.chars().take(40).collect::<String>(),
+                r.count,
+                r.expected_london,
+                r.rr_london,
+                r.rr_low,
+                r.rr_high,
+                r.q_london
+            );
+        }
+        for l in self.layer.iter().filter(|l| l.crime_type == "all") {
+            let _ = writeln!(
+                s,
+                "within {:>4} m of a POI: {:.0} per km² vs {:.0} elsewhere: {:.2}x [{:.2}, {:.2}] ({:.2}x the London rate)",
+                l.radius_m, l.per_km2_within, l.per_km2_elsewhere, l.rr_vs_elsewhere, l.rr_low, l.rr_high, l.ratio_to_london
+            );
+        }
+        s.trim_end().to_string()
+    }
+
     /// Parameters and the whole-layer answer.
     pub fn metadata(&self) -> Value {
         json!({

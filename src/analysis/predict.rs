@@ -37,6 +37,13 @@ pub enum Predictor {
     GiStar,
 }
 
+crate::named_choices!(Predictor {
+    Kde => "kde",
+    Counts => "counts" | "recent" | "recent_counts",
+    Prospective => "prospective",
+    GiStar => "gistar" | "gi_star",
+});
+
 impl Predictor {
     pub const ALL: [Predictor; 4] = [
         Predictor::Counts,
@@ -44,16 +51,6 @@ impl Predictor {
         Predictor::Prospective,
         Predictor::GiStar,
     ];
-
-    pub fn parse(s: &str) -> Option<Predictor> {
-        match s {
-            "counts" | "recent" | "recent-counts" => Some(Predictor::Counts),
-            "kde" => Some(Predictor::Kde),
-            "prospective" => Some(Predictor::Prospective),
-            "gistar" | "gi_star" | "gi-star" => Some(Predictor::GiStar),
-            _ => None,
-        }
-    }
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -34,11 +34,104 @@ use serde_json::{json, Map, Value};
 
 use super::harm::HarmTable;
 use super::layer::{circle_wgs84, Feature, Layer};
+use super::params::{Param, ParamType, Spec, Values, ALPHA, HARM, SELECTION};
 use super::poi_risk::PoiSet;
 use super::predict::{disc_stencil, History, Model, Predictor, PredictorParams};
+use super::run::{Analysis, Computed, Ctx};
 use super::select::Selection;
 use super::AnalysisError;
 use crate::dataset::Dataset;
+
+/// `surge`: surge-team priority areas.
+pub const SURGE: Analysis = Analysis {
+    spec: Spec {
+        id: "surge",
+        title: "Surge-team priority areas",
+        about: "N non-overlapping circles where surge teams cover the most expected crime next month (greedy maximum-weight disjoint circles, >= 1/5 of optimal, with a per-plan certificate), ranked, each with its expected incidents, share of London, wards, schools and stations and a reason. from/to set the training months (default: the last `window` months).",
+        groups: &[
+            SELECTION,
+            &[
+                Param::new("teams", ParamType::Integer, "number of teams (areas)").default("6").at_least(1.0),
+                Param::metres("radius", "radius one team covers").default("300"),
+                Param::new(
+                    "cells",
+                    ParamType::Number,
+                    "or the area one team covers as a number of grid cells: the radius becomes cell × √(K/π) (overrides radius)",
+                )
+                .at_least(1.0)
+                .cli_only(),
+                Param::metres("cell", "grid cell for predictions and candidate centres").default("100"),
+                Param::choice("predictor", Predictor::NAMES, "kde", "how next month is predicted"),
+                Param::new(
+                    "window",
+                    ParamType::Integer,
+                    "training months when from is not given (the last N months up to to, or the data's end)",
+                )
+                .default("12")
+                .at_least(1.0)
+                .unit("months"),
+                Param::metres("bandwidth", "KDE bandwidth").default("400"),
+                Param::new(
+                    "near",
+                    ParamType::Text,
+                    "only areas with a school, a station, or either (all) within the radius of the centre",
+                )
+                .choices(PoiSet::NAMES),
+                Param::new("max_per_borough", ParamType::Integer, "at most this many areas per borough").at_least(1.0),
+                Param::new("exclude", ParamType::Text, "ward or borough codes to leave out").list(),
+                ALPHA,
+            ],
+            HARM,
+        ],
+        cli: true,
+        http: true,
+    },
+    run: run_surge,
+};
+
+impl SurgeRequest {
+    /// The request from checked parameter values.
+    pub fn from_values(v: &Values) -> Result<SurgeRequest, AnalysisError> {
+        let d = SurgeRequest::default();
+        let mut params = d.params;
+        params.kde_bandwidth_m = v.number("bandwidth")?;
+        let cell_m = v.number("cell")?;
+        let radius_m = match v.spec().param("cells").and_then(|_| v.f64("cells").transpose()) {
+            Some(k) => cell_m * (k? / std::f64::consts::PI).sqrt(),
+            None => v.number("radius")?,
+        };
+        Ok(SurgeRequest {
+            selection: v.selection()?,
+            window_months: v.count("window")?.min(u32::MAX as usize) as u32,
+            teams: v.count("teams")?,
+            radius_m,
+            cell_m,
+            predictor: v.choice("predictor")?.unwrap_or(d.predictor),
+            params,
+            harm: v.harm()?,
+            near: v.choice("near")?,
+            max_per_borough: v.u64("max_per_borough")?.map(|m| m as usize),
+            exclude: v.list("exclude"),
+            alpha: v.number("alpha")?,
+        })
+    }
+}
+
+fn run_surge(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
+    let req = SurgeRequest::from_values(v)?;
+    let mut summary = String::new();
+    if let Some(k) = v.spec().param("cells").and_then(|_| v.f64("cells").ok().flatten()) {
+        summary.push_str(&format!(
+            "{k} cells of {} m: radius {:.0} m ({} cell centres per area)\n",
+            req.cell_m,
+            req.radius_m,
+            disc_stencil(req.radius_m, req.cell_m).len()
+        ));
+    }
+    let plan = surge(c.dataset, &req)?;
+    summary.push_str(&plan.summary());
+    Ok(Computed::layer(plan.to_layer(), summary))
+}
 
 /// What a planner asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +216,27 @@ pub struct SurgePlan {
     pub achieved: f64,
     pub upper_bound: f64,
     pub london_total: f64,
+}
+
+impl SurgePlan {
+    /// The plan for the terminal: totals, the certificate, each area's reason.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} areas for {} (trained on {}..{}); {:.1} of {:.1} expected, proven >= {:.0}% of the optimum",
+            self.areas.len(),
+            self.predicted_month,
+            self.train_from,
+            self.train_to,
+            self.achieved,
+            self.london_total,
+            100.0 * self.achieved / self.upper_bound.max(f64::MIN_POSITIVE)
+        );
+        for a in &self.areas {
+            s.push('\n');
+            s.push_str(&a.reason);
+        }
+        s
+    }
 }
 
 /// Greedy disjoint circles (see the module docs). `circle_value[i]` is the

@@ -22,6 +22,14 @@ pub enum UnitKind {
     H3,
 }
 
+crate::named_choices!(UnitKind {
+    Square => "square",
+    Hex => "hex",
+    H3 => "h3",
+    Ward => "ward",
+    Borough => "borough",
+});
+
 impl UnitKind {
     /// The grid kind, for cell units.
     pub fn grid(self) -> Option<super::grid::GridKind> {

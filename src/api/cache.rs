@@ -21,7 +21,6 @@ use tokio::sync::OnceCell;
 use super::error::ApiError;
 use super::table::{Shape, Table};
 use crate::analysis::grid::GridKind;
-use crate::analysis::study_area::StudyMask;
 
 /// A computed layer, ready to page.
 #[derive(Debug)]
@@ -143,30 +142,6 @@ impl LayerCache {
             self.enforce_feature_budget(key);
         }
         Ok((c.clone(), hit))
-    }
-}
-
-/// The study-area raster POI risk measures circles' areas with (5 m cells
-/// by default, ~0.4 s to build for London), built on the first POI-risk
-/// request and kept: it depends only on the dataset's wards and the cell.
-#[derive(Default)]
-pub struct MaskCache {
-    mask: Mutex<Option<(u64, Arc<StudyMask>)>>,
-}
-
-impl MaskCache {
-    /// The raster with `cell_m` cells, built by `build` if not kept.
-    pub fn get(&self, cell_m: f64, build: impl FnOnce() -> StudyMask) -> Arc<StudyMask> {
-        let key = cell_m.to_bits();
-        if let Some((k, m)) = &*self.mask.lock().unwrap_or_else(|p| p.into_inner()) {
-            if *k == key {
-                return m.clone();
-            }
-        }
-        // Built outside the lock; two first requests may both build it.
-        let mask = Arc::new(build());
-        *self.mask.lock().unwrap_or_else(|p| p.into_inner()) = Some((key, mask.clone()));
-        mask
     }
 }
 

@@ -45,7 +45,7 @@ pub fn landing(base: &str, st: &AppState) -> String {
         .statics
         .iter()
         .map(|c| (c.id, c.title))
-        .chain(st.analyses.iter().map(|c| (c.id, c.title)))
+        .chain(st.analyses.iter().map(|c| (c.id(), c.title())))
     {
         body.push_str(&format!(
             "<li><a href=\"/collections/{id}?f=html\">{t}</a> (<code>{id}</code>)</li>",

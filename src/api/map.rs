@@ -22,7 +22,7 @@ pub fn render(st: &AppState) -> String {
         "crime_types": crate::crime_types::CATEGORIES.iter().take(14).map(|c| c.0).collect::<Vec<_>>(),
         "months": st.months.map(|(a, b)| [crate::month::format(a), crate::month::format(b)]),
         "extent": st.extent,
-        "collections": st.statics.iter().map(|c| c.id).chain(st.analyses.iter().map(|c| c.id)).collect::<Vec<_>>(),
+        "collections": st.statics.iter().map(|c| c.id).chain(st.analyses.iter().map(|c| c.id())).collect::<Vec<_>>(),
     });
     // `</` cannot appear in the inlined JSON (it would end the script).
     let config = config.to_string().replace("</", "<\\/");

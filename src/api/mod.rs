@@ -6,9 +6,10 @@
 //! |---|---|
 //! | `mod.rs` | [`AppState`], the router, [`serve`] (takes a bound listener: tests use port 0) |
 //! | `error.rs` | [`ApiError`] → RFC 9457 `application/problem+json`, naming the bad parameter |
-//! | `params.rs` | strict query parsing: bbox, limit, offset, datetime, properties, sortby, analysis parameters |
+//! | `params.rs` | strict query parsing: bbox, limit, offset, datetime, properties, sortby; the analysis parameters go to their [`crate::analysis::params::Values`] |
 //! | `table.rs` | a collection's features in compact form (ids and geometry in a shareable [`table::Shape`]); filtering, sorting, paging, GeoJSON writing |
-//! | `collections.rs` | the registry: static collections and analysis collections (one entry each) |
+//! | `collections.rs` | the dataset's own collections (wards, boroughs, incidents, schools, stations) |
+//! | `analyses/` | the analysis collections, one per analysis offered over HTTP; Gi*'s shared-shape tables (`gistar.rs`) |
 //! | `cache.rs` | computed layers cached by canonical parameters; grid shapes shared by the layers on a grid; strong ETags (per content coding) |
 //! | `ogc.rs` | the OGC API – Features handlers |
 //! | `openapi.rs` | the OpenAPI 3.0 document at `/api` |
@@ -17,6 +18,7 @@
 //!
 //! Coordinates in every response are WGS84 lon/lat degrees (CRS84), per RFC 7946.
 
+pub mod analyses;
 pub mod cache;
 pub mod collections;
 pub mod error;
@@ -43,7 +45,8 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::dataset::{Dataset, DatasetError};
-use collections::{AnalysisCollection, StaticCollection};
+use analyses::AnalysisCollection;
+use collections::StaticCollection;
 
 /// How many computed layers the cache keeps.
 pub const CACHE_LAYERS: usize = 32;
@@ -64,8 +67,8 @@ pub struct Inner {
     pub cache: cache::LayerCache,
     /// Cell ids and polygons of the grids layers were computed on.
     pub shapes: cache::ShapeCache,
-    /// The study-area raster of POI-risk layers.
-    pub masks: cache::MaskCache,
+    /// What analyses keep between requests (the study-area raster of POI-risk layers).
+    pub memo: crate::analysis::run::Memo,
     /// Startup token: part of the ETags of static responses.
     pub version: String,
     /// Startup time (RFC 3339): the `timeStamp` of static pages.
@@ -103,7 +106,7 @@ impl AppState {
     /// The incidents frame's rows are then freed: the incidents collection
     /// has its own table and analyses read the dataset's typed columns.
     pub fn new(dataset: Dataset) -> Result<AppState, DatasetError> {
-        Self::with_analyses(dataset, collections::analysis_collections())
+        Self::with_analyses(dataset, analyses::analysis_collections())
     }
 
     /// As [`AppState::new`] with a given list of analysis collections.
@@ -127,7 +130,7 @@ impl AppState {
             analyses,
             cache: cache::LayerCache::new(CACHE_LAYERS, CACHE_FEATURES),
             shapes: cache::ShapeCache::new(CACHE_GRIDS),
-            masks: cache::MaskCache::default(),
+            memo: Default::default(),
             version: format!("{nanos:x}"),
             started: cache::now_rfc3339(),
             extent,
@@ -149,21 +152,13 @@ impl AppState {
         if let Some(s) = self.statics.iter().find(|c| c.id == id) {
             return Some(Found::Static(s));
         }
-        self.analyses.iter().find(|c| c.id == id).map(Found::Analysis)
+        self.analyses.iter().find(|c| c.id() == id).map(Found::Analysis)
     }
 }
 
-/// Hands the allocator's free pages back to the OS (glibc `malloc_trim`;
-/// a no-op elsewhere). `hotspots serve` calls it once the dataset is loaded
-/// and [`AppState::new`] has freed the frames: resident memory then starts
-/// from what the collections hold.
+/// Hands the allocator's free pages back to the OS (see [`crate::sys::release_free_memory`]).
 pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes an integer and touches only the allocator's
-    // own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    crate::sys::release_free_memory()
 }
 
 /// The router: every route, the middleware (timeout, gzip, optional CORS,

@@ -12,12 +12,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::analyses::{Ctx, Output};
 use super::cache::{self, Computed};
-use super::collections::{Ctx, Output};
 use super::error::ApiError;
-use super::params::{self, AnalysisParams, Format, ItemsQuery};
+use super::params::{self, Format, ItemsQuery};
 use super::table::{Page, Table};
 use super::{html, AppState, Found};
+use crate::analysis::params::Values;
 
 /// The conformance classes we implement.
 pub const CONFORMANCE: &[&str] = &[
@@ -119,7 +120,7 @@ pub fn collection_doc(st: &AppState, base: &str, found: &Found<'_>) -> Value {
             c.extent.or(st.extent),
             c.table.months.is_some(),
         ),
-        Found::Analysis(c) => (c.id, c.title, c.description, st.extent, true),
+        Found::Analysis(c) => (c.id(), c.title(), c.description(), st.extent, true),
     };
     let mut extent = json!({"spatial": {"bbox": [bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0])], "crs": CRS84}});
     if temporal {
@@ -188,11 +189,7 @@ pub async fn collection(
                 .iter()
                 .map(|c| (c.name.clone(), c.schema_type().to_string()))
                 .collect(),
-            Found::Analysis(c) => c
-                .all_params()
-                .iter()
-                .map(|p| (p.name.to_string(), p.description.to_string()))
-                .collect(),
+            Found::Analysis(c) => c.params().map(|p| (p.name.to_string(), p.help())).collect(),
         };
         return Ok(Html(html::collection(&doc, &params)).into_response());
     }
@@ -235,18 +232,18 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
             cache_hit: None,
         });
     }
-    let c = st
+    let c = *st
         .analyses
         .iter()
-        .find(|c| c.id == id)
+        .find(|c| c.id() == id)
         .ok_or_else(|| ApiError::NoCollection(id.to_string()))?;
     let (mut query, raw) = params::items(pairs, &c.names())?;
-    let mut ap = AnalysisParams::new(raw, &c.lists())?;
-    if let Some(range) = query.datetime.take() {
-        ap.set_months(range)?;
+    let mut values = Values::new(*c.spec(), raw)?;
+    if let Some((from, to)) = query.datetime.take() {
+        values.set_months(from.map(crate::month::format), to.map(crate::month::format))?;
     }
-    let key = format!("{}?{}", c.id, ap.canonical());
-    let (run, state, layer_key) = (c.run, st.clone(), key.clone());
+    let key = format!("{}?{}", c.id(), values.canonical());
+    let (state, layer_key) = (st.clone(), key.clone());
     let (computed, hit) = st
         .cache
         .get_or_compute(&key, move || {
@@ -255,9 +252,9 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
             let ctx = Ctx {
                 dataset: &state.dataset,
                 shapes: &state.shapes,
-                masks: &state.masks,
+                memo: &state.memo,
             };
-            let Output { table, metadata } = run(&ctx, &ap)?;
+            let Output { table, metadata } = (c.run)(&ctx, c.analysis, &values)?;
             let compute_ms = t0.elapsed().as_secs_f64() * 1e3;
             tracing::info!(layer = %key, features = table.len(), ms = format!("{compute_ms:.1}"), "computed");
             let nanos = super::cache::unix_nanos();

@@ -11,9 +11,28 @@ use super::error::ApiError;
 use super::ogc::base_url;
 use super::params::{self, DEFAULT_LIMIT, MAX_LIMIT};
 use super::AppState;
+use crate::analysis::params::{Param, ParamType};
 
 fn query_param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false})
+}
+
+/// A bound as JSON: an integer when it is one.
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        Value::from(x as i64)
+    } else {
+        Value::from(x)
+    }
+}
+
+/// A declared default in its JSON type.
+fn default_value(p: &Param, d: &str) -> Value {
+    match p.ty {
+        ParamType::Number => d.parse::<f64>().map(number).unwrap_or_else(|_| d.into()),
+        ParamType::Integer => d.parse::<i64>().map(Value::from).unwrap_or_else(|_| d.into()),
+        _ => d.into(),
+    }
 }
 
 fn reference(name: &str) -> Value {
@@ -106,44 +125,49 @@ pub fn document(st: &AppState, base: &str) -> Value {
         );
     }
     for c in &st.analyses {
-        let mut col = simple(&format!("describeCollection_{}", c.id), c.title);
-        col["get"]["tags"] = json!([c.id]);
-        paths.insert(format!("/collections/{}", c.id), col);
+        let mut col = simple(&format!("describeCollection_{}", c.id()), c.title());
+        col["get"]["tags"] = json!([c.id()]);
+        paths.insert(format!("/collections/{}", c.id()), col);
         let own: Vec<Value> = c
-            .all_params()
-            .iter()
+            .params()
             .map(|p| {
-                let mut schema = json!({"type": p.schema});
-                if let Some(d) = p.default {
-                    schema["default"] = match p.schema {
-                        "number" => d.parse::<f64>().map(Value::from).unwrap_or(d.into()),
-                        "integer" => d.parse::<i64>().map(Value::from).unwrap_or(d.into()),
-                        _ => d.into(),
-                    };
+                let mut schema = json!({"type": p.ty.json_type()});
+                if let Some(d) = p.default.filter(|_| !p.list) {
+                    schema["default"] = default_value(p, d);
                 }
                 if !p.choices.is_empty() {
                     schema["enum"] = json!(p.choices);
                 }
-                if p.schema == "integer" {
+                if p.ty == ParamType::Month {
+                    schema["pattern"] = "^[0-9]{4}-[0-9]{2}$".into();
+                }
+                if let Some(lo) = p.min {
+                    schema["minimum"] = number(lo);
+                    if p.min_exclusive {
+                        schema["exclusiveMinimum"] = true.into();
+                    }
+                } else if p.ty == ParamType::Integer {
                     schema["minimum"] = 0.into();
                 }
-                if p.schema == "number" && matches!(p.name, "cell" | "band" | "bandwidth" | "radius") {
-                    schema["exclusiveMinimum"] = true.into();
-                    schema["minimum"] = 0.into();
+                if let Some(hi) = p.max {
+                    schema["maximum"] = number(hi);
                 }
                 if p.list {
                     schema = json!({"type": "array", "items": schema});
+                    if let Some(d) = p.default {
+                        schema["default"] = d.split(',').map(|x| default_value(p, x.trim())).collect();
+                    }
                 }
-                query_param(p.name, p.description, schema)
+                query_param(p.name, &p.help(), schema)
             })
             .collect();
         paths.insert(
-            format!("/collections/{}/items", c.id),
-            items_op(c.id, c.title, own.clone()),
+            format!("/collections/{}/items", c.id()),
+            items_op(c.id(), c.title(), own.clone()),
         );
         paths.insert(
-            format!("/collections/{}/items/{{featureId}}", c.id),
-            item_op(c.id, c.title, own),
+            format!("/collections/{}/items/{{featureId}}", c.id()),
+            item_op(c.id(), c.title(), own),
         );
     }
     json!({

@@ -1,15 +1,14 @@
 //! Query parameters: the OGC API – Features ones (`bbox`, `limit`,
 //! `offset`, `datetime`, `properties`, `sortby`, `f`), property filters
 //! (`crime_type=Burglary`), and an analysis collection's own parameters
-//! ([`AnalysisParams`]), each parsed strictly: a malformed value is an
-//! [`ApiError`] naming the parameter, and a parameter nobody asked for is
-//! an unknown-parameter error.
+//! (handed raw to [`crate::analysis::params::Values`], which checks them
+//! against the analysis's declaration), each parsed strictly: a malformed
+//! value is an [`ApiError`] naming the parameter, and a parameter nobody
+//! asked for is an unknown-parameter error.
 
 use std::collections::BTreeMap;
 
 use super::error::ApiError;
-use crate::analysis::select::Selection;
-use crate::analysis::AnalysisError;
 
 /// Items per page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -237,130 +236,6 @@ pub fn items(
     Ok((q, analysis))
 }
 
-/// An analysis collection's own parameters (`cell`, `band`, `crime_type`,
-/// `from`, `to`, ...), with typed accessors whose errors name the parameter.
-/// `datetime` on an analysis collection becomes `from`/`to`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AnalysisParams {
-    values: BTreeMap<String, Vec<String>>,
-}
-
-fn param_err(name: &str, message: String) -> AnalysisError {
-    AnalysisError::Param {
-        name: name.to_string(),
-        message,
-    }
-}
-
-impl AnalysisParams {
-    /// From raw values; repeated parameters other than list ones are errors.
-    pub fn new(values: BTreeMap<String, Vec<String>>, lists: &[&str]) -> Result<AnalysisParams, ApiError> {
-        for (k, v) in &values {
-            if v.len() > 1 && !lists.contains(&k.as_str()) {
-                return Err(ApiError::param(k, "given more than once"));
-            }
-        }
-        Ok(AnalysisParams { values })
-    }
-
-    /// Sets `from`/`to` from a `datetime` range (an error if they were given too).
-    pub fn set_months(&mut self, range: MonthRange) -> Result<(), ApiError> {
-        if self.values.contains_key("from") || self.values.contains_key("to") {
-            return Err(ApiError::param("datetime", "give either datetime or from/to, not both"));
-        }
-        if let Some(a) = range.0 {
-            self.values.insert("from".into(), vec![crate::month::format(a)]);
-        }
-        if let Some(b) = range.1 {
-            self.values.insert("to".into(), vec![crate::month::format(b)]);
-        }
-        Ok(())
-    }
-
-    /// The raw value of a single-valued parameter.
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.values.get(name).and_then(|v| v.first()).map(|s| s.trim())
-    }
-
-    /// A list parameter: repeated and/or comma-separated values.
-    pub fn list(&self, name: &str) -> Vec<String> {
-        self.values
-            .get(name)
-            .into_iter()
-            .flatten()
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    }
-
-    /// A finite number (metres, a probability, ...).
-    pub fn f64(&self, name: &str) -> Result<Option<f64>, AnalysisError> {
-        self.str(name)
-            .map(|s| {
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| param_err(name, format!("{s:?} is not a number")))
-            })
-            .transpose()
-    }
-
-    /// A non-negative whole number (teams, permutations, months).
-    pub fn u64(&self, name: &str) -> Result<Option<u64>, AnalysisError> {
-        self.str(name)
-            .map(|s| {
-                s.parse::<u64>()
-                    .map_err(|_| param_err(name, format!("{s:?} is not a non-negative whole number")))
-            })
-            .transpose()
-    }
-
-    /// As [`AnalysisParams::u64`], as a `usize`.
-    pub fn usize(&self, name: &str) -> Result<Option<usize>, AnalysisError> {
-        Ok(self.u64(name)?.map(|v| v as usize))
-    }
-
-    /// One of `choices` (case-insensitive).
-    pub fn choice(&self, name: &str, choices: &[&'static str]) -> Result<Option<&'static str>, AnalysisError> {
-        self.str(name)
-            .map(|s| {
-                choices
-                    .iter()
-                    .find(|c| c.eq_ignore_ascii_case(s))
-                    .copied()
-                    .ok_or_else(|| param_err(name, format!("{s:?} is not one of {}", choices.join(", "))))
-            })
-            .transpose()
-    }
-
-    /// The incident selection: `crime_type` (list), `from`, `to` (months, checked).
-    pub fn selection(&self) -> Result<Selection, AnalysisError> {
-        let s = Selection {
-            crime_types: self.list("crime_type"),
-            from: self.str("from").map(str::to_string),
-            to: self.str("to").map(str::to_string),
-            kind: None,
-        };
-        s.months()?;
-        s.types()?;
-        Ok(s)
-    }
-
-    /// A canonical text of the parameters (sorted names, list values in
-    /// order): the cache key of the layer they produce.
-    pub fn canonical(&self) -> String {
-        let mut out = String::new();
-        for (k, v) in &self.values {
-            out.push_str(k);
-            out.push('=');
-            out.push_str(&v.join(","));
-            out.push('&');
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,25 +271,5 @@ mod tests {
         assert_eq!(datetime("../2024-06").unwrap(), (None, Some(2024 * 12 + 5)));
         assert!(datetime("2024-06/2024-01").is_err());
         assert!(datetime("..").is_err());
-    }
-
-    #[test]
-    fn analysis_params_are_typed_and_canonical() {
-        let mut v = BTreeMap::new();
-        v.insert("teams".to_string(), vec!["-1".to_string()]);
-        v.insert("radius".to_string(), vec!["abc".to_string()]);
-        v.insert(
-            "crime_type".to_string(),
-            vec!["burglary,robbery".into(), "drugs".into()],
-        );
-        let a = AnalysisParams::new(v, &["crime_type"]).unwrap();
-        assert!(matches!(a.u64("teams"), Err(AnalysisError::Param { name, .. }) if name == "teams"));
-        assert!(matches!(a.f64("radius"), Err(AnalysisError::Param { name, .. }) if name == "radius"));
-        assert_eq!(a.list("crime_type"), vec!["burglary", "robbery", "drugs"]);
-        assert_eq!(a.selection().unwrap().crime_types.len(), 3);
-        assert_eq!(a.canonical(), "crime_type=burglary,robbery,drugs&radius=abc&teams=-1&");
-        let mut b = AnalysisParams::default();
-        b.set_months((Some(2024 * 12), None)).unwrap();
-        assert_eq!(b.str("from"), Some("2024-01"));
     }
 }

@@ -252,44 +252,16 @@ fn swap_into_place(tmp: &Path, out: &Path) -> Result<(), DatasetError> {
     std::fs::remove_dir_all(tmp).map_err(io_err(tmp))
 }
 
-#[cfg(target_os = "linux")]
+/// Swaps `a` and `b` in one step where the system can, else by renames.
 fn exchange(a: &Path, b: &Path) -> Result<(), DatasetError> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let ca = CString::new(a.as_os_str().as_bytes()).map_err(|e| DatasetError::Io {
-        path: a.display().to_string(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-    })?;
-    let cb = CString::new(b.as_os_str().as_bytes()).map_err(|e| DatasetError::Io {
-        path: b.display().to_string(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-    })?;
-    // SAFETY: both are valid NUL-terminated paths; the call only reads them.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
+    match crate::sys::rename_exchange(a, b) {
+        Ok(true) => Ok(()),
+        Ok(false) => exchange_by_renames(a, b),
+        Err(source) => Err(DatasetError::Io {
+            path: b.display().to_string(),
+            source,
+        }),
     }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EINVAL) || err.raw_os_error() == Some(libc::ENOSYS) {
-        return exchange_by_renames(a, b);
-    }
-    Err(DatasetError::Io {
-        path: b.display().to_string(),
-        source: err,
-    })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange(a: &Path, b: &Path) -> Result<(), DatasetError> {
-    exchange_by_renames(a, b)
 }
 
 /// Fallback for file systems without RENAME_EXCHANGE: a short window where

@@ -38,6 +38,22 @@ pub struct Demo {
     pub manifest: crate::dataset::manifest::Manifest,
 }
 
+impl Demo {
+    /// Where everything went, for the terminal.
+    pub fn summary(&self) -> String {
+        format!(
+            "demo city written to {}\nconfig              {}\ndataset             {} ({} incidents, {} rejected)\nplanted hotspots    {} (see {})\n",
+            self.data_root.display(),
+            self.config.display(),
+            self.dataset.display(),
+            self.manifest.totals.rows_accepted,
+            self.manifest.totals.rows_rejected,
+            self.ground_truth.hotspots.len(),
+            self.data_root.join("ground_truth.json").display()
+        )
+    }
+}
+
 /// The ingest config for a demo data root (paths relative to it).
 pub const DEMO_CONFIG: &str = r#"# The synthetic demo city written by `hotspots demo`.
 name = "Demo city"

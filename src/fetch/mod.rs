@@ -420,6 +420,46 @@ fn rel_path(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
+impl FetchReport {
+    /// What was fetched, for the terminal, and the next command to run.
+    pub fn summary(&self, data_root: &std::path::Path) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "fetched {} files ({} already there, sha256 verified) into {}",
+            self.written.len(),
+            self.verified.len(),
+            data_root.display()
+        );
+        if let Some(k) = &self.schools {
+            let _ = writeln!(
+                s,
+                "schools: {} open in London kept, {} others dropped",
+                k.kept, k.dropped
+            );
+        }
+        for m in &self.missing {
+            let _ = writeln!(s, "not in the archive: {m}");
+        }
+        for a in &self.api {
+            let _ = writeln!(
+                s,
+                "API {}: {} requests, {} records, {} repeats dropped, {} crimes kept",
+                a.month, a.requests, a.returned, a.duplicates, a.kept
+            );
+        }
+        let _ = writeln!(s, "ingest config        {}", self.config.display());
+        let _ = writeln!(
+            s,
+            "next: hotspots ingest --config {} --data-root {} --out out/fetched",
+            self.config.display(),
+            data_root.display()
+        );
+        s
+    }
+}
+
 /// Fetches what `opts` asks for into its data root, then writes the
 /// root's `hotspots.toml`.
 pub fn run(opts: &FetchOptions) -> Result<FetchReport, FetchError> {

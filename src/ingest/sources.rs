@@ -133,7 +133,7 @@ fn gunzip_into(bytes: &[u8], name: &str, out: &mut Vec<u8>) -> Result<(), Ingest
         .try_into()
         .map(u32::from_le_bytes)
         .unwrap_or(0) as usize;
-    if gunzip_one_member(bytes, isize, out) {
+    if crate::sys::gunzip_one_member(bytes, isize, out) {
         return Ok(());
     }
     out.clear();
@@ -145,41 +145,6 @@ fn gunzip_into(bytes: &[u8], name: &str, out: &mut Vec<u8>) -> Result<(), Ingest
             source,
         })?;
     Ok(())
-}
-
-/// Inflates `bytes` into `out` with libdeflate in one call when they are
-/// exactly one gzip member of `isize` bytes inflated (the police.uk files);
-/// false, with `out` in any state, for anything else (several members, a
-/// size field that is wrong, corrupt data), which flate2 then reads or
-/// reports on.
-fn gunzip_one_member(bytes: &[u8], isize: usize, out: &mut Vec<u8>) -> bool {
-    use libdeflate_sys::*;
-    out.reserve(isize);
-    let (mut used_in, mut used_out) = (0usize, 0usize);
-    // SAFETY: libdeflate reads `bytes` and writes at most `isize` bytes to
-    // `out`'s spare capacity, reserved above; `out`'s length is set only to
-    // what it reports written, after a success.
-    unsafe {
-        let d = libdeflate_alloc_decompressor();
-        if d.is_null() {
-            return false;
-        }
-        let rc = libdeflate_gzip_decompress_ex(
-            d,
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            out.as_mut_ptr().add(out.len()).cast(),
-            isize,
-            &mut used_in,
-            &mut used_out,
-        );
-        libdeflate_free_decompressor(d);
-        let whole = rc == libdeflate_result_LIBDEFLATE_SUCCESS && used_in == bytes.len() && used_out == isize;
-        if whole {
-            out.set_len(out.len() + used_out);
-        }
-        whole
-    }
 }
 
 /// Calls `f` with the decompressed bytes (gzip) or the bytes as they are,
@@ -231,7 +196,7 @@ mod tests {
         let text = b"Crime ID,Month\n".repeat(1000);
         let gz = gzip(&text);
         let mut out = Vec::new();
-        assert!(gunzip_one_member(&gz, text.len(), &mut out));
+        assert!(crate::sys::gunzip_one_member(&gz, text.len(), &mut out));
         assert_eq!(out, text);
         assert_eq!(decompress(gz, "a.csv.gz").unwrap(), text);
     }
@@ -243,7 +208,7 @@ mod tests {
         let text = b"a,b\n1,2\n".repeat(50);
         let mut gz = gzip(&text);
         gz.extend(gzip(&text));
-        assert!(!gunzip_one_member(&gz, text.len(), &mut Vec::new()));
+        assert!(!crate::sys::gunzip_one_member(&gz, text.len(), &mut Vec::new()));
         assert_eq!(decompress(gz, "two.csv.gz").unwrap(), [text.clone(), text].concat());
     }
 
