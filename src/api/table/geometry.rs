@@ -1,0 +1,192 @@
+//! Feature ids and geometry in WGS84 lon/lat degrees, shareable between
+//! tables ([`Shape`]); bounding boxes and the exact `bbox` test.
+
+use std::borrow::Borrow;
+use std::sync::Arc;
+
+use geo::BoundingRect;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::Table;
+use crate::analysis::grid::{CellRings, Grid};
+use crate::analysis::layer::{geometry_json, push_coord};
+
+/// Feature ids: whole numbers (incident ids) or strings (codes, cell ids;
+/// shared with a `cell_id` column of the same values).
+#[derive(Debug)]
+pub enum Ids {
+    Int(Vec<u64>),
+    Str(Arc<[Box<str>]>),
+}
+
+/// Polygons over shared vertices (grid cells), each vertex's `[lon,lat]`
+/// text written once.
+#[derive(Debug)]
+pub struct Rings {
+    rings: CellRings,
+    /// Vertex texts, back to back; vertex `v`'s ends at `ends[v]`.
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Rings {
+    /// Writes the vertex texts (6 decimals), in parallel.
+    pub fn new(rings: CellRings) -> Rings {
+        let texts: Vec<String> = rings
+            .vertices
+            .par_iter()
+            .with_min_len(1024)
+            .map(|c| {
+                let mut s = String::with_capacity(24);
+                push_coord(&mut s, *c);
+                s
+            })
+            .collect();
+        let mut text = String::with_capacity(texts.iter().map(String::len).sum());
+        let mut ends = Vec::with_capacity(texts.len());
+        for t in &texts {
+            text.push_str(t);
+            ends.push(text.len() as u32);
+        }
+        Rings { rings, text, ends }
+    }
+
+    pub(super) fn vertex(&self, v: u32) -> &[u8] {
+        let v = v as usize;
+        let start = if v == 0 { 0 } else { self.ends[v - 1] as usize };
+        &self.text.as_bytes()[start..self.ends[v] as usize]
+    }
+
+    pub(super) fn write(&self, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"type\":\"Polygon\",\"coordinates\":[[");
+        for (k, &v) in self.rings.ring(i).iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(self.vertex(v));
+        }
+        out.extend_from_slice(b"]]}");
+    }
+
+    pub(super) fn bbox(&self, i: usize) -> [f64; 4] {
+        self.rings.ring(i).iter().fold(
+            [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
+            |b, &v| {
+                let c = self.rings.vertices[v as usize];
+                [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)]
+            },
+        )
+    }
+}
+
+/// Feature geometry in WGS84 lon/lat degrees.
+#[derive(Debug)]
+pub enum Geoms {
+    /// Points, `[lon, lat]`.
+    Points(Vec<[f64; 2]>),
+    /// GeoJSON geometry text (RFC 7946 winding, 6 decimals), its bbox
+    /// `[minlon, minlat, maxlon, maxlat]` and the geometry itself (for
+    /// `bbox` queries).
+    Json {
+        text: Vec<Box<str>>,
+        bbox: Vec<[f64; 4]>,
+        shapes: Vec<geo::Geometry<f64>>,
+    },
+    /// Grid cells.
+    Rings(Rings),
+}
+
+impl Geoms {
+    /// GeoJSON text and bounding boxes of `n` WGS84 geometries, written in parallel.
+    pub fn json<G: Borrow<geo::Geometry<f64>>>(n: usize, geometry: impl Fn(usize) -> G + Sync) -> Geoms {
+        let (text, (bbox, shapes)) = (0..n)
+            .into_par_iter()
+            .with_min_len(256)
+            .map(|i| {
+                let g = geometry(i);
+                let g = g.borrow();
+                let bbox = g
+                    .bounding_rect()
+                    .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+                    .unwrap_or([f64::NAN; 4]);
+                (geometry_json(g).into_boxed_str(), (bbox, g.clone()))
+            })
+            .unzip();
+        Geoms::Json { text, bbox, shapes }
+    }
+}
+
+/// Feature ids and geometry, shareable between tables.
+#[derive(Debug)]
+pub struct Shape {
+    pub ids: Ids,
+    pub geoms: Geoms,
+    pub(super) lookup: FxHashMap<Box<str>, u32>,
+}
+
+impl Shape {
+    /// A shape; builds the id lookup.
+    pub fn new(ids: Ids, geoms: Geoms) -> Shape {
+        let lookup = match &ids {
+            Ids::Str(v) => v.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect(),
+            Ids::Int(_) => FxHashMap::default(),
+        };
+        Shape { ids, geoms, lookup }
+    }
+
+    /// The cells of a grid: their ids and WGS84 polygons (each shared
+    /// vertex projected and written once).
+    pub fn grid(grid: &Grid) -> Shape {
+        let (ids, rings) = rayon::join(
+            || grid.ids().into_iter().map(String::into_boxed_str).collect::<Arc<[_]>>(),
+            || Rings::new(grid.rings_wgs84()),
+        );
+        Shape::new(Ids::Str(ids), Geoms::Rings(rings))
+    }
+
+    /// How many features.
+    pub fn len(&self) -> usize {
+        match &self.ids {
+            Ids::Int(v) => v.len(),
+            Ids::Str(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Table {
+    /// A feature's bounding box `[minlon, minlat, maxlon, maxlat]`.
+    pub fn bbox(&self, i: usize) -> [f64; 4] {
+        match &self.shape.geoms {
+            Geoms::Points(p) => [p[i][0], p[i][1], p[i][0], p[i][1]],
+            Geoms::Json { bbox, .. } => bbox[i],
+            Geoms::Rings(r) => r.bbox(i),
+        }
+    }
+
+    /// Whether feature `i`'s geometry meets the box `[minlon, minlat,
+    /// maxlon, maxlat]` (boundary included), exactly: a ward whose bounding
+    /// box reaches into the box but whose outline does not is left out.
+    pub fn meets(&self, i: usize, b: [f64; 4]) -> bool {
+        use geo::Intersects;
+        let f = self.bbox(i);
+        if f[0] > b[2] || f[2] < b[0] || f[1] > b[3] || f[3] < b[1] {
+            return false;
+        }
+        let rect = geo::Rect::new(geo::coord! { x: b[0], y: b[1] }, geo::coord! { x: b[2], y: b[3] });
+        match &self.shape.geoms {
+            // A point is its own bounding box.
+            Geoms::Points(_) => true,
+            Geoms::Json { shapes, .. } => shapes[i].intersects(&rect),
+            Geoms::Rings(r) => {
+                let ring: Vec<geo::Coord<f64>> =
+                    r.rings.ring(i).iter().map(|&v| r.rings.vertices[v as usize]).collect();
+                geo::Polygon::new(geo::LineString(ring), Vec::new()).intersects(&rect)
+            }
+        }
+    }
+}
