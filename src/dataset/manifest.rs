@@ -7,8 +7,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, IncidentFormat, IncidentKind};
-use crate::ingest::reject::Reject;
-use crate::ingest::{sources, IngestError};
 
 /// Bumped whenever a table's schema changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -54,44 +52,6 @@ pub struct LayerRecord {
     pub features: u64,
     pub rows_read: u64,
     pub rows_rejected: u64,
-}
-
-impl LayerRecord {
-    /// Hashes the layer's files.
-    pub fn for_files(
-        layer: &str,
-        root: &Path,
-        rel: &str,
-        features: u64,
-        rejected: u64,
-    ) -> Result<LayerRecord, IngestError> {
-        let main = root.join(rel);
-        let mut files = vec![main.clone()];
-        if rel.to_ascii_lowercase().ends_with(".shp") {
-            for ext in ["shx", "dbf", "prj", "cpg"] {
-                let p = main.with_extension(ext);
-                if p.exists() {
-                    files.push(p);
-                }
-            }
-        }
-        let mut sha256 = BTreeMap::new();
-        for f in files {
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            sha256.insert(name, sources::sha256_hex(&sources::read(&f)?));
-        }
-        Ok(LayerRecord {
-            layer: layer.to_string(),
-            path: rel.to_string(),
-            sha256,
-            features,
-            rows_read: features + rejected,
-            rows_rejected: rejected,
-        })
-    }
 }
 
 /// One incident source of the config and its files.
@@ -145,7 +105,7 @@ impl Manifest {
         root: &Path,
         sources: Vec<SourceRecord>,
         layers: Vec<LayerRecord>,
-        rejects: &[Reject],
+        rejected_by_reason: BTreeMap<String, u64>,
     ) -> Manifest {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -157,9 +117,7 @@ impl Manifest {
             totals.rows_accepted += f.rows_accepted;
             totals.rows_rejected += f.rows_rejected;
         }
-        for (k, v) in crate::ingest::reject::count_by_reason(rejects) {
-            totals.rejected_by_reason.insert(k.as_str().to_string(), v);
-        }
+        totals.rejected_by_reason = rejected_by_reason;
         Manifest {
             schema_version: SCHEMA_VERSION,
             hotspots_version: env!("CARGO_PKG_VERSION").to_string(),

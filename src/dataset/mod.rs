@@ -9,15 +9,18 @@
 //! | `schools.parquet`, `stations.parquet`, `pois_<kind>.parquet` | points of interest |
 //! | (in memory) | [`columns::IncidentColumns`]: incidents as typed vectors for fast selection |
 //! | `manifest.json` | schema version, CRS, sources with sha256 and counts, build time |
-//! | `cache/index.json` | where each source file's rows went, by sha256, so a re-ingest skips unchanged files ([`cache`]) |
+//! | `cache/index.json` | the ingest's: where each source file's rows went, by sha256, so a re-ingest skips unchanged files ([`crate::ingest::cache`]) |
 //!
-//! Written atomically ([`write::write_atomic`]); read with [`Dataset::open`].
+//! Column names and reject reasons: [`schema`]. Written atomically
+//! ([`write::write_atomic`]) by one writer at a time ([`lock`]); read with
+//! [`Dataset::open`]. This module imports nothing from ingest, analysis or
+//! the API: they build on it.
 
-pub mod cache;
 pub mod columns;
 pub mod lock;
 pub mod manifest;
 pub mod row_group;
+pub mod schema;
 pub mod write;
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::cache::Cache;
 use super::{DatasetError, Manifest, TableWriter, Tables};
 
 /// Environment variable for crash tests: when set to a table name, the
@@ -156,7 +155,7 @@ fn remove_orphan_temps(out: &Path) -> Result<(), DatasetError> {
     Ok(())
 }
 
-/// Writes `tables` (and the parse cache) to `out`, replacing the dataset
+/// Writes `tables` (and `extra_files`: (path inside the dataset, bytes)) to `out`, replacing the dataset
 /// there (never a directory that is not one: [`check_replaceable`]). The
 /// caller holds `out`'s [`super::lock::DatasetLock`]. The manifest's
 /// `build_seconds` becomes the time since `started` (the ingest's start)
@@ -165,14 +164,14 @@ fn remove_orphan_temps(out: &Path) -> Result<(), DatasetError> {
 pub fn write_atomic(
     out: &Path,
     tables: &Tables,
-    cache: &Cache,
+    extra_files: &[(&str, Vec<u8>)],
     started: std::time::Instant,
 ) -> Result<Manifest, DatasetError> {
     check_replaceable(out)?;
     remove_orphan_temps(out)?;
     let tmp = temp_dir_for(out)?;
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    let result = write_into(&tmp, tables, cache, started).and_then(|m| swap_into_place(&tmp, out).map(|()| m));
+    let result = write_into(&tmp, tables, extra_files, started).and_then(|m| swap_into_place(&tmp, out).map(|()| m));
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
@@ -182,7 +181,7 @@ pub fn write_atomic(
 fn write_into(
     tmp: &Path,
     tables: &Tables,
-    cache: &Cache,
+    extra_files: &[(&str, Vec<u8>)],
     started: std::time::Instant,
 ) -> Result<Manifest, DatasetError> {
     let mut jobs: Vec<(&str, &dyn TableWriter)> = vec![
@@ -221,7 +220,15 @@ fn write_into(
     );
     a?;
     b?;
-    cache.write(&tmp.join("cache"))?;
+    // Files the writer keeps beside the tables (the ingest's re-parse
+    // cache, `cache/index.json`).
+    for (rel, bytes) in extra_files {
+        let path = tmp.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        std::fs::write(&path, bytes).map_err(io_err(&path))?;
+    }
     if abort_after.as_deref() == Some("cache") {
         std::process::abort();
     }

@@ -13,8 +13,8 @@ use polars_arrow::array::{MutableBinaryViewArray, PrimitiveArray};
 use rayon::prelude::*;
 
 use super::locate::{Located, Points};
+use super::read::{Content, ParsedFile};
 use super::rows::{CodedCol, IncidentRows};
-use super::{Content, ParsedFile};
 use crate::dataset::row_group::{self, ColumnChunk, DictColumn, Remap};
 use crate::dataset::{DatasetError, TableWriter};
 
@@ -75,40 +75,9 @@ fn nearest_ids(located: &[Located], poi: impl Fn(&Located) -> Option<(u32, f64)>
     )
 }
 
-/// The incidents table's columns, in order. Coordinates: `lon`/`lat` WGS84
-/// degrees, `easting_m`/`northing_m` British National Grid metres;
-/// distances in metres.
+/// The incidents table's columns, in order ([`crate::dataset::schema::incidents_schema`]).
 pub fn schema() -> Schema {
-    use DataType::*;
-    [
-        ("incident_id", UInt32),
-        ("source", String),
-        ("kind", String),
-        ("file_id", UInt32),
-        ("line", UInt32),
-        ("crime_id", String),
-        ("api_id", Int64),
-        ("month", String),
-        ("month_index", UInt32),
-        ("crime_type", String),
-        ("lon", Float64),
-        ("lat", Float64),
-        ("easting_m", Float64),
-        ("northing_m", Float64),
-        ("location", String),
-        ("lsoa_code", String),
-        ("falls_within", String),
-        ("last_outcome", String),
-        ("ward_code", String),
-        ("borough_code", String),
-        ("nearest_school_id", String),
-        ("nearest_school_m", Float64),
-        ("nearest_station_id", String),
-        ("nearest_station_m", Float64),
-    ]
-    .into_iter()
-    .map(|(name, dtype)| Field::new(name.into(), dtype))
-    .collect()
+    crate::dataset::schema::incidents_schema()
 }
 
 /// A row group: files `files`, whose `rows` kept rows get incident ids from
@@ -528,7 +497,7 @@ mod tests {
         let demo = crate::demo::run(&dir, 11, true).unwrap();
         let text = std::fs::read_to_string(&demo.config).unwrap();
         let config = Config::from_toml(&text, "demo.toml").unwrap();
-        let check = |previous: Option<&crate::dataset::cache::Cache>| {
+        let check = |previous: Option<&crate::ingest::cache::Cache>| {
             let (tables, _) = crate::ingest::build(&config, &demo.data_root, &Progress::new(true), previous).unwrap();
             let path = dir.join("incidents-check.parquet");
             tables.incidents.write_parquet(&path).unwrap();
@@ -567,7 +536,7 @@ mod tests {
         let id = "f".repeat(64);
         (fields[0], fields[6], fields[10]) = (&id, "", "");
         std::fs::write(&file, format!("{text}{}\n", fields.join(","))).unwrap();
-        let cache = crate::dataset::cache::Cache::open(&demo.dataset).expect("the demo dataset is a cache");
+        let cache = crate::ingest::cache::Cache::open(&demo.dataset).expect("the demo dataset is a cache");
         let back = check(Some(&cache));
         assert_eq!(back.column("last_outcome").unwrap().null_count(), 1);
         assert_eq!(back.column("location").unwrap().null_count(), 1);

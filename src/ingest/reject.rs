@@ -3,29 +3,7 @@
 
 use std::collections::BTreeMap;
 
-/// Why a row was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectReason {
-    /// Longitude/latitude (or easting/northing) blank, e.g. police.uk "No Location".
-    MissingCoordinates,
-    /// Coordinates that do not parse as numbers.
-    MalformedCoordinates,
-    /// Coordinates out of range, or outside Great Britain (no OSTN15 transform).
-    ImpossibleCoordinates,
-    /// A valid point that falls in no ward of the study area.
-    OutsideStudyArea,
-    /// Month or date blank or not `YYYY-MM` with a real month.
-    MalformedMonth,
-    /// A crime type that is not a police.uk category.
-    UnknownCrimeType,
-    /// The same crime id (or API id) was already accepted from an earlier row.
-    DuplicateId,
-    /// A CSV row with the wrong number of fields or invalid UTF-8.
-    MalformedRow,
-    /// A JSON member that does not parse (e.g. an empty file).
-    MalformedJson,
-}
+pub use crate::dataset::schema::RejectReason;
 
 /// At most `max_chars` characters of `text` for an error or a reject's
 /// detail: control characters shown as escapes, `…` where cut. A file
@@ -44,38 +22,6 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
         }
     }
     out
-}
-
-impl RejectReason {
-    pub const ALL: [RejectReason; 9] = [
-        RejectReason::MissingCoordinates,
-        RejectReason::MalformedCoordinates,
-        RejectReason::ImpossibleCoordinates,
-        RejectReason::OutsideStudyArea,
-        RejectReason::MalformedMonth,
-        RejectReason::UnknownCrimeType,
-        RejectReason::DuplicateId,
-        RejectReason::MalformedRow,
-        RejectReason::MalformedJson,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::MissingCoordinates => "missing_coordinates",
-            RejectReason::MalformedCoordinates => "malformed_coordinates",
-            RejectReason::ImpossibleCoordinates => "impossible_coordinates",
-            RejectReason::OutsideStudyArea => "outside_study_area",
-            RejectReason::MalformedMonth => "malformed_month",
-            RejectReason::UnknownCrimeType => "unknown_crime_type",
-            RejectReason::DuplicateId => "duplicate_id",
-            RejectReason::MalformedRow => "malformed_row",
-            RejectReason::MalformedJson => "malformed_json",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RejectReason> {
-        RejectReason::ALL.into_iter().find(|r| r.as_str() == s)
-    }
 }
 
 /// One rejected row.

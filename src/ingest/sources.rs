@@ -1,6 +1,7 @@
 //! Finding and reading source files: files, folders and globs relative to
 //! the data root; gzip transparently; a sha256 of every file as stored.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -77,6 +78,43 @@ pub fn resolve(root: &Path, patterns: &[String], key: &str) -> Result<Vec<Source
             SourceFile { path, rel }
         })
         .collect())
+}
+
+/// The manifest's record of a boundary or POI layer: its files' sha256
+/// (a shapefile's `.shx`, `.dbf`, `.prj` and `.cpg` too) and counts.
+pub fn layer_record(
+    layer: &str,
+    root: &Path,
+    rel: &str,
+    features: u64,
+    rejected: u64,
+) -> Result<crate::dataset::manifest::LayerRecord, IngestError> {
+    let main = root.join(rel);
+    let mut files = vec![main.clone()];
+    if rel.to_ascii_lowercase().ends_with(".shp") {
+        for ext in ["shx", "dbf", "prj", "cpg"] {
+            let p = main.with_extension(ext);
+            if p.exists() {
+                files.push(p);
+            }
+        }
+    }
+    let mut sha256 = BTreeMap::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        sha256.insert(name, sha256_hex(&read(&f)?));
+    }
+    Ok(crate::dataset::manifest::LayerRecord {
+        layer: layer.to_string(),
+        path: rel.to_string(),
+        sha256,
+        features,
+        rows_read: features + rejected,
+        rows_rejected: rejected,
+    })
 }
 
 /// Reads a file as stored.

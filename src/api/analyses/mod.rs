@@ -1,8 +1,8 @@
 //! The analysis collections: every analysis of [`crate::analysis::run::ALL`]
 //! offered over HTTP, its query parameters those its [`Spec`] declares.
 //! Most run as the CLI runs them and serve the layer it gives
-//! ([`generic`]); the Gi* layers build their table column by column over
-//! a grid shape shared by every layer on that grid ([`gistar`]).
+//! (`generic`); the Gi* layers build their table column by column over
+//! a grid shape shared by every layer on that grid (`gistar.rs`).
 
 mod gistar;
 

@@ -18,11 +18,15 @@ use std::sync::OnceLock;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::manifest::LineCount;
-use super::{read_parquet, DatasetError};
+use super::reject::{Reject, RejectReason};
+use super::rows::IdCol;
 use crate::config::IncidentSource;
-use crate::ingest::reject::{Reject, RejectReason};
-use crate::ingest::rows::IdCol;
+use crate::dataset::manifest::LineCount;
+use crate::dataset::read_parquet;
+use crate::dataset::schema::{incidents as inc, rejects as rej};
+
+/// Where the index lives inside a dataset directory.
+pub const INDEX_PATH: &str = "cache/index.json";
 
 /// Bumped when parsing or the index changes, so old caches are not trusted.
 const PARSER_VERSION: u32 = 4;
@@ -88,7 +92,7 @@ pub fn fingerprint(src: &IncidentSource, spatial_key: &str) -> String {
 impl Cache {
     /// The cache of the dataset at `dataset_dir`, if it has one.
     pub fn open(dataset_dir: &Path) -> Option<Cache> {
-        let text = std::fs::read_to_string(dataset_dir.join("cache").join("index.json")).ok()?;
+        let text = std::fs::read_to_string(dataset_dir.join(INDEX_PATH)).ok()?;
         let index = serde_json::from_str(&text).ok()?;
         Some(Cache {
             dir: Some(dataset_dir.to_path_buf()),
@@ -145,7 +149,7 @@ impl Cache {
         let frame = incidents.slice(start as i64, len as usize);
         let first = entry.first_file_id;
         let member: Vec<u32> = frame
-            .column("file_id")
+            .column(inc::FILE_ID)
             .ok()?
             .u32()
             .ok()?
@@ -155,9 +159,9 @@ impl Cache {
         if member.iter().any(|m| *m as usize >= entry.members.len()) {
             return None;
         }
-        let line: Vec<u32> = frame.column("line").ok()?.u32().ok()?.into_no_null_iter().collect();
+        let line: Vec<u32> = frame.column(inc::LINE).ok()?.u32().ok()?.into_no_null_iter().collect();
         let mut crime_id = IdCol::default();
-        for v in frame.column("crime_id").ok()?.str().ok()?.iter() {
+        for v in frame.column(inc::CRIME_ID).ok()?.str().ok()?.iter() {
             crime_id.push(v.unwrap_or(""));
         }
         let rej = rejects.slice(entry.rejects.0 as i64, entry.rejects.1 as usize);
@@ -177,30 +181,21 @@ impl Cache {
         ))
     }
 
-    /// Writes the index into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<(), DatasetError> {
-        std::fs::create_dir_all(dir).map_err(|source| DatasetError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let path = dir.join("index.json");
-        std::fs::write(&path, serde_json::to_string(&self.index).unwrap_or_default()).map_err(|source| {
-            DatasetError::Io {
-                path: path.display().to_string(),
-                source,
-            }
-        })
+    /// The index as written into the dataset: its path inside the dataset
+    /// directory and its bytes.
+    pub fn index_file(&self) -> (&'static str, Vec<u8>) {
+        (INDEX_PATH, serde_json::to_vec(&self.index).unwrap_or_default())
     }
 }
 
 /// Rejects as stored in `rejects.parquet`, with `file` made relative to
 /// `first_file_id`.
 fn rejects_from_frame(df: &DataFrame, first_file_id: u32) -> PolarsResult<Vec<Reject>> {
-    let file = df.column("file_id")?.u32()?;
-    let line = df.column("line")?.u32()?;
-    let reason = df.column("reason")?.str()?;
-    let detail = df.column("detail")?.str()?;
-    let raw = df.column("raw")?.str()?;
+    let file = df.column(rej::FILE_ID)?.u32()?;
+    let line = df.column(rej::LINE)?.u32()?;
+    let reason = df.column(rej::REASON)?.str()?;
+    let detail = df.column(rej::DETAIL)?.str()?;
+    let raw = df.column(rej::RAW)?.str()?;
     (0..df.height())
         .map(|i| {
             Ok(Reject {
