@@ -35,6 +35,10 @@ impl ParsedFile {
         matches!(self.content, Content::Reused(_))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> usize {
         match &self.content {
             Content::Fresh(p) => p.rows.len(),
