@@ -1,6 +1,7 @@
 //! `hotspots info`: what a dataset holds. Counts by month, crime type, ward
 //! and source, and rejects by reason.
 
+use crate::dataset::schema::{areas, incidents as inc};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -82,24 +83,24 @@ pub fn report(ds: &Dataset, top: usize) -> Result<String, DatasetError> {
             let _ = writeln!(s, "  {:<20} {}: {why}", src.name, f.path);
         }
     }
-    let by_kind = counts(&ds.incidents, "kind")?;
+    let by_kind = counts(&ds.incidents, inc::KIND)?;
     let _ = writeln!(s, "\nincidents by kind");
     for (k, v) in &by_kind {
         let _ = writeln!(s, "  {k:<24} {v:>9}");
     }
     let _ = writeln!(s, "\nincidents by crime type");
-    let mut types: Vec<_> = counts(&ds.incidents, "crime_type")?.into_iter().collect();
+    let mut types: Vec<_> = counts(&ds.incidents, inc::CRIME_TYPE)?.into_iter().collect();
     types.sort_by_key(|t| std::cmp::Reverse(t.1));
     for (k, v) in types {
         let _ = writeln!(s, "  {k:<32} {v:>9}");
     }
-    let months = counts(&ds.incidents, "month")?;
+    let months = counts(&ds.incidents, inc::MONTH)?;
     let _ = writeln!(s, "\nincidents by month ({} months)", months.len());
     for (k, v) in &months {
         let _ = writeln!(s, "  {k} {v:>8}");
     }
-    let wards = counts(&ds.incidents, "ward_code")?;
-    let names: BTreeMap<String, String> = match (ds.wards.column("code"), ds.wards.column("name")) {
+    let wards = counts(&ds.incidents, inc::WARD_CODE)?;
+    let names: BTreeMap<String, String> = match (ds.wards.column(areas::CODE), ds.wards.column(areas::NAME)) {
         (Ok(c), Ok(n)) => match (c.str(), n.str()) {
             (Ok(c), Ok(n)) => c
                 .iter()

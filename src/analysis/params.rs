@@ -222,6 +222,7 @@ impl Param {
             s.push_str(&format!(" ({u})"));
         }
         let range = match (self.min, self.max) {
+            (Some(lo), Some(hi)) if self.min_exclusive => Some(format!("> {lo} and <= {hi}")),
             (Some(lo), Some(hi)) => Some(format!("{lo}..={hi}")),
             (Some(lo), None) if self.min_exclusive => Some(format!("> {lo}")),
             (Some(lo), None) => Some(format!(">= {lo}")),

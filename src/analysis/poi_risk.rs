@@ -43,6 +43,7 @@ use super::run::{Analysis, Computed, Ctx, Output};
 use super::select::Selection;
 use super::study_area::StudyMask;
 use super::AnalysisError;
+use crate::dataset::schema::pois;
 use crate::dataset::Dataset;
 
 /// `poi-risk`: risk around schools and stations.
@@ -281,13 +282,13 @@ pub fn load_pois(ds: &Dataset, set: PoiSet) -> Result<Vec<Poi>, AnalysisError> {
             Ok(col.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
         };
         let (id, kind, name, ward, borough) = (
-            s("poi_id")?,
-            s("kind")?,
-            s("name")?,
-            s("ward_code")?,
-            s("borough_code")?,
+            s(pois::POI_ID)?,
+            s(pois::KIND)?,
+            s(pois::NAME)?,
+            s(pois::WARD_CODE)?,
+            s(pois::BOROUGH_CODE)?,
         );
-        let (e, n, lon, lat) = (f("easting_m")?, f("northing_m")?, f("lon")?, f("lat")?);
+        let (e, n, lon, lat) = (f(pois::EASTING_M)?, f(pois::NORTHING_M)?, f(pois::LON)?, f(pois::LAT)?);
         for i in 0..df.height() {
             out.push(Poi {
                 id: id[i].clone(),
@@ -382,13 +383,15 @@ pub fn poi_risk_with_mask(ds: &Dataset, req: &PoiRiskRequest, mask: &StudyMask) 
     }
     let borough_codes: Vec<String> = ds
         .boroughs
-        .column("code")
+        .column(crate::dataset::schema::areas::CODE)
         .and_then(|c| c.str().cloned())
         .map_err(|e| AnalysisError::Data(format!("boroughs column `code`: {e}")))?
         .iter()
         .map(|v| v.unwrap_or("").to_string())
         .collect();
-    let points = req.selection.apply_with_areas(ds, "borough_code", &borough_codes)?;
+    let points = req
+        .selection
+        .apply_with_areas(ds, crate::dataset::schema::incidents::BOROUGH_CODE, &borough_codes)?;
     if points.is_empty() {
         return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
     }
@@ -403,8 +406,9 @@ pub fn poi_risk_with_mask(ds: &Dataset, req: &PoiRiskRequest, mask: &StudyMask) 
     let harm_rate = harm_total / study_m2;
 
     // Borough rates: incidents per m² of borough.
-    let borough_polys = crate::dataset::polygons_from_wkb(&ds.boroughs, "geometry_bng_wkb", &ds.dir)
-        .map_err(|e| AnalysisError::Data(e.to_string()))?;
+    let borough_polys =
+        crate::dataset::polygons_from_wkb(&ds.boroughs, crate::dataset::schema::areas::GEOMETRY_BNG_WKB, &ds.dir)
+            .map_err(|e| AnalysisError::Data(e.to_string()))?;
     let mut borough_n = vec![0f64; borough_codes.len()];
     for &a in &points.area {
         if let Some(c) = borough_n.get_mut(a as usize) {

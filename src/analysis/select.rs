@@ -147,7 +147,7 @@ impl Selection {
                     }
                 };
                 let codes = table
-                    .column("code")
+                    .column(crate::dataset::schema::areas::CODE)
                     .and_then(|col| col.str().cloned())
                     .map_err(|e| col_err("code", e))?;
                 let map = codes

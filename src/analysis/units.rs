@@ -167,7 +167,7 @@ impl AreaUnits {
                 .collect())
         };
         let area_km2 = df
-            .column("area_km2")
+            .column(crate::dataset::schema::areas::AREA_KM2)
             .and_then(|c| c.f64().cloned())
             .map_err(|e| AnalysisError::Data(format!("{file} `area_km2`: {e}")))?
             .iter()

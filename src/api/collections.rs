@@ -2,6 +2,7 @@
 //! stations), built once at startup into compact [`Table`]s. The analysis
 //! collections are in [`super::analyses`].
 
+use crate::dataset::schema::{areas, incidents as inc, pois, tables};
 use polars::prelude::*;
 
 use super::table::{Geoms, Ids, Table};
@@ -73,7 +74,11 @@ fn points(df: &DataFrame, table: &str) -> Result<Vec<[f64; 2]>, DatasetError> {
             .map(|v| v.unwrap_or(f64::NAN))
             .collect())
     };
-    Ok(get("lon")?.into_iter().zip(get("lat")?).map(|(x, y)| [x, y]).collect())
+    Ok(get(pois::LON)?
+        .into_iter()
+        .zip(get(pois::LAT)?)
+        .map(|(x, y)| [x, y])
+        .collect())
 }
 
 fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<Table, DatasetError> {
@@ -95,12 +100,12 @@ fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<T
 }
 
 fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Result<Table, DatasetError> {
-    let polys = polygons_from_wkb(df, "geometry_wgs84_wkb", &ds.dir.join(format!("{table}.parquet")))?;
+    let polys = polygons_from_wkb(df, areas::GEOMETRY_WGS84_WKB, &ds.dir.join(format!("{table}.parquet")))?;
     let geoms: Vec<geo::Geometry<f64>> = polys.into_iter().map(geo::Geometry::MultiPolygon).collect();
-    let columns =
-        Table::frame_columns(df, &["geometry_bng_wkb", "geometry_wgs84_wkb"]).map_err(|e| col_err(table, e))?;
+    let columns = Table::frame_columns(df, &[areas::GEOMETRY_BNG_WKB, areas::GEOMETRY_WGS84_WKB])
+        .map_err(|e| col_err(table, e))?;
     let mut t = Table::new(
-        ids(df, "code", table)?,
+        ids(df, areas::CODE, table)?,
         Geoms::json(geoms.len(), |i| &geoms[i]),
         columns,
         None,
@@ -115,7 +120,7 @@ fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Res
             .map_err(|e| col_err("incidents", e))?;
         let kinds = ds
             .incidents
-            .column("kind")
+            .column(inc::KIND)
             .and_then(|c| c.str())
             .map_err(|e| col_err("incidents", e))?;
         for (c, k) in codes.iter().zip(kinds.iter()) {
@@ -138,12 +143,19 @@ pub fn static_collections(ds: &Dataset) -> Result<Vec<StaticCollection>, Dataset
         &ds.incidents,
         "incidents",
         "incident_id",
-        &["incident_id", "lon", "lat", "easting_m", "northing_m", "month_index"],
+        &[
+            inc::INCIDENT_ID,
+            inc::LON,
+            inc::LAT,
+            inc::EASTING_M,
+            inc::NORTHING_M,
+            inc::MONTH_INDEX,
+        ],
     )?;
     if ds.incidents.height() > 0 {
         let m = ds
             .incidents
-            .column("month_index")
+            .column(inc::MONTH_INDEX)
             .and_then(|c| c.cast(&DataType::UInt32))
             .map_err(|e| col_err("incidents", e))?;
         incidents.months = Some(
@@ -154,19 +166,19 @@ pub fn static_collections(ds: &Dataset) -> Result<Vec<StaticCollection>, Dataset
                 .collect(),
         );
     }
-    let poi_skip = ["lon", "lat", "easting_m", "northing_m"];
+    let poi_skip = [pois::LON, pois::LAT, pois::EASTING_M, pois::NORTHING_M];
     Ok(vec![
         StaticCollection::new(
             "wards",
             "Wards",
             "Ward boundaries with their borough and the number of recorded crimes (`incidents`, all months).",
-            area_table(ds, &ds.wards, "wards", "ward_code")?,
+            area_table(ds, &ds.wards, tables::WARDS, inc::WARD_CODE)?,
         ),
         StaticCollection::new(
             "boroughs",
             "Boroughs",
             "Borough boundaries with the number of recorded crimes (`incidents`, all months).",
-            area_table(ds, &ds.boroughs, "boroughs", "borough_code")?,
+            area_table(ds, &ds.boroughs, tables::BOROUGHS, inc::BOROUGH_CODE)?,
         ),
         StaticCollection::new(
             "incidents",
@@ -178,13 +190,13 @@ pub fn static_collections(ds: &Dataset) -> Result<Vec<StaticCollection>, Dataset
             "schools",
             "Schools",
             "Schools (points of interest).",
-            point_table(&ds.schools, "schools", "poi_id", &poi_skip)?,
+            point_table(&ds.schools, tables::SCHOOLS, pois::POI_ID, &poi_skip)?,
         ),
         StaticCollection::new(
             "stations",
             "Stations",
             "Rail, Underground and DLR stations (points of interest).",
-            point_table(&ds.stations, "stations", "poi_id", &poi_skip)?,
+            point_table(&ds.stations, tables::STATIONS, pois::POI_ID, &poi_skip)?,
         ),
     ])
 }

@@ -5,6 +5,7 @@
 //! 728k Met burglaries; over these vectors (categories as small integers)
 //! the same scan is a tight loop of integer compares.
 
+use crate::dataset::schema::incidents as col;
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -78,7 +79,10 @@ fn dictionary(df: &DataFrame, path: &str, name: &str) -> Result<(Vec<u32>, Vec<S
 
 /// Row positions of each code in a table's `code` column.
 fn positions(table: &DataFrame) -> FxHashMap<String, u32> {
-    let Ok(c) = table.column("code").and_then(|c| c.str().cloned()) else {
+    let Ok(c) = table
+        .column(crate::dataset::schema::areas::CODE)
+        .and_then(|c| c.str().cloned())
+    else {
         return FxHashMap::default();
     };
     c.iter()
@@ -100,14 +104,14 @@ impl IncidentColumns {
             return Ok(IncidentColumns::default());
         }
         let month = incidents
-            .column("month_index")
+            .column(col::MONTH_INDEX)
             .and_then(|c| c.u32().cloned())
-            .map_err(|e| err(path, "month_index", e))?
+            .map_err(|e| err(path, col::MONTH_INDEX, e))?
             .iter()
             .map(|v| v.unwrap_or(u32::MAX))
             .collect();
-        let (types, crime_types) = dictionary(incidents, path, "crime_type")?;
-        let (kinds_codes, kinds) = dictionary(incidents, path, "kind")?;
+        let (types, crime_types) = dictionary(incidents, path, col::CRIME_TYPE)?;
+        let (kinds_codes, kinds) = dictionary(incidents, path, col::KIND)?;
         let area = |column: &str, table: &DataFrame| -> Result<Vec<u32>, DatasetError> {
             let (codes, values) = dictionary(incidents, path, column)?;
             let rows = positions(table);
@@ -121,17 +125,17 @@ impl IncidentColumns {
                 .collect())
         };
         Ok(IncidentColumns {
-            easting_m: f64s(incidents, path, "easting_m")?,
-            northing_m: f64s(incidents, path, "northing_m")?,
-            lon: f64s(incidents, path, "lon")?,
-            lat: f64s(incidents, path, "lat")?,
+            easting_m: f64s(incidents, path, col::EASTING_M)?,
+            northing_m: f64s(incidents, path, col::NORTHING_M)?,
+            lon: f64s(incidents, path, col::LON)?,
+            lat: f64s(incidents, path, col::LAT)?,
             month,
             crime_type: types.into_iter().map(|c| c.min(u16::MAX as u32) as u16).collect(),
             crime_types,
             kind: kinds_codes.into_iter().map(|c| c.min(u8::MAX as u32) as u8).collect(),
             kinds,
-            ward: area("ward_code", wards)?,
-            borough: area("borough_code", boroughs)?,
+            ward: area(col::WARD_CODE, wards)?,
+            borough: area(col::BOROUGH_CODE, boroughs)?,
         })
     }
 

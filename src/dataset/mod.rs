@@ -141,15 +141,15 @@ pub enum IncidentFrame {
 
 /// The incident columns [`columns::IncidentColumns`] is built from.
 const ANALYSIS_COLUMNS: [&str; 9] = [
-    "month_index",
-    "crime_type",
-    "kind",
-    "ward_code",
-    "borough_code",
-    "easting_m",
-    "northing_m",
-    "lon",
-    "lat",
+    schema::incidents::MONTH_INDEX,
+    schema::incidents::CRIME_TYPE,
+    schema::incidents::KIND,
+    schema::incidents::WARD_CODE,
+    schema::incidents::BOROUGH_CODE,
+    schema::incidents::EASTING_M,
+    schema::incidents::NORTHING_M,
+    schema::incidents::LON,
+    schema::incidents::LAT,
 ];
 
 fn column_err(path: &Path, column: &str, e: impl std::fmt::Display) -> DatasetError {
@@ -181,13 +181,13 @@ pub fn polygons_from_wkb(df: &DataFrame, column: &str, path: &Path) -> Result<Ve
 /// The `easting_m`/`northing_m` columns as points.
 pub fn points_bng(df: &DataFrame, path: &Path) -> Result<Vec<[f64; 2]>, DatasetError> {
     let e = df
-        .column("easting_m")
+        .column(schema::incidents::EASTING_M)
         .and_then(|c| c.f64().cloned())
-        .map_err(|err| column_err(path, "easting_m", err))?;
+        .map_err(|err| column_err(path, schema::incidents::EASTING_M, err))?;
     let n = df
-        .column("northing_m")
+        .column(schema::incidents::NORTHING_M)
         .and_then(|c| c.f64().cloned())
-        .map_err(|err| column_err(path, "northing_m", err))?;
+        .map_err(|err| column_err(path, schema::incidents::NORTHING_M, err))?;
     Ok(e.into_no_null_iter()
         .zip(n.into_no_null_iter())
         .map(|(e, n)| [e, n])

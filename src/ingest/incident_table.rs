@@ -5,6 +5,7 @@
 //! one row group at a time, each built from the compact rows just before it
 //! is encoded, so the whole table never exists as a polars frame in memory.
 
+use crate::dataset::schema::incidents as col;
 use std::path::Path;
 
 use polars::io::parquet::write::BatchedWriter;
@@ -138,8 +139,8 @@ impl IncidentTable {
         df.rechunk_mut_par();
         let n = df.height() as u32;
         df.replace(
-            "incident_id",
-            Column::new("incident_id".into(), (first_id..first_id + n).collect::<Vec<u32>>()),
+            col::INCIDENT_ID,
+            Column::new(col::INCIDENT_ID.into(), (first_id..first_id + n).collect::<Vec<u32>>()),
         )?;
         Ok(df)
     }
@@ -160,7 +161,7 @@ impl IncidentTable {
             .filter(|(_, k)| **k)
             .map(|(m, _)| base + m)
             .collect();
-        df.replace("file_id", Column::new("file_id".into(), ids))?;
+        df.replace(col::FILE_ID, Column::new(col::FILE_ID.into(), ids))?;
         Ok(df)
     }
 

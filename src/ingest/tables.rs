@@ -1,5 +1,6 @@
 //! Assembling the ingest's results into polars frames (the dataset's tables).
 
+use crate::dataset::schema::{areas, files as files_col, pois, rejects as rej};
 use geo::MultiPolygon;
 use polars::prelude::*;
 
@@ -43,31 +44,34 @@ pub fn rejects_frame(rejects: &[Reject], files: &[FileEntry]) -> Result<DataFram
     DataFrame::new(
         n,
         vec![
-            Column::new("file_id".into(), rejects.iter().map(|r| r.file).collect::<Vec<_>>()),
+            Column::new(rej::FILE_ID.into(), rejects.iter().map(|r| r.file).collect::<Vec<_>>()),
             Column::new(
-                "source".into(),
+                rej::SOURCE.into(),
                 rejects
                     .iter()
                     .map(|r| file(r).map(|f| f.source.as_str()).unwrap_or(""))
                     .collect::<Vec<_>>(),
             ),
             Column::new(
-                "source_file".into(),
+                rej::SOURCE_FILE.into(),
                 rejects
                     .iter()
                     .map(|r| file(r).map(|f| f.path.as_str()).unwrap_or(""))
                     .collect::<Vec<_>>(),
             ),
-            Column::new("line".into(), rejects.iter().map(|r| r.line).collect::<Vec<_>>()),
+            Column::new(rej::LINE.into(), rejects.iter().map(|r| r.line).collect::<Vec<_>>()),
             Column::new(
-                "reason".into(),
+                rej::REASON.into(),
                 rejects.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
             ),
             Column::new(
-                "detail".into(),
+                rej::DETAIL.into(),
                 rejects.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(),
             ),
-            Column::new("raw".into(), rejects.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                rej::RAW.into(),
+                rejects.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
+            ),
         ],
     )
     .map_err(polars_err)
@@ -78,13 +82,19 @@ pub fn files_frame(files: &[FileEntry]) -> Result<DataFrame, IngestError> {
     DataFrame::new(
         files.len(),
         vec![
-            Column::new("file_id".into(), (0..files.len() as u32).collect::<Vec<_>>()),
-            Column::new("path".into(), files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>()),
+            Column::new(files_col::FILE_ID.into(), (0..files.len() as u32).collect::<Vec<_>>()),
             Column::new(
-                "source".into(),
+                files_col::PATH.into(),
+                files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                files_col::SOURCE.into(),
                 files.iter().map(|f| f.source.as_str()).collect::<Vec<_>>(),
             ),
-            Column::new("kind".into(), files.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                files_col::KIND.into(),
+                files.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>(),
+            ),
         ],
     )
     .map_err(polars_err)
@@ -95,29 +105,35 @@ pub fn areas_frame(areas: &[Area], with_parent: bool) -> Result<DataFrame, Inges
     let bng: Vec<Vec<u8>> = areas.iter().map(|a| to_wkb(&a.geometry_bng)).collect();
     let wgs: Vec<Vec<u8>> = areas.iter().map(|a| to_wkb(&a.geometry_wgs84)).collect();
     let mut cols = vec![
-        Column::new("code".into(), areas.iter().map(|a| a.code.as_str()).collect::<Vec<_>>()),
-        Column::new("name".into(), areas.iter().map(|a| a.name.as_str()).collect::<Vec<_>>()),
+        Column::new(
+            areas::CODE.into(),
+            areas.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            areas::NAME.into(),
+            areas.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ),
     ];
     if with_parent {
         cols.push(Column::new(
-            "borough_code".into(),
+            areas::BOROUGH_CODE.into(),
             areas.iter().map(|a| a.parent_code.as_deref()).collect::<Vec<_>>(),
         ));
         cols.push(Column::new(
-            "borough_name".into(),
+            areas::BOROUGH_NAME.into(),
             areas.iter().map(|a| a.parent_name.as_deref()).collect::<Vec<_>>(),
         ));
     }
     cols.push(Column::new(
-        "area_km2".into(),
+        areas::AREA_KM2.into(),
         areas.iter().map(|a| a.area_km2()).collect::<Vec<_>>(),
     ));
     cols.push(Column::new(
-        "geometry_bng_wkb".into(),
+        areas::GEOMETRY_BNG_WKB.into(),
         bng.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
     ));
     cols.push(Column::new(
-        "geometry_wgs84_wkb".into(),
+        areas::GEOMETRY_WGS84_WKB.into(),
         wgs.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
     ));
     DataFrame::new(areas.len(), cols).map_err(polars_err)
@@ -149,25 +165,40 @@ pub fn pois_frames(
             let df = DataFrame::new(
                 ps.len(),
                 vec![
-                    Column::new("poi_id".into(), ps.iter().map(|p| p.id.as_str()).collect::<Vec<_>>()),
-                    Column::new("kind".into(), ps.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>()),
-                    Column::new("name".into(), ps.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()),
-                    Column::new("easting_m".into(), ps.iter().map(|p| p.easting_m).collect::<Vec<_>>()),
-                    Column::new("northing_m".into(), ps.iter().map(|p| p.northing_m).collect::<Vec<_>>()),
-                    Column::new("lon".into(), ps.iter().map(|p| p.lon).collect::<Vec<_>>()),
-                    Column::new("lat".into(), ps.iter().map(|p| p.lat).collect::<Vec<_>>()),
                     Column::new(
-                        "ward_code".into(),
+                        pois::POI_ID.into(),
+                        ps.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        pois::KIND.into(),
+                        ps.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        pois::NAME.into(),
+                        ps.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        pois::EASTING_M.into(),
+                        ps.iter().map(|p| p.easting_m).collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        pois::NORTHING_M.into(),
+                        ps.iter().map(|p| p.northing_m).collect::<Vec<_>>(),
+                    ),
+                    Column::new(pois::LON.into(), ps.iter().map(|p| p.lon).collect::<Vec<_>>()),
+                    Column::new(pois::LAT.into(), ps.iter().map(|p| p.lat).collect::<Vec<_>>()),
+                    Column::new(
+                        pois::WARD_CODE.into(),
                         ward.iter().map(|w| w.map(|w| w.code.as_str())).collect::<Vec<_>>(),
                     ),
                     Column::new(
-                        "borough_code".into(),
+                        pois::BOROUGH_CODE.into(),
                         ward.iter()
                             .map(|w| w.and_then(|w| w.parent_code.as_deref()))
                             .collect::<Vec<_>>(),
                     ),
                     Column::new(
-                        "attributes".into(),
+                        pois::ATTRIBUTES.into(),
                         ps.iter().map(|p| p.attributes.as_str()).collect::<Vec<_>>(),
                     ),
                 ],
