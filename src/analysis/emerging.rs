@@ -28,15 +28,40 @@ use geo::Geometry;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::cost::{self, Cost, Lever, Measure};
 use super::grid::{Grid, GridKind};
 use super::layer::{Feature, Layer};
 use super::mann_kendall::{self, MannKendall};
-use super::params::{Param, ParamType, Spec, Values, ALPHA, SELECTION};
+use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, SELECTION};
 use super::run::{Analysis, Computed, Ctx};
 use super::select::Selection;
 use super::weights::Weights;
 use super::{fdr, gi_star, AnalysisError};
 use crate::dataset::Dataset;
+
+const EMERGING_PROPERTIES: &[Property] = &[
+    Property::new("cell_id", PropType::Text, "the cell's id"),
+    Property::new("category", PropType::Text, "the emerging hot spot category"),
+    Property::new("count", PropType::Number, "incidents over the months"),
+    Property::new(
+        "hot_months",
+        PropType::Integer,
+        "months the cell was a significant hot spot",
+    ),
+    Property::new(
+        "cold_months",
+        PropType::Integer,
+        "months the cell was a significant cold spot",
+    ),
+    Property::new("final_gi_z", PropType::Number, "Gi* z in the last month"),
+    Property::new(
+        "trend_z",
+        PropType::Number,
+        "Mann-Kendall z of the monthly Gi* z-scores",
+    ),
+    Property::new("trend_p", PropType::Number, "Mann-Kendall p"),
+    Property::new("trend_tau", PropType::Number, "Kendall's tau"),
+];
 
 /// `emerging`: emerging hot spot categories per cell.
 pub const EMERGING: Analysis = Analysis {
@@ -58,9 +83,46 @@ pub const EMERGING: Analysis = Analysis {
         ],
         cli: true,
         http: true,
+        properties: EMERGING_PROPERTIES,
     },
     run: run_emerging,
+    cost: cost_emerging,
 };
+
+/// The cost of emerging hot spots: a Gi* per (cell, month) bin over the
+/// months selected (all the dataset's when not limited).
+fn cost_emerging(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
+    let req = EmergingRequest::from_values(v)?;
+    let area = cost::study_area_m2(ds);
+    let hex = req.grid == GridKind::Hex;
+    let cells = cost::grid_cells(area, req.cell_m, hex);
+    let months = match (req.selection.from.as_deref(), req.selection.to.as_deref()) {
+        (Some(a), Some(b)) => match (crate::month::parse(a), crate::month::parse(b)) {
+            (Some(a), Some(b)) if b >= a => (b - a + 1) as f64,
+            _ => cost::months(ds),
+        },
+        _ => cost::months(ds),
+    };
+    let cell_lever = Some(Lever::Inverse {
+        param: "cell",
+        value: req.cell_m,
+        power: 2.0,
+    });
+    let neighbours = cost::band_neighbours(req.band_m, area / cells.max(1.0)) * req.time_step.max(1) as f64;
+    let bins = cells * months;
+    Ok(Cost {
+        cells: Measure::new(cells, cell_lever),
+        pairs: Measure::new(bins, cell_lever),
+        work: Measure::new(
+            bins * neighbours,
+            Some(Lever::Power {
+                param: "band",
+                value: req.band_m,
+                power: 2.0,
+            }),
+        ),
+    })
+}
 
 impl EmergingRequest {
     /// The request from checked parameter values.
@@ -256,7 +318,7 @@ pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, Analysi
     }
     let points = req.selection.apply(ds)?;
     if points.is_empty() {
-        return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+        return Err(AnalysisError::Empty(req.selection.to_string()));
     }
     let (from, to) = req.selection.months()?;
     let first = from.unwrap_or_else(|| *points.month.iter().min().unwrap_or(&0));
@@ -287,6 +349,9 @@ pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, Analysi
         .sqrt();
     let mut z = vec![f64::NAN; count.len()];
     for i in 0..n_cells {
+        if super::cancel::requested() {
+            break;
+        }
         for t in 0..t_n {
             let t0 = (t + 1).saturating_sub(req.time_step);
             let mut lag = 0.0;

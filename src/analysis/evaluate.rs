@@ -25,6 +25,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::cost::{self, Cost, Lever, Measure};
 use super::harm::HarmTable;
 use super::params::{Param, ParamType, Spec, Values, HARM, SELECTION};
 use super::predict::{disc_stencil, History, Model, Predictor, PredictorParams};
@@ -69,9 +70,35 @@ pub const EVALUATE: Analysis = Analysis {
         ],
         cli: true,
         http: false,
+        properties: &[],
     },
     run: run_evaluate,
+    cost: cost_evaluate,
 };
+
+/// The cost of a backtest: per origin month, every method's predictions
+/// over the grid (KDE and surge smooth over the cells within the bandwidth
+/// or radius).
+fn cost_evaluate(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
+    let req = EvaluateRequest::from_values(v)?;
+    let area = cost::study_area_m2(ds);
+    let cells = cost::grid_cells(area, req.cell_m, false);
+    let origins = (cost::months(ds) / req.step.max(1) as f64).max(1.0);
+    let smooth = cost::band_neighbours(
+        req.params.kde_bandwidth_m.max(req.surge_radius_m),
+        req.cell_m * req.cell_m,
+    );
+    let lever = Some(Lever::Inverse {
+        param: "cell",
+        value: req.cell_m,
+        power: 2.0,
+    });
+    Ok(Cost {
+        cells: Measure::new(cells, lever),
+        pairs: Measure::new(cells * cost::months(ds), lever),
+        work: Measure::new(origins * req.methods.len() as f64 * cells * smooth, lever),
+    })
+}
 
 impl std::str::FromStr for Method {
     type Err = String;
@@ -327,6 +354,9 @@ pub fn evaluate(ds: &Dataset, req: &EvaluateRequest) -> Result<Evaluation, Analy
     let scores: Vec<Score> = origins
         .par_iter()
         .flat_map_iter(|&t| {
+            if super::cancel::requested() {
+                return Vec::new();
+            }
             let (from, to) = (t - req.window_months, t);
             let test = &history.values[t];
             let total: f64 = test.iter().sum();

@@ -88,6 +88,10 @@ pub fn permutation_p(x: &[f64], w: &Weights, self_weight: f64, permutations: usi
         .into_par_iter()
         .with_min_len(256)
         .map(|i| {
+            // Work nobody waits for is skipped (the result is discarded).
+            if super::cancel::requested() {
+                return f64::NAN;
+            }
             let row: Vec<(u32, f64)> = w.row(i).collect();
             let k = row.len();
             let observed: f64 = row.iter().map(|&(j, wij)| wij * x[j as usize]).sum::<f64>() + self_weight * x[i];

@@ -4,11 +4,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::cost::{self, Cost, Lever, Measure};
 use super::fdr::{self, Correction};
 use super::gi_star;
 use super::grid::Grid;
 use super::layer::{Columns, Feature, Layer, Values};
-use super::params::{Param, ParamType, Spec, Values as ParamValues, ALPHA, HARM, SELECTION};
+use super::params::{Param, ParamType, PropType, Property, Spec, Values as ParamValues, ALPHA, HARM, SELECTION};
 use super::run::{Analysis, Computed, Ctx};
 use super::scale::{self, Choice};
 use super::select::Selection;
@@ -66,6 +67,12 @@ pub struct HotspotRequest {
     pub alpha: f64,
     /// Correction used for `significant` (bins are given both raw and FDR).
     pub correction: Correction,
+    /// When the cell size is chosen from the data: the most cells it may
+    /// make. A finer rule's size is raised to keep within it, and the
+    /// metadata says so (the server keeps its default layers interactive
+    /// this way; `None` on the CLI).
+    #[serde(default)]
+    pub auto_max_cells: Option<usize>,
 }
 
 impl Default for HotspotRequest {
@@ -83,6 +90,7 @@ impl Default for HotspotRequest {
             seed: 1,
             alpha: 0.05,
             correction: Correction::Fdr,
+            auto_max_cells: None,
         }
     }
 }
@@ -141,6 +149,14 @@ pub(crate) const RESOLUTION: Param = Param::new(
 pub(crate) const K: Param = Param::new("k", ParamType::Integer, "ring size for k_ring weights")
     .default("1")
     .at_least(1.0);
+pub(crate) const AUTO_MAX_CELLS: Param = Param::new(
+    "auto_max_cells",
+    ParamType::Integer,
+    "when cell is not given: the most cells the size chosen from the data may make (a finer size is raised to keep within it, and the metadata says so)",
+)
+.default("40000")
+.at_least(3.0)
+.http_only();
 pub(crate) const GRID: Param = Param::choice("grid", UnitKind::NAMES, "square", "units of analysis");
 pub(crate) const WEIGHTS: Param = Param::choice(
     "weights",
@@ -149,17 +165,69 @@ pub(crate) const WEIGHTS: Param = Param::choice(
     "weights: a distance band (binary, inverse_distance), contiguity for wards and boroughs (queen, rook), rings for H3 (k_ring)",
 );
 
+/// The properties of a Gi* layer's cells (and units).
+pub(crate) const UNIT_PROPERTIES: [Property; 8] = [
+    Property::new(
+        "cell_id",
+        PropType::Text,
+        "the unit's id: grid cell, H3 cell, ward or borough code",
+    ),
+    Property::new("name", PropType::Text, "the ward's or borough's name"),
+    Property::new("easting_m", PropType::Number, "centre, BNG easting (m)"),
+    Property::new("northing_m", PropType::Number, "centre, BNG northing (m)"),
+    Property::new(
+        "count",
+        PropType::Number,
+        "incidents (or harm days with a harm table) in the unit",
+    ),
+    Property::new("per_km2", PropType::Number, "count per km²"),
+    Property::new("neighbours", PropType::Integer, "neighbours in the weights"),
+    Property::new("harm_*", PropType::Number, "harm figures with a harm table"),
+];
+pub(crate) const GI_PROPERTIES: &[Property] = &[
+    UNIT_PROPERTIES[0],
+    UNIT_PROPERTIES[1],
+    UNIT_PROPERTIES[2],
+    UNIT_PROPERTIES[3],
+    UNIT_PROPERTIES[4],
+    UNIT_PROPERTIES[5],
+    UNIT_PROPERTIES[6],
+    UNIT_PROPERTIES[7],
+    Property::new(
+        "incidents",
+        PropType::Number,
+        "incidents in the unit (with a harm table)",
+    ),
+    Property::new("gi_z", PropType::Number, "Gi* z-score"),
+    Property::new("gi_p", PropType::Number, "two-sided normal p-value"),
+    Property::new("gi_q_fdr", PropType::Number, "Benjamini-Hochberg q-value"),
+    Property::new("gi_p_sim", PropType::Number, "permutation pseudo p-value"),
+    Property::new("gi_bin", PropType::Integer, "ArcGIS confidence bin -3..3 on the raw p"),
+    Property::new("gi_bin_fdr", PropType::Integer, "ArcGIS confidence bin -3..3 under FDR"),
+    Property::new(
+        "significant",
+        PropType::Boolean,
+        "significant under the chosen correction",
+    ),
+];
+
 /// `gistar`: Gi* on square cells, hexagons, H3 cells, wards or boroughs.
 pub const GISTAR: Analysis = Analysis {
     spec: Spec {
         id: "gistar",
         title: "Gi* hotspots (square grid)",
         about: "Getis-Ord Gi* hotspots per cell (square cells, or hex, h3, ward, borough with grid), with Benjamini-Hochberg FDR and 90/95/99 % confidence bins (ArcGIS -3..3).",
-        groups: &[SELECTION, &[GRID, CELL, BAND, WEIGHTS, RESOLUTION, K, ALPHA, CORRECTION, PERMUTATIONS, SEED], HARM],
+        groups: &[
+            SELECTION,
+            &[GRID, CELL, AUTO_MAX_CELLS, BAND, WEIGHTS, RESOLUTION, K, ALPHA, CORRECTION, PERMUTATIONS, SEED],
+            HARM,
+        ],
         cli: true,
         http: true,
+        properties: GI_PROPERTIES,
     },
     run: run_gistar,
+    cost: cost_hotspots,
 };
 
 /// `hex`: Gi* on hexagons (a collection of the server's).
@@ -186,8 +254,10 @@ pub const HEX: Analysis = Analysis {
         ],
         cli: false,
         http: true,
+        properties: GI_PROPERTIES,
     },
     run: run_gistar,
+    cost: cost_hotspots,
 };
 
 /// `h3`: Gi* on H3 cells (a collection of the server's).
@@ -215,8 +285,10 @@ pub const H3: Analysis = Analysis {
         ],
         cli: false,
         http: true,
+        properties: GI_PROPERTIES,
     },
     run: run_gistar,
+    cost: cost_hotspots,
 };
 
 impl HotspotRequest {
@@ -259,8 +331,87 @@ impl HotspotRequest {
             },
             alpha: v.number("alpha")?,
             correction: v.choice("correction")?.unwrap_or(d.correction),
+            auto_max_cells: if opt("auto_max_cells") {
+                v.u64("auto_max_cells")?.map(|m| m as usize)
+            } else {
+                None
+            },
         })
     }
+}
+
+/// The cost of a Gi* (or LISA) layer: its units, their neighbour pairs,
+/// and the pairs visited once per permutation (a data-chosen band tries
+/// ten distances).
+pub fn cost_hotspots(ds: &Dataset, v: &ParamValues) -> Result<Cost, AnalysisError> {
+    let req = HotspotRequest::from_values(v)?;
+    let area = cost::study_area_m2(ds).max(1.0);
+    let (cells, cell_lever) = match req.grid {
+        UnitKind::Square | UnitKind::Hex => {
+            let hex = req.grid == UnitKind::Hex;
+            match req.cell_m {
+                Some(c) => (
+                    cost::grid_cells(area, c, hex),
+                    Some(Lever::Inverse {
+                        param: "cell",
+                        value: c,
+                        power: 2.0,
+                    }),
+                ),
+                // The data's rule (2 × the mean nearest-neighbour distance of
+                // distinct places) rarely goes below ~50 m on police.uk points.
+                None => {
+                    let rule = cost::grid_cells(area, 50.0, hex);
+                    (req.auto_max_cells.map_or(rule, |m| rule.min(m as f64)), None)
+                }
+            }
+        }
+        UnitKind::H3 => (area / cost::h3_cell_area_m2(req.h3_resolution), None),
+        UnitKind::Ward => (ds.wards.height() as f64, None),
+        UnitKind::Borough => (ds.boroughs.height() as f64, None),
+    };
+    let cell_area = area / cells.max(1.0);
+    let (neighbours, band_lever, band_tries) = match req.weights {
+        WeightKind::Queen | WeightKind::Rook => (7.0, None, 1.0),
+        WeightKind::KRing => (3.0 * (req.k as f64) * (req.k as f64 + 1.0) + 1.0, None, 1.0),
+        WeightKind::Binary | WeightKind::InverseDistance => match req.band_m {
+            Some(b) => (
+                cost::band_neighbours(b, cell_area),
+                Some(Lever::Power {
+                    param: "band",
+                    value: b,
+                    power: 2.0,
+                }),
+                1.0,
+            ),
+            // The data-chosen band keeps to at most 30 neighbours, trying ten distances.
+            None => (31.0, None, 10.0),
+        },
+    };
+    let pairs = cells * neighbours;
+    let permutations = match v.spec().id {
+        "lisa" if req.permutations == 0 => 999.0,
+        _ => req.permutations as f64,
+    };
+    let base = pairs * band_tries;
+    let work = base + pairs * permutations;
+    Ok(Cost {
+        cells: Measure::new(cells, cell_lever),
+        pairs: Measure::new(pairs, band_lever.or(cell_lever)),
+        work: Measure::new(
+            work,
+            if permutations > 0.0 {
+                Some(Lever::Linear {
+                    param: "permutations",
+                    value: permutations,
+                    base,
+                    per: pairs,
+                })
+            } else {
+                band_lever.or(cell_lever)
+            },
+        ),
+    })
 }
 
 fn run_gistar(c: &Ctx<'_>, v: &ParamValues) -> Result<Computed, AnalysisError> {
@@ -328,7 +479,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
                 None => Selected::Points(req.selection.apply(ds)?),
             };
             if points.is_empty() {
-                return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+                return Err(AnalysisError::Empty(req.selection.to_string()));
             }
             let cell_choice = match (req.cell_m, &points) {
                 (Some(c), _) => Choice::given(c),
@@ -340,7 +491,28 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
                         .zip(&points.northing_m)
                         .map(|(e, n)| [*e, *n])
                         .collect();
-                    scale::default_cell_size(&xy)
+                    let rule = scale::default_cell_size(&xy);
+                    let hex = kind == super::grid::GridKind::Hex;
+                    match req.auto_max_cells {
+                        Some(max) => {
+                            // The finest cell that keeps the grid within `max` cells.
+                            let floor = super::cost::cell_for(super::cost::study_area_m2(ds), max as f64, hex);
+                            if rule.value < floor {
+                                Choice {
+                                    value: floor.ceil(),
+                                    rule: format!(
+                                        "{} gave {:.0} m; raised to {:.0} m, the finest cell that keeps the layer within {max} cells (auto_max_cells)",
+                                        rule.rule,
+                                        rule.value,
+                                        floor.ceil()
+                                    ),
+                                }
+                            } else {
+                                rule
+                            }
+                        }
+                        None => rule,
+                    }
                 }
             };
             let grid = Grid::new(kind, cell_choice.value, ds.ward_index.polygons());
@@ -359,7 +531,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         None if req.grid == UnitKind::H3 => {
             let points = req.selection.apply(ds)?;
             if points.is_empty() {
-                return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+                return Err(AnalysisError::Empty(req.selection.to_string()));
             }
             let h3 = super::units::H3Units::new(ds, req.h3_resolution)?;
             let rule = format!(
@@ -380,7 +552,7 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
                 .selection
                 .apply_with_areas(ds, &format!("{level}_code"), &areas.codes)?;
             if points.is_empty() {
-                return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+                return Err(AnalysisError::Empty(req.selection.to_string()));
             }
             (
                 Units::Areas(areas),

@@ -17,14 +17,26 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::cost::{self, Cost, Lever, Measure};
 use super::grid::{Grid, GridKind};
 use super::layer::{Feature, Layer};
-use super::params::{Param, ParamType, Spec, Values, SELECTION};
+use super::params::{Param, ParamType, PropType, Property, Spec, Values, SELECTION};
 use super::run::{Analysis, Computed, Ctx};
 use super::scale::Choice;
 use super::select::Selection;
 use super::AnalysisError;
 use crate::dataset::Dataset;
+
+const KDE_PROPERTIES: &[Property] = &[
+    Property::new("cell_id", PropType::Text, "the raster cell's id"),
+    Property::new("density_per_km2", PropType::Number, "kernel density, incidents per km²"),
+    Property::new(
+        "baseline_density_per_km2",
+        PropType::Number,
+        "the baseline's density (dual KDE)",
+    ),
+    Property::new("relative_risk", PropType::Number, "(f/N)/(g/M), dual KDE"),
+];
 
 /// `kde`: kernel density, or dual KDE's relative risk with a baseline.
 pub const KDE: Analysis = Analysis {
@@ -48,9 +60,37 @@ pub const KDE: Analysis = Analysis {
         ],
         cli: true,
         http: true,
+        properties: KDE_PROPERTIES,
     },
     run: run_kde,
+    cost: cost_kde,
 };
+
+/// The cost of a KDE surface: its pixels, and each distinct incident
+/// place's kernel stamped on the pixels within the bandwidth (police.uk
+/// snaps London's incidents to ~100k places: at most 150,000 are assumed;
+/// a bandwidth chosen from the data is assumed to be at most 1 km).
+fn cost_kde(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
+    let req = KdeRequest::from_values(v)?;
+    let area = cost::study_area_m2(ds);
+    let c = req.cell_m;
+    let cells = cost::grid_cells(area, c, false);
+    let cell_lever = Some(Lever::Inverse {
+        param: "cell",
+        value: c,
+        power: 2.0,
+    });
+    let h = req.bandwidth_m.unwrap_or(1000.0);
+    let places = cost::incidents(ds).min(150_000.0);
+    let stamp = std::f64::consts::PI * (h / c + 1.0).powi(2);
+    let layers = if req.baseline.is_some() { 2.0 } else { 1.0 };
+    Ok(Cost {
+        cells: Measure::new(cells, cell_lever),
+        // One raster buffer per worker thread.
+        pairs: Measure::new(cells * rayon::current_num_threads() as f64, cell_lever),
+        work: Measure::new(layers * places * stamp, cell_lever),
+    })
+}
 
 impl KdeRequest {
     /// The request from checked parameter values.
@@ -172,7 +212,7 @@ pub fn kde(ds: &Dataset, req: &KdeRequest) -> Result<Kde, AnalysisError> {
     }
     let pts = req.selection.apply(ds)?;
     if pts.is_empty() {
-        return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+        return Err(AnalysisError::Empty(req.selection.to_string()));
     }
     let xy: Vec<[f64; 2]> = pts
         .easting_m
@@ -239,6 +279,9 @@ pub fn surface(grid: &Grid, points: &[[f64; 2]], h: f64) -> Vec<f64> {
         .fold(
             || vec![0.0f64; w * hgt],
             |mut acc, chunk| {
+                if super::cancel::requested() {
+                    return acc;
+                }
                 for &(k, p) in chunk {
                     let pc = ((p[0] - grid.origin[0]) / cell).floor() as i32;
                     let pr = ((p[1] - grid.origin[1]) / cell).floor() as i32;

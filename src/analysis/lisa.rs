@@ -16,11 +16,32 @@
 
 use super::fdr::Correction;
 use super::gi_star;
-use super::hotspot::{HotspotRequest, BAND, CELL, CORRECTION, GRID, K, RESOLUTION, SEED, WEIGHTS};
-use super::params::{Param, ParamType, Spec, Values, ALPHA, HARM, SELECTION};
+use super::hotspot::{
+    HotspotRequest, AUTO_MAX_CELLS, BAND, CELL, CORRECTION, GRID, K, RESOLUTION, SEED, UNIT_PROPERTIES, WEIGHTS,
+};
+use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, HARM, SELECTION};
 use super::run::{Analysis, Computed, Ctx};
 use super::weights::Weights;
 use super::AnalysisError;
+
+const LISA_PROPERTIES: &[Property] = &[
+    UNIT_PROPERTIES[0],
+    UNIT_PROPERTIES[1],
+    UNIT_PROPERTIES[2],
+    UNIT_PROPERTIES[3],
+    UNIT_PROPERTIES[4],
+    UNIT_PROPERTIES[5],
+    UNIT_PROPERTIES[6],
+    UNIT_PROPERTIES[7],
+    Property::new("lisa_i", PropType::Number, "local Moran's I"),
+    Property::new("quadrant", PropType::Text, "HH, LH, LL or HL"),
+    Property::new("p_sim", PropType::Number, "permutation pseudo p-value"),
+    Property::new(
+        "significant",
+        PropType::Boolean,
+        "significant under the chosen correction",
+    ),
+];
 
 /// `lisa`: Local Moran's I on the Gi* units.
 pub const LISA: Analysis = Analysis {
@@ -33,6 +54,7 @@ pub const LISA: Analysis = Analysis {
             &[
                 GRID,
                 CELL,
+                AUTO_MAX_CELLS,
                 BAND,
                 WEIGHTS,
                 RESOLUTION,
@@ -46,8 +68,10 @@ pub const LISA: Analysis = Analysis {
         ],
         cli: true,
         http: true,
+        properties: LISA_PROPERTIES,
     },
     run: run_lisa,
+    cost: super::hotspot::cost_hotspots,
 };
 
 fn run_lisa(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {

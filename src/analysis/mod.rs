@@ -6,6 +6,8 @@
 //! | file | owns |
 //! |---|---|
 //! | `params.rs` | each analysis's parameters, declared once ([`params::Spec`]); checked [`params::Values`] with defaults |
+//! | `cancel.rs` | stopping work nobody waits for: a token hot loops ask |
+//! | `cost.rs` | what a request will cost (cells, neighbour pairs, work), estimated from its parameters before any work, against limits |
 //! | `run.rs` | running an analysis from the CLI or the server alike; the registry [`run::ALL`] |
 //! | `harm.rs` | harm weights per crime type (CCHI-style days), from a CSV or `type:days` pairs |
 //! | `select.rs` | which incidents: crime types, months, kind |
@@ -29,6 +31,8 @@
 //! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
 
 pub mod buckets;
+pub mod cancel;
+pub mod cost;
 pub mod emerging;
 pub mod evaluate;
 pub mod fdr;
@@ -62,6 +66,12 @@ pub enum AnalysisError {
     Data(String),
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// Cancelled: nobody waits for the result any more ([`cancel`]).
+    #[error("the computation was cancelled")]
+    Cancelled,
+    /// The request would cost more than the server allows ([`cost`]).
+    #[error("parameter `{param}`: {message}")]
+    TooCostly { param: String, message: String },
 }
 
 /// Checks a length parameter: a finite number of metres above zero.

@@ -301,6 +301,60 @@ fn choice_index(choices: &[&str], value: &str) -> Option<usize> {
     choices.iter().position(|c| *c == v)
 }
 
+/// The type of an output property (a column of the result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropType {
+    Number,
+    Integer,
+    Text,
+    Boolean,
+}
+
+impl PropType {
+    pub fn json_type(self) -> &'static str {
+        match self {
+            PropType::Number => "number",
+            PropType::Integer => "integer",
+            PropType::Text => "string",
+            PropType::Boolean => "boolean",
+        }
+    }
+
+    /// Whether `value` (a filter's text) can equal a value of this type.
+    pub fn admits(self, value: &str) -> bool {
+        let v = value.trim();
+        match self {
+            PropType::Number => v.parse::<f64>().is_ok_and(|x| !x.is_nan()),
+            PropType::Integer => v.parse::<f64>().is_ok_and(|x| x.is_finite()),
+            PropType::Text => true,
+            PropType::Boolean => matches!(v, "true" | "false"),
+        }
+    }
+}
+
+/// One property of an analysis's result features. A name ending in `*`
+/// stands for a family (`count_r*`: `count_r100`, `count_r200`, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct Property {
+    pub name: &'static str,
+    pub ty: PropType,
+    pub doc: &'static str,
+}
+
+impl Property {
+    pub const fn new(name: &'static str, ty: PropType, doc: &'static str) -> Property {
+        Property { name, ty, doc }
+    }
+
+    /// Whether a feature property called `name` is this one.
+    pub fn matches(&self, name: &str) -> bool {
+        match self.name.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix) && name.len() > prefix.len(),
+            None => self.name == name,
+        }
+    }
+}
+
 /// An analysis as the CLI and the server offer it.
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
@@ -315,6 +369,9 @@ pub struct Spec {
     pub cli: bool,
     /// Offered as an HTTP collection.
     pub http: bool,
+    /// The properties of its result features (what the server's property
+    /// filters may name, checked before any work).
+    pub properties: &'static [Property],
 }
 
 impl Spec {
@@ -326,6 +383,11 @@ impl Spec {
     /// The parameter named `name`.
     pub fn param(&self, name: &str) -> Option<&'static Param> {
         self.params().find(|p| p.name == name)
+    }
+
+    /// The output property called `name`, if the result has one.
+    pub fn property(&self, name: &str) -> Option<&'static Property> {
+        self.properties.iter().find(|p| p.matches(name))
     }
 
     /// The HTTP parameters' names.
@@ -647,6 +709,7 @@ mod tests {
         groups: &[SELECTION, OWN, HARM],
         cli: true,
         http: true,
+        properties: &[],
     };
 
     fn values(pairs: &[(&str, &str)]) -> Result<Values, AnalysisError> {

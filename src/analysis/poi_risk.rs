@@ -36,15 +36,43 @@ use serde_json::{json, Map, Value};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::buckets::PointBuckets;
+use super::cost::{self, Cost, Lever, Measure};
 use super::harm::HarmTable;
 use super::layer::{circle_wgs84, Feature, Layer};
-use super::params::{Param, ParamType, Spec, Values, ALPHA, HARM, SELECTION};
+use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, HARM, SELECTION};
 use super::run::{Analysis, Computed, Ctx, Output};
 use super::select::Selection;
 use super::study_area::StudyMask;
 use super::AnalysisError;
 use crate::dataset::schema::pois;
 use crate::dataset::Dataset;
+
+const POI_PROPERTIES: &[Property] = &[
+    Property::new("poi_id", PropType::Text, "the school's or station's id"),
+    Property::new("kind", PropType::Text, "school or station"),
+    Property::new("name", PropType::Text, "its name"),
+    Property::new("ward_code", PropType::Text, "the ward it is in"),
+    Property::new("borough_code", PropType::Text, "the borough it is in"),
+    Property::new("easting_m", PropType::Number, "BNG easting (m)"),
+    Property::new("northing_m", PropType::Number, "BNG northing (m)"),
+    Property::new("rank", PropType::Integer, "rank by the ranking key"),
+    Property::new("radius_m", PropType::Number, "the buffer's radius (buffer geometry)"),
+    Property::new("count_r*", PropType::Integer, "incidents within the radius"),
+    Property::new("harm_r*", PropType::Number, "harm days within the radius"),
+    Property::new("area_km2_r*", PropType::Number, "the buffer's area inside London"),
+    Property::new("per_km2_r*", PropType::Number, "incidents per km² within the radius"),
+    Property::new(
+        "expected_*",
+        PropType::Number,
+        "expected incidents under the London or borough rate",
+    ),
+    Property::new("rr_*", PropType::Number, "relative risk and its interval"),
+    Property::new("p_*", PropType::Number, "one-sided Poisson p"),
+    Property::new("q_*", PropType::Number, "Benjamini-Hochberg q"),
+    Property::new("significant_r*", PropType::Boolean, "significant at alpha after FDR"),
+    Property::new("shrunk_*", PropType::Number, "shrunken relative risk"),
+    Property::new("excess_*", PropType::Number, "excess incidents over expectation"),
+];
 
 /// `poi-risk`: risk around schools and stations.
 pub const POI_RISK: Analysis = Analysis {
@@ -79,9 +107,37 @@ pub const POI_RISK: Analysis = Analysis {
         ],
         cli: true,
         http: true,
+        properties: POI_PROPERTIES,
     },
     run: run_poi_risk,
+    cost: cost_poi_risk,
 };
+
+/// The cost of POI risk: POIs × radii figures, and the incidents near each
+/// POI counted per radius (the study-area raster is built once and kept).
+fn cost_poi_risk(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
+    let req = PoiRiskRequest::from_values(v)?;
+    let pois = match req.pois {
+        PoiSet::Schools => ds.schools.height(),
+        PoiSet::Stations => ds.stations.height(),
+        PoiSet::All => ds.schools.height() + ds.stations.height(),
+    } as f64;
+    let radii = req.radii_m.len() as f64;
+    let largest = req.radii_m.iter().copied().fold(0.0, f64::max);
+    let area = cost::study_area_m2(ds).max(1.0);
+    let lever = Some(Lever::Power {
+        param: "radius",
+        value: largest,
+        power: 2.0,
+    });
+    // Incidents within the largest radius of a POI, on average.
+    let near = cost::incidents(ds) * (std::f64::consts::PI * largest * largest / area).min(1.0);
+    Ok(Cost {
+        cells: Measure::new(pois * radii, None),
+        pairs: Measure::new(pois * radii, None),
+        work: Measure::new(pois * near * radii + cost::incidents(ds), lever),
+    })
+}
 
 impl PoiRiskRequest {
     /// The request from checked parameter values (radii sorted, repeats dropped).
@@ -379,7 +435,10 @@ pub fn poi_risk_with_mask(ds: &Dataset, req: &PoiRiskRequest, mask: &StudyMask) 
     check(req)?;
     let pois = load_pois(ds, req.pois)?;
     if pois.is_empty() {
-        return Err(AnalysisError::Empty(format!("the dataset has no {:?} POIs", req.pois)));
+        return Err(AnalysisError::Empty(format!(
+            "the dataset has no {} POIs",
+            req.pois.name()
+        )));
     }
     let borough_codes: Vec<String> = ds
         .boroughs
@@ -393,7 +452,7 @@ pub fn poi_risk_with_mask(ds: &Dataset, req: &PoiRiskRequest, mask: &StudyMask) 
         .selection
         .apply_with_areas(ds, crate::dataset::schema::incidents::BOROUGH_CODE, &borough_codes)?;
     if points.is_empty() {
-        return Err(AnalysisError::Empty(format!("{:?}", req.selection)));
+        return Err(AnalysisError::Empty(req.selection.to_string()));
     }
     let harm: Option<Vec<f64>> = req.harm.as_ref().map(|h| {
         let w: Vec<f64> = points.types.iter().map(|t| h.weight(t)).collect();

@@ -133,7 +133,7 @@ impl History {
         super::positive_metres("cell", cell_m)?;
         let points = selection.apply(ds)?;
         if points.is_empty() {
-            return Err(AnalysisError::Empty(format!("{selection:?}")));
+            return Err(AnalysisError::Empty(selection.to_string()));
         }
         let grid = Grid::new(GridKind::Square, cell_m, ds.ward_index.polygons());
         if grid.cells.is_empty() {

@@ -92,11 +92,15 @@ impl Computed {
 /// Computes an analysis from the dataset and checked parameter values.
 pub type RunFn = fn(&Ctx<'_>, &Values) -> Result<Computed, AnalysisError>;
 
-/// An analysis: its description and how to run it.
+/// An analysis: its description, how to run it, and what a run will cost.
 #[derive(Clone, Copy)]
 pub struct Analysis {
     pub spec: Spec,
     pub run: RunFn,
+    /// Estimates a run's cost from its values before any work
+    /// ([`super::cost`]): the server refuses what is over its limits, the
+    /// CLI warns.
+    pub cost: super::cost::CostFn,
 }
 
 /// Every analysis, in the order the CLI's help and the server's

@@ -191,3 +191,28 @@ impl Selection {
         Ok(out)
     }
 }
+
+/// A selection in words, for messages: "crime types Burglary, Robbery;
+/// months 2024-01..2024-12; kind crime".
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let types = if self.crime_types.is_empty() {
+            "every crime type".to_string()
+        } else {
+            format!("crime types {}", self.crime_types.join(", "))
+        };
+        let months = match (&self.from, &self.to) {
+            (None, None) => "every month".to_string(),
+            (a, b) => format!(
+                "months {}..{}",
+                a.as_deref().unwrap_or("the first"),
+                b.as_deref().unwrap_or("the last")
+            ),
+        };
+        write!(f, "{types}; {months}")?;
+        if let Some(k) = &self.kind {
+            write!(f, "; kind {k}")?;
+        }
+        Ok(())
+    }
+}

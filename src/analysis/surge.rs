@@ -32,15 +32,35 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::cost::{self, Cost, Lever, Measure};
 use super::harm::HarmTable;
 use super::layer::{circle_wgs84, Feature, Layer};
-use super::params::{Param, ParamType, Spec, Values, ALPHA, HARM, SELECTION};
+use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, HARM, SELECTION};
 use super::poi_risk::PoiSet;
 use super::predict::{disc_stencil, History, Model, Predictor, PredictorParams};
 use super::run::{Analysis, Computed, Ctx};
 use super::select::Selection;
 use super::AnalysisError;
 use crate::dataset::Dataset;
+
+const SURGE_PROPERTIES: &[Property] = &[
+    Property::new("rank", PropType::Integer, "the area's rank"),
+    Property::new("easting_m", PropType::Number, "centre, BNG easting (m)"),
+    Property::new("northing_m", PropType::Number, "centre, BNG northing (m)"),
+    Property::new("lon", PropType::Number, "centre, WGS84 longitude"),
+    Property::new("lat", PropType::Number, "centre, WGS84 latitude"),
+    Property::new("radius_m", PropType::Number, "radius (m)"),
+    Property::new("expected_incidents", PropType::Number, "predicted incidents next month"),
+    Property::new("expected_harm_days", PropType::Number, "predicted harm next month"),
+    Property::new("share_of_london", PropType::Number, "share of London's predicted total"),
+    Property::new("share_of_area", PropType::Number, "share of London's area"),
+    Property::new("wards", PropType::Text, "wards the area touches"),
+    Property::new("boroughs", PropType::Text, "boroughs the area touches"),
+    Property::new("schools", PropType::Text, "schools inside"),
+    Property::new("stations", PropType::Text, "stations inside"),
+    Property::new("reason", PropType::Text, "why it was chosen"),
+    Property::new("calibrated_*", PropType::Number, "figures calibrated on the backtest"),
+];
 
 /// `surge`: surge-team priority areas.
 pub const SURGE: Analysis = Analysis {
@@ -85,9 +105,39 @@ pub const SURGE: Analysis = Analysis {
         ],
         cli: true,
         http: true,
+        properties: SURGE_PROPERTIES,
     },
     run: run_surge,
+    cost: cost_surge,
 };
+
+/// The cost of a surge plan: the prediction grid, every cell's candidate
+/// circle (cells within the radius), and the predictor's smoothing (KDE:
+/// cells within the bandwidth).
+fn cost_surge(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
+    let req = SurgeRequest::from_values(v)?;
+    let area = cost::study_area_m2(ds);
+    let cells = cost::grid_cells(area, req.cell_m, false);
+    let cell_lever = Some(Lever::Inverse {
+        param: "cell",
+        value: req.cell_m,
+        power: 2.0,
+    });
+    let disc = cost::band_neighbours(req.radius_m, req.cell_m * req.cell_m);
+    let smooth = cost::band_neighbours(req.params.kde_bandwidth_m, req.cell_m * req.cell_m);
+    Ok(Cost {
+        cells: Measure::new(cells, cell_lever),
+        pairs: Measure::new(cells * req.window_months.max(1) as f64, cell_lever),
+        work: Measure::new(
+            cells * (disc + smooth) + cost::incidents(ds),
+            Some(Lever::Power {
+                param: "radius",
+                value: req.radius_m,
+                power: 2.0,
+            }),
+        ),
+    })
+}
 
 impl SurgeRequest {
     /// The request from checked parameter values.
@@ -265,6 +315,9 @@ pub fn greedy_disjoint(
     };
     let mut per_borough: rustc_hash::FxHashMap<u32, usize> = Default::default();
     for i in order {
+        if super::cancel::requested() {
+            break;
+        }
         if done(&chosen) {
             break;
         }

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::analysis::AnalysisError;
 
 /// Errors answering a request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// A query or path parameter is malformed or out of range.
     #[error("parameter `{parameter}`: {message}")]
@@ -33,6 +33,22 @@ pub enum ApiError {
     /// The selection matched no incidents: nothing to analyse.
     #[error("{0}")]
     Empty(String),
+    /// The request would cost more than the server's limits allow
+    /// ([`crate::analysis::cost`]): 422, naming the parameter to change.
+    #[error("parameter `{parameter}`: {message}")]
+    TooCostly { parameter: String, message: String },
+    /// Every computation slot and the queue are taken: 503 with `Retry-After`.
+    #[error("the server is busy: {running} computations running and {queued} waiting; try again shortly")]
+    Busy { running: usize, queued: usize },
+    /// The computation was cancelled (its requester left, or the server is stopping).
+    #[error("the computation was cancelled")]
+    Cancelled,
+    /// The server cannot take the request now (shutting down): 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request's headers or body are too large.
+    #[error("{0}")]
+    TooLarge(String),
     /// A failure of the server, not of the request.
     #[error("{0}")]
     Internal(String),
@@ -52,7 +68,9 @@ impl ApiError {
         match self {
             ApiError::BadParameter { .. } | ApiError::UnknownParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::NoCollection(_) | ApiError::NoFeature { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Empty(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Empty(_) | ApiError::TooCostly { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Busy { .. } | ApiError::Cancelled | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -60,7 +78,7 @@ impl ApiError {
     /// The parameter at fault, if one is.
     pub fn parameter(&self) -> Option<&str> {
         match self {
-            ApiError::BadParameter { parameter, .. } => Some(parameter),
+            ApiError::BadParameter { parameter, .. } | ApiError::TooCostly { parameter, .. } => Some(parameter),
             ApiError::UnknownParameter(p) => Some(p),
             ApiError::NoCollection(_) => Some("collectionId"),
             ApiError::NoFeature { .. } => Some("featureId"),
@@ -76,6 +94,11 @@ impl ApiError {
             ApiError::NoFeature { .. } => "no-feature",
             ApiError::NotFound(_) => "not-found",
             ApiError::Empty(_) => "empty-selection",
+            ApiError::TooCostly { .. } => "too-costly",
+            ApiError::Busy { .. } => "busy",
+            ApiError::Cancelled => "cancelled",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::TooLarge(_) => "too-large",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -104,6 +127,11 @@ impl From<AnalysisError> for ApiError {
                 message,
             },
             AnalysisError::Empty(m) => ApiError::Empty(format!("no incidents match the selection ({m})")),
+            AnalysisError::TooCostly { param, message } => ApiError::TooCostly {
+                parameter: param,
+                message,
+            },
+            AnalysisError::Cancelled => ApiError::Cancelled,
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -120,6 +148,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         r
     }
 }

@@ -21,12 +21,14 @@
 pub mod analyses;
 pub mod cache;
 pub mod collections;
+pub mod compute;
 pub mod error;
 pub mod html;
 pub mod map;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
+pub mod server;
 pub mod table;
 
 use std::future::Future;
@@ -48,27 +50,73 @@ use crate::dataset::{Dataset, DatasetError};
 use analyses::AnalysisCollection;
 use collections::StaticCollection;
 
-/// How many computed layers the cache keeps.
-pub const CACHE_LAYERS: usize = 32;
-
-/// Features all cached layers may hold together (a 250 m Gi* layer has
-/// ~25k, a 50 m KDE layer ~640k): bounds the server's memory whatever mix of
-/// parameters it is asked for.
-pub const CACHE_FEATURES: usize = 1_500_000;
-
 /// How many grids' cell shapes (ids, polygons) are kept for new layers.
 pub const CACHE_GRIDS: usize = 4;
+
+/// How the server protects itself: every limit `hotspots serve` takes.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The most a request's computation may cost ([`crate::analysis::cost`]).
+    pub limits: crate::analysis::cost::Limits,
+    /// Computed layers (and grid shapes) kept, in bytes.
+    pub cache_bytes: usize,
+    /// Heavy computations at once, and how many more may wait.
+    pub slots: usize,
+    pub queue: usize,
+    /// Threads each computation runs on.
+    pub threads: usize,
+    /// Requests slower than this get a 408 (their computation is cancelled).
+    pub request_timeout: Duration,
+    /// A connection whose request headers do not arrive within this is closed.
+    pub header_timeout: Duration,
+    /// Request headers larger than this get a 431 problem document.
+    pub max_header_bytes: usize,
+    /// Open connections at most; more wait to be accepted.
+    pub max_connections: usize,
+    /// How long a stop waits for in-flight requests before cancelling their work.
+    pub shutdown_grace: Duration,
+    /// The base of every link (`http://host:port`); by default the bound address.
+    pub public_url: Option<String>,
+    /// `Host` header values links may echo (besides the public URL's host):
+    /// a request naming another host gets links from the public URL.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ServerConfig {
+            limits: Default::default(),
+            cache_bytes: 256 << 20,
+            slots: cores,
+            queue: 2 * cores,
+            threads: cores,
+            request_timeout: Duration::from_secs(120),
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 << 10,
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+            public_url: None,
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
 
 /// Everything the handlers share.
 pub struct Inner {
     pub dataset: Arc<Dataset>,
     pub statics: Vec<StaticCollection>,
     pub analyses: Vec<AnalysisCollection>,
-    pub cache: cache::LayerCache,
+    /// Where analysis layers are computed, admitted, cancelled and cached.
+    pub engine: Arc<compute::Engine>,
     /// Cell ids and polygons of the grids layers were computed on.
     pub shapes: cache::ShapeCache,
     /// What analyses keep between requests (the study-area raster of POI-risk layers).
     pub memo: crate::analysis::run::Memo,
+    pub config: ServerConfig,
+    /// The base of links, once known (the configured public URL, or the
+    /// bound address when serving starts).
+    pub public_url: std::sync::OnceLock<String>,
     /// Startup token: part of the ETags of static responses.
     pub version: String,
     /// Startup time (RFC 3339): the `timeStamp` of static pages.
@@ -79,8 +127,6 @@ pub struct Inner {
     pub months: Option<(u32, u32)>,
     /// `Access-Control-Allow-Origin` to send (`*` or an origin); none by default.
     pub cors: Option<String>,
-    /// Requests slower than this get a 408.
-    pub timeout: Duration,
 }
 
 /// The shared state (cheap to clone).
@@ -106,11 +152,12 @@ impl AppState {
     /// The incidents frame's rows are then freed: the incidents collection
     /// has its own table and analyses read the dataset's typed columns.
     pub fn new(dataset: Dataset) -> Result<AppState, DatasetError> {
-        Self::with_analyses(dataset, analyses::analysis_collections())
+        Self::with_config(dataset, ServerConfig::default())
     }
 
-    /// As [`AppState::new`] with a given list of analysis collections.
-    pub fn with_analyses(mut dataset: Dataset, analyses: Vec<AnalysisCollection>) -> Result<AppState, DatasetError> {
+    /// As [`AppState::new`] with the server's limits.
+    pub fn with_config(mut dataset: Dataset, config: ServerConfig) -> Result<AppState, DatasetError> {
+        let analyses = analyses::analysis_collections();
         let statics = collections::static_collections(&dataset)?;
         dataset.release_incident_rows();
         let extent = statics
@@ -128,15 +175,21 @@ impl AppState {
             dataset: Arc::new(dataset),
             statics,
             analyses,
-            cache: cache::LayerCache::new(CACHE_LAYERS, CACHE_FEATURES),
-            shapes: cache::ShapeCache::new(CACHE_GRIDS),
+            engine: Arc::new(compute::Engine::new(
+                config.slots,
+                config.queue,
+                config.cache_bytes / 4 * 3,
+                config.threads,
+            )),
+            shapes: cache::ShapeCache::new(CACHE_GRIDS, config.cache_bytes / 4),
             memo: Default::default(),
+            public_url: std::sync::OnceLock::new(),
             version: format!("{nanos:x}"),
             started: cache::now_rfc3339(),
             extent,
             months,
             cors: None,
-            timeout: Duration::from_secs(120),
+            config,
         })))
     }
 
@@ -172,7 +225,8 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_str(o).ok().map(|v| layer.allow_origin(v))
         }
     });
-    let timeout = state.timeout;
+    let timeout = state.config.request_timeout;
+    let max_header = state.config.max_header_bytes;
     let mut app = Router::new()
         .route("/", get(ogc::landing))
         .route("/conformance", get(ogc::conformance))
@@ -181,16 +235,19 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{collection_id}", get(ogc::collection))
         .route("/collections/{collection_id}/items", get(ogc::items))
         .route("/collections/{collection_id}/items/{feature_id}", get(ogc::item))
+        .route("/status", get(ogc::status))
         .route("/map", get(map::page))
         .route("/map/{asset}", get(map::asset))
         .fallback(ogc::not_found)
         .with_state(state)
         .layer(CompressionLayer::new().gzip(true))
         .layer(axum::middleware::map_response(etag_per_encoding))
+        .layer(axum::middleware::map_response(server::problem_for_bare_errors))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(max_header, server::limit_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -233,13 +290,13 @@ fn log_response<B>(r: &axum::http::Response<B>, latency: Duration, _span: &traci
     );
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests.
+/// Serves until `shutdown` completes, then finishes in-flight requests
+/// (for up to the configured grace, after which their work is cancelled)
+/// and returns. See [`server`] for what each connection is held to.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, state, shutdown).await
 }

@@ -32,19 +32,35 @@ const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
 
 /// `http://host` from the request's Host header: links are absolute, as QGIS follows them.
-pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>']))
-        .unwrap_or("localhost");
-    format!("http://{host}")
+pub fn base_url(st: &AppState, headers: &HeaderMap) -> String {
+    let public = st
+        .public_url
+        .get()
+        .cloned()
+        .or_else(|| st.config.public_url.clone())
+        .unwrap_or_else(|| "http://localhost".to_string());
+    // The Host header is echoed only when it names this server: the public
+    // URL's host, a configured one, or a loopback name on the same port.
+    let public_host = public.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
+    let port = public_host.rsplit_once(':').map(|(_, p)| p).unwrap_or("");
+    let allowed = |h: &str| {
+        h == public_host
+            || st.config.allowed_hosts.iter().any(|a| a == h)
+            || (!port.is_empty()
+                && ["localhost", "127.0.0.1", "[::1]"]
+                    .iter()
+                    .any(|n| h == format!("{n}:{port}")))
+    };
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(h) if allowed(h) => format!("{}://{h}", public.split("://").next().unwrap_or("http")),
+        _ => public,
+    }
 }
 
 /// Whether to answer in HTML: the query's `f` (the only parameter these
 /// pages take; anything else is a 400), else the `Accept` header.
 fn wants_html(headers: &HeaderMap, q: Option<&str>) -> Result<bool, ApiError> {
-    Ok(match params::only_format(&params::pairs(q))? {
+    Ok(match params::only_format(&params::pairs(q)?)? {
         Some(Format::Html) => true,
         Some(Format::Json) => false,
         None => headers
@@ -72,7 +88,7 @@ pub async fn landing(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let html = wants_html(&headers, q.as_deref())?;
-    let base = base_url(&headers);
+    let base = base_url(&st, &headers);
     if html {
         return Ok(Html(html::landing(&base, &st)).into_response());
     }
@@ -150,7 +166,7 @@ pub async fn collections(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let html = wants_html(&headers, q.as_deref())?;
-    let base = base_url(&headers);
+    let base = base_url(&st, &headers);
     let all: Vec<Found<'_>> = st
         .statics
         .iter()
@@ -180,7 +196,7 @@ pub async fn collection(
 ) -> Result<Response, ApiError> {
     let html = wants_html(&headers, q.as_deref())?;
     let found = st.find(&id).ok_or(ApiError::NoCollection(id))?;
-    let doc = collection_doc(&st, &base_url(&headers), &found);
+    let doc = collection_doc(&st, &base_url(&st, &headers), &found);
     if html {
         let params: Vec<(String, String)> = match &found {
             Found::Static(c) => c
@@ -237,15 +253,54 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
         .iter()
         .find(|c| c.id() == id)
         .ok_or_else(|| ApiError::NoCollection(id.to_string()))?;
+    let spec = c.spec();
     let (mut query, raw) = params::items(pairs, &c.names())?;
-    let mut values = Values::new(*c.spec(), raw)?;
-    if let Some((from, to)) = query.datetime.take() {
-        values.set_months(from.map(crate::month::format), to.map(crate::month::format))?;
+    // Every parameter is checked before any work: the analysis's own
+    // (types, ranges, choices), then the property filters against the
+    // properties its result has, then the cost.
+    let mut values = Values::new(*spec, raw)?;
+    let mut defaults = serde_json::Map::new();
+    match query.datetime.take() {
+        Some((from, to)) => values.set_months(from.map(crate::month::format), to.map(crate::month::format))?,
+        None => {
+            // A layer counts the latest 12 months unless told otherwise
+            // (surge trains on its own window).
+            if spec.param("from").is_some() && spec.id != "surge" && !values.given("from") && !values.given("to") {
+                if let Some((first, last)) = st.months {
+                    let from = last.saturating_sub(11).max(first);
+                    values.set_months(Some(crate::month::format(from)), Some(crate::month::format(last)))?;
+                    defaults.insert(
+                        "months".into(),
+                        format!(
+                            "{}..{}: the latest 12 months in the dataset (no from, to or datetime was given)",
+                            crate::month::format(from),
+                            crate::month::format(last)
+                        )
+                        .into(),
+                    );
+                }
+            }
+        }
+    }
+    for (name, value) in &query.filters {
+        let prop = spec
+            .property(name)
+            .ok_or_else(|| ApiError::UnknownParameter(name.clone()))?;
+        if !prop.ty.admits(value) {
+            return Err(ApiError::param(
+                name,
+                format!("{value:?} is not a {} (the property's type)", prop.ty.json_type()),
+            ));
+        }
     }
     let key = format!("{}?{}", c.id(), values.canonical());
+    if let Some(computed) = st.engine.cached(&key) {
+        return Ok(resolved(computed, query, true));
+    }
+    (c.analysis.cost)(&st.dataset, &values)?.check(&st.config.limits)?;
     let (state, layer_key) = (st.clone(), key.clone());
     let (computed, hit) = st
-        .cache
+        .engine
         .get_or_compute(&key, move || {
             let key = layer_key;
             let t0 = std::time::Instant::now();
@@ -254,7 +309,12 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
                 shapes: &state.shapes,
                 memo: &state.memo,
             };
-            let Output { table, metadata } = (c.run)(&ctx, c.analysis, &values)?;
+            let Output { table, mut metadata } = (c.run)(&ctx, c.analysis, &values)?;
+            if !defaults.is_empty() {
+                if let Some(m) = metadata.as_object_mut() {
+                    m.insert("defaults_applied".into(), defaults.into());
+                }
+            }
             let compute_ms = t0.elapsed().as_secs_f64() * 1e3;
             tracing::info!(layer = %key, features = table.len(), ms = format!("{compute_ms:.1}"), "computed");
             let nanos = super::cache::unix_nanos();
@@ -267,14 +327,41 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
             })
         })
         .await?;
-    Ok(Resolved {
+    Ok(resolved(computed, query, hit))
+}
+
+fn resolved(computed: Arc<Computed>, query: ItemsQuery, hit: bool) -> Resolved {
+    Resolved {
         version: computed.version.clone(),
         time_stamp: computed.computed_at.clone(),
         metadata: Some(computed.metadata.clone()),
         table: TableRef::Computed(computed),
         query,
         cache_hit: Some(hit),
-    })
+    }
+}
+
+/// `GET /status`: the computation engine (running, queued, cancelled,
+/// refused), the layer cache (entries, bytes, hits, evictions), the
+/// server's limits and its resident memory.
+pub async fn status(State(st): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    params::only_format(&params::pairs(q.as_deref())?)?;
+    let (rss_mib, peak_mib) = crate::progress::memory_mib();
+    let l = &st.config.limits;
+    let mut doc = st.engine.status();
+    doc["grid_shapes_bytes"] = st.shapes.bytes().into();
+    doc["limits"] = json!({
+        "max_cells": l.max_cells,
+        "max_pairs": l.max_pairs,
+        "max_work": l.max_work,
+        "cache_bytes": st.config.cache_bytes,
+        "request_timeout_s": st.config.request_timeout.as_secs_f64(),
+    });
+    doc["memory"] = json!({"rss_mib": rss_mib, "peak_mib": peak_mib});
+    let mut r = json_response(&doc, "application/json");
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 /// A 304 when `If-None-Match` names this representation or its gzip form
@@ -327,8 +414,8 @@ pub async fn items(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let pairs = params::pairs(uri.query());
-    let base = base_url(&headers);
+    let pairs = params::pairs(uri.query())?;
+    let base = base_url(&st, &headers);
     let r = resolve(&st, &id, &pairs).await?;
     let etag = cache::etag(&[&r.version, &id, &base, uri.query().unwrap_or("")]);
     if let Some(resp) = not_modified(&headers, &etag) {
@@ -395,8 +482,8 @@ pub async fn item(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let pairs = params::pairs(uri.query());
-    let base = base_url(&headers);
+    let pairs = params::pairs(uri.query())?;
+    let base = base_url(&st, &headers);
     let r = resolve(&st, &id, &pairs).await?;
     let q = &r.query;
     // Only the analysis parameters, `properties` and `f` make sense for one feature.

@@ -215,8 +215,8 @@ pub async fn handler(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    params::only_format(&params::pairs(q.as_deref()))?;
-    let mut r = document(&st, &base_url(&headers)).to_string().into_response();
+    params::only_format(&params::pairs(q.as_deref())?)?;
+    let mut r = document(&st, &base_url(&st, &headers)).to_string().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"),

@@ -15,15 +15,51 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// The largest page; a larger `limit` is capped to this (with a `next` link).
 pub const MAX_LIMIT: usize = 10_000;
 
-/// Decodes a raw query string into (name, value) pairs, in order.
-pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .filter(|(k, _)| !k.is_empty())
-            .collect()
-    })
-    .unwrap_or_default()
+/// Decodes a raw query string into (name, value) pairs, in order. A name
+/// or value whose bytes, once percent-decoded, are not UTF-8 is a 400
+/// naming it (never silently replaced with U+FFFD).
+pub fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(q) = raw else {
+        return Ok(Vec::new());
+    };
+    let decode = |s: &str| percent_decode(s.replace('+', " ").as_bytes());
+    let mut out = Vec::new();
+    for part in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let key = decode(k)
+            .ok_or_else(|| ApiError::param("query", "a parameter name is not valid UTF-8 once percent-decoded"))?;
+        let value =
+            decode(v).ok_or_else(|| ApiError::param(&key, "the value is not valid UTF-8 once percent-decoded"))?;
+        if !key.is_empty() {
+            out.push((key, value));
+        }
+    }
+    Ok(out)
+}
+
+/// Percent-decodes `bytes` (`%41` → `A`; a `%` not followed by two hex
+/// digits is kept as it is, as browsers do), `None` unless the result is UTF-8.
+fn percent_decode(bytes: &[u8]) -> Option<String> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h * 16 + l);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Output format asked for with `f=`.
@@ -242,7 +278,7 @@ mod tests {
 
     #[test]
     fn strict_parsing_names_the_parameter() {
-        let p = |q: &str| items(&pairs(Some(q)), &["cell"]);
+        let p = |q: &str| items(&pairs(Some(q)).unwrap(), &["cell"]);
         assert_eq!(p("limit=20000").unwrap().0.limit, MAX_LIMIT);
         assert_eq!(p("limit=0").unwrap_err().parameter(), Some("limit"));
         assert_eq!(p("limit=abc").unwrap_err().parameter(), Some("limit"));
@@ -259,6 +295,20 @@ mod tests {
         assert_eq!(q.sortby, vec![("count".into(), true), ("name".into(), false)]);
         assert_eq!(q.filters, vec![("crime_type".to_string(), "Burglary".to_string())]);
         assert_eq!(a["cell"], vec!["250".to_string()]);
+    }
+
+    #[test]
+    fn query_values_that_are_not_utf8_are_refused_not_replaced() {
+        assert_eq!(
+            pairs(Some("a=%41%20b+c&crime_type=Anti-social%20behaviour")).unwrap(),
+            vec![
+                ("a".into(), "A b c".into()),
+                ("crime_type".into(), "Anti-social behaviour".into())
+            ]
+        );
+        assert_eq!(pairs(Some("cell=%FF")).unwrap_err().parameter(), Some("cell"));
+        assert_eq!(pairs(Some("%C3%28=1")).unwrap_err().parameter(), Some("query"));
+        assert_eq!(pairs(Some("x=100%")).unwrap(), vec![("x".into(), "100%".into())]);
     }
 
     #[test]

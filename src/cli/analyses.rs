@@ -124,6 +124,13 @@ pub fn run(analysis: &Analysis, m: &ArgMatches) -> anyhow::Result<()> {
     let dataset: &PathBuf = m.get_one("dataset").expect("required");
     let out: &PathBuf = m.get_one("out").expect("required");
     let ds = hotspots::dataset::Dataset::open_for_analysis(dataset)?;
+    // The CLI runs what its own user asks for; a cost past the server's
+    // default limits is worth a warning, not a refusal.
+    let cost = (analysis.cost)(&ds, &values).map_err(|e| cli_error(spec, e))?;
+    for (param, message) in cost.excesses(&hotspots::analysis::cost::Limits::default()) {
+        let flag = spec.param(&param).map(|p| p.flag()).unwrap_or(param.replace('_', "-"));
+        tracing::warn!("--{flag}: {message} (a server would refuse this; running it anyway)");
+    }
     let memo = run::Memo::default();
     let ctx = run::Ctx {
         dataset: &ds,

@@ -37,6 +37,18 @@ pub struct Column {
 }
 
 impl Column {
+    /// Roughly the heap memory the column holds.
+    pub fn heap_bytes(&self) -> usize {
+        self.name.len()
+            + self.key_json.len()
+            + match &self.data {
+                ColumnData::Str { dict, codes } => dict.iter().map(|s| s.len() + 16).sum::<usize>() + codes.len() * 4,
+                ColumnData::Num(v) => v.len() * 8,
+                ColumnData::Bool(v) => v.len() * 2,
+                ColumnData::Json(v) => v.iter().map(|x| x.to_string().len() + 32).sum(),
+            }
+    }
+
     pub(super) fn new(name: &str, data: ColumnData) -> Column {
         Column {
             name: name.to_string(),

@@ -126,6 +126,25 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// Roughly the heap memory the ids, geometry and lookup hold.
+    pub fn heap_bytes(&self) -> usize {
+        let ids = match &self.ids {
+            Ids::Int(v) => v.len() * 8,
+            Ids::Str(v) => v.iter().map(|s| s.len() + 16).sum(),
+        };
+        let geoms = match &self.geoms {
+            Geoms::Points(p) => p.len() * 16,
+            Geoms::Json { text, bbox, shapes } => {
+                use geo::CoordsIter;
+                text.iter().map(|t| t.len() + 16).sum::<usize>()
+                    + bbox.len() * 32
+                    + shapes.iter().map(|g| g.coords_count() * 16 + 48).sum::<usize>()
+            }
+            Geoms::Rings(r) => r.rings.vertices.len() * 16 + r.rings.rings.len() * 4 + r.text.len() + r.ends.len() * 4,
+        };
+        ids + geoms + self.lookup.len() * 40
+    }
+
     /// A shape; builds the id lookup.
     pub fn new(ids: Ids, geoms: Geoms) -> Shape {
         let lookup = match &ids {

@@ -64,6 +64,14 @@ impl Table {
         }
     }
 
+    /// Roughly the heap memory the table holds, its shape included (even
+    /// when shared with other layers on the same grid).
+    pub fn heap_bytes(&self) -> usize {
+        self.shape.heap_bytes()
+            + self.columns.iter().map(|c| c.heap_bytes()).sum::<usize>()
+            + self.months.as_ref().map_or(0, |m| m.len() * 4)
+    }
+
     /// The feature ids.
     pub fn ids(&self) -> &Ids {
         &self.shape.ids
@@ -271,7 +279,7 @@ mod tests {
         let ids = Ids::Str(vec!["c".into()].into());
         let t = Table::new(ids, Geoms::Rings(Rings::new(rings)), Vec::new(), None);
         let q = |s: &str| {
-            let (q, _) = super::super::params::items(&super::super::params::pairs(Some(s)), &[]).unwrap();
+            let (q, _) = super::super::params::items(&super::super::params::pairs(Some(s)).unwrap(), &[]).unwrap();
             t.query(&q).map(|p| p.matched).unwrap()
         };
         assert_eq!(q("bbox=0,0,0.3,0.3"), 0, "inside the bounding box, outside the cell");
@@ -283,7 +291,7 @@ mod tests {
     fn queries_filter_sort_and_page() {
         let t = Table::from_layer(&layer());
         let q = |s: &str| {
-            let (q, _) = super::super::params::items(&super::super::params::pairs(Some(s)), &[]).unwrap();
+            let (q, _) = super::super::params::items(&super::super::params::pairs(Some(s)).unwrap(), &[]).unwrap();
             t.query(&q).map(|p| (p.matched, p.rows))
         };
         assert_eq!(q("").unwrap(), (3, vec![0, 1, 2]));
