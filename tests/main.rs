@@ -17,3 +17,4 @@ mod ingest_safety;
 mod notebooks;
 mod precision;
 mod real_data;
+mod server_safety;

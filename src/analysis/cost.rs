@@ -141,6 +141,12 @@ pub fn thousands(v: f64) -> String {
 impl Cost {
     /// The measures over their limits, as (parameter, sentence), worst first.
     pub fn excesses(&self, limits: &Limits) -> Vec<(String, String)> {
+        self.excesses_given(limits, |_| false)
+    }
+
+    /// As [`Cost::excesses`], those set by a parameter the user gave first
+    /// (what they changed is what to change back).
+    pub fn excesses_given(&self, limits: &Limits, given: impl Fn(&str) -> bool) -> Vec<(String, String)> {
         let mut out: Vec<(f64, String, String)> = Vec::new();
         for (m, limit, what) in [
             (self.cells, limits.max_cells, "features in the result"),
@@ -172,13 +178,14 @@ impl Cost {
                 ));
             }
         }
-        out.sort_by(|a, b| b.0.total_cmp(&a.0));
+        out.sort_by(|a, b| given(&b.1).cmp(&given(&a.1)).then(b.0.total_cmp(&a.0)));
         out.into_iter().map(|(_, p, m)| (p, m)).collect()
     }
 
-    /// `Err(TooCostly)` naming the parameter when a measure is over its limit.
-    pub fn check(&self, limits: &Limits) -> Result<(), AnalysisError> {
-        match self.excesses(limits).into_iter().next() {
+    /// `Err(TooCostly)` naming the parameter when a measure is over its
+    /// limit (one the user gave, when one of those is at fault).
+    pub fn check(&self, limits: &Limits, given: impl Fn(&str) -> bool) -> Result<(), AnalysisError> {
+        match self.excesses_given(limits, given).into_iter().next() {
             None => Ok(()),
             Some((param, message)) => Err(AnalysisError::TooCostly { param, message }),
         }
@@ -233,6 +240,25 @@ pub fn band_neighbours(band_m: f64, cell_area_m2: f64) -> f64 {
     std::f64::consts::PI * band_m * band_m / cell_area_m2 + 1.0
 }
 
+/// What to change when cells × neighbours is too much: the band when a
+/// cell has hundreds of neighbours (the band is wide for the cell), else
+/// the cell (cells × neighbours then goes as cell⁻⁴).
+pub fn neighbourhood_lever(cell_m: f64, band_m: f64, neighbours: f64) -> Option<Lever> {
+    Some(if neighbours > 300.0 {
+        Lever::Power {
+            param: "band",
+            value: band_m,
+            power: 2.0,
+        }
+    } else {
+        Lever::Inverse {
+            param: "cell",
+            value: cell_m,
+            power: 4.0,
+        }
+    })
+}
+
 /// Average area of an H3 cell at `resolution`, square metres (4,357,449 km²
 /// at resolution 0, a seventh of it per level).
 pub fn h3_cell_area_m2(resolution: u8) -> f64 {
@@ -278,7 +304,10 @@ mod tests {
             e[1].1
         );
         assert!(
-            matches!(cost.check(&Limits::default()), Err(AnalysisError::TooCostly { param, .. }) if param == "permutations")
+            matches!(cost.check(&Limits::default(), |_| false), Err(AnalysisError::TooCostly { param, .. }) if param == "permutations")
+        );
+        assert!(
+            matches!(cost.check(&Limits::default(), |p| p == "cell"), Err(AnalysisError::TooCostly { param, .. }) if param == "cell")
         );
         assert_eq!(thousands(1234567.0), "1,234,567");
         assert_eq!(round_up(39.9), 40.0);

@@ -115,11 +115,7 @@ fn cost_emerging(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
         pairs: Measure::new(bins, cell_lever),
         work: Measure::new(
             bins * neighbours,
-            Some(Lever::Power {
-                param: "band",
-                value: req.band_m,
-                power: 2.0,
-            }),
+            cost::neighbourhood_lever(req.cell_m, req.band_m, neighbours),
         ),
     })
 }

@@ -389,6 +389,11 @@ pub fn cost_hotspots(ds: &Dataset, v: &ParamValues) -> Result<Cost, AnalysisErro
         },
     };
     let pairs = cells * neighbours;
+    // Past a few hundred neighbours the band is what to change; else the cell.
+    let band_lever = match (band_lever, req.cell_m) {
+        (Some(_), Some(c)) => cost::neighbourhood_lever(c, req.band_m.unwrap_or(0.0), neighbours),
+        (b, _) => b,
+    };
     let permutations = match v.spec().id {
         "lisa" if req.permutations == 0 => 999.0,
         _ => req.permutations as f64,

@@ -139,7 +139,7 @@ impl From<AnalysisError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status().is_server_error() {
+        if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("{self}");
         }
         let body = self.problem().to_string();

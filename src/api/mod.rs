@@ -252,7 +252,9 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
                 .on_request(())
-                .on_response(log_response),
+                .on_response(log_response)
+                // Each response is logged once, by `log_response`.
+                .on_failure(()),
         );
     if let Some(c) = cors {
         app = app.layer(c);

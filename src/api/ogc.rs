@@ -297,7 +297,7 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
     if let Some(computed) = st.engine.cached(&key) {
         return Ok(resolved(computed, query, true));
     }
-    (c.analysis.cost)(&st.dataset, &values)?.check(&st.config.limits)?;
+    (c.analysis.cost)(&st.dataset, &values)?.check(&st.config.limits, |p| values.given(p))?;
     let (state, layer_key) = (st.clone(), key.clone());
     let (computed, hit) = st
         .engine

@@ -39,12 +39,28 @@ fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/parameters/{name}")})
 }
 
-fn problem_responses() -> Value {
+/// The error answers an operation can give, each a problem document.
+/// Every operation can answer 400 (a bad parameter, a query that is not
+/// UTF-8), 408 (too slow), 431 (headers too large); `with` adds 404 (no
+/// such collection or feature), 422 (nothing to analyse, or a request
+/// over the server's cost limits) and 503 (busy, or stopping).
+fn problem_responses(with: &[u16]) -> Value {
     let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/problem"}}});
-    json!({
+    let mut r = json!({
         "400": {"description": "a malformed or unknown parameter (the problem document names it)", "content": problem},
-        "404": {"description": "no such collection or feature", "content": problem},
-    })
+        "408": {"description": "the request took longer than the server allows", "content": problem},
+        "431": {"description": "the request's headers are too large", "content": problem},
+    });
+    for code in with {
+        let description = match code {
+            404 => "no such collection or feature",
+            422 => "nothing to analyse (no incidents match), or the request would cost more than the server's limits (the problem document names the parameter to change and an admissible value)",
+            503 => "the server is busy (every computation slot and the queue are taken) or stopping; retry after the Retry-After header's seconds",
+            _ => "error",
+        };
+        r[code.to_string()] = json!({"description": description, "content": problem});
+    }
+    r
 }
 
 fn items_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
@@ -53,7 +69,8 @@ fn items_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
         .map(|n| reference(n))
         .collect();
     parameters.extend(extra);
-    let mut responses = problem_responses();
+    let mut responses = problem_responses(&[404, 422, 503]);
+    responses["304"] = json!({"description": "not modified (If-None-Match names this page's ETag)"});
     responses["200"] = json!({
         "description": "a page of features (GeoJSON FeatureCollection, CRS84)",
         "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/featureCollection"}}},
@@ -70,7 +87,8 @@ fn items_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
 fn item_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
     let mut parameters = vec![reference("featureId"), reference("f")];
     parameters.extend(extra);
-    let mut responses = problem_responses();
+    let mut responses = problem_responses(&[404, 422, 503]);
+    responses["304"] = json!({"description": "not modified (If-None-Match names this feature's ETag)"});
     responses["200"] = json!({
         "description": "one feature (GeoJSON)",
         "content": {"application/geo+json": {"schema": {"type": "object"}}},
@@ -88,8 +106,9 @@ fn item_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
 pub fn document(st: &AppState, base: &str) -> Value {
     let mut paths = Map::new();
     let simple = |op: &str, summary: &str| {
-        json!({"get": {"operationId": op, "summary": summary, "parameters": [reference("f")],
-            "responses": {"200": {"description": summary, "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}}}}})
+        let mut responses = problem_responses(&[]);
+        responses["200"] = json!({"description": summary, "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}});
+        json!({"get": {"operationId": op, "summary": summary, "parameters": [reference("f")], "responses": responses}})
     };
     paths.insert("/".into(), simple("getLandingPage", "the landing page"));
     paths.insert(
@@ -97,10 +116,17 @@ pub fn document(st: &AppState, base: &str) -> Value {
         simple("getConformance", "the conformance classes"),
     );
     paths.insert("/collections".into(), simple("getCollections", "the collections"));
+    let mut api_responses = problem_responses(&[]);
+    api_responses["200"] = json!({"description": "OpenAPI 3.0", "content": {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}});
     paths.insert(
         "/api".into(),
-        json!({"get": {"operationId": "getApi", "summary": "this document",
-            "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}}}}}),
+        json!({"get": {"operationId": "getApi", "summary": "this document", "parameters": [reference("f")], "responses": api_responses}}),
+    );
+    let mut status_responses = problem_responses(&[]);
+    status_responses["200"] = json!({"description": "the computation engine, the layer cache, the limits and the memory in use", "content": {"application/json": {"schema": {"type": "object"}}}});
+    paths.insert(
+        "/status".into(),
+        json!({"get": {"operationId": "getStatus", "summary": "the server's load and cache", "parameters": [reference("f")], "responses": status_responses}}),
     );
     for c in &st.statics {
         let mut col = simple(&format!("describeCollection_{}", c.id), c.title);
@@ -186,7 +212,7 @@ pub fn document(st: &AppState, base: &str) -> Value {
                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
                 "offset": query_param("offset", "features to skip (next/prev links set it)", json!({"type": "integer", "minimum": 0, "default": 0})),
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                    "description": "minlon,minlat,maxlon,maxlat in CRS84 degrees: features whose bounding box meets it",
+                    "description": "minlon,minlat,maxlon,maxlat in CRS84 degrees: features whose geometry intersects the box (boundary included)",
                     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
                 "datetime": query_param("datetime", "a month (2024-03), a date-time, or an interval start/end with .. for open ends; months are whole", json!({"type": "string"})),
                 "properties": query_param("properties", "only these properties, comma-separated", json!({"type": "array", "items": {"type": "string"}})),

@@ -86,8 +86,13 @@ pub fn demo_dataset() -> PathBuf {
 /// Serves a dataset on 127.0.0.1 port 0 from a background thread (for the
 /// life of the test binary); returns the base URL, `http://127.0.0.1:PORT`.
 pub fn serve_dataset(dir: &std::path::Path) -> String {
+    serve_with_config(dir, hotspots::api::ServerConfig::default())
+}
+
+/// As [`serve_dataset`], with the server's limits.
+pub fn serve_with_config(dir: &std::path::Path, config: hotspots::api::ServerConfig) -> String {
     let ds = hotspots::dataset::Dataset::open(dir).unwrap();
-    let state = hotspots::api::AppState::new(ds).unwrap();
+    let state = hotspots::api::AppState::with_config(ds, config).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -104,6 +109,68 @@ pub fn serve_dataset(dir: &std::path::Path) -> String {
         });
     });
     format!("http://{}", rx.recv().unwrap())
+}
+
+/// `hotspots serve` as a process of its own on 127.0.0.1 port 0 (so its
+/// memory and CPU can be measured apart from the tests); killed on drop.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub fn start(dataset: &std::path::Path, extra: &[&str]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hotspots"))
+            .args(["--quiet", "serve", "--bind", "127.0.0.1:0", "--dataset"])
+            .arg(dataset)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(out).lines();
+        let base = loop {
+            let line = lines.next().expect("the server printed its address").unwrap();
+            if let Some(rest) = line.split(" on http://").nth(1) {
+                break format!("http://{}", rest.trim_end_matches('/'));
+            }
+        };
+        // Keep reading stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess { child, base }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A `VmRSS`/`VmHWM`-style field of /proc/PID/status, in MiB.
+    pub fn memory_mib(&self, field: &str) -> f64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// CPU seconds used so far (user + system).
+    pub fn cpu_seconds(&self) -> f64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let after = text.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // Fields 14 and 15 of stat (utime, stime), counted after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A minimal HTTP/1.1 client over `std::net` for the API and browser tests
