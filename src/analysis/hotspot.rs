@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::fdr::{self, Correction};
 use super::gi_star;
 use super::grid::Grid;
+use super::permutation;
 use super::layer::{Columns, Feature, Layer, Values};
 use super::params::{Param, ParamType, Spec, Values as ParamValues, ALPHA, HARM, SELECTION};
 use super::run::{Analysis, Computed, Ctx};
@@ -464,11 +465,10 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             (w, band_choice)
         }
     };
-    let z = gi_star::z_scores(&count, &weights, 1.0);
+    let z = gi_star::z_scores_with(&count, &weights, |i| weights.gi_self_weight(i));
     let p: Vec<f64> = z.iter().map(|z| gi_star::p_two_sided(*z)).collect();
     let q = fdr::bh_adjust(&p);
-    let p_sim =
-        (req.permutations > 0).then(|| gi_star::permutation_p(&count, &weights, 1.0, req.permutations, req.seed));
+    let p_sim = (req.permutations > 0).then(|| permutation::pseudo_p(&count, &weights, req.permutations, req.seed));
     let bin = fdr::confidence_bins(&z, &p, Correction::None);
     let bin_fdr = fdr::confidence_bins(&z, &p, Correction::Fdr);
     let threshold = match req.correction {
@@ -522,7 +522,12 @@ impl Hotspots {
     /// What produced the layer, for its metadata.
     pub fn metadata(&self) -> Value {
         json!({
-            "statistic": "Getis-Ord Gi* (Ord & Getis 1995 general form, self weight 1)",
+            "statistic": "Getis-Ord Gi* (Ord & Getis 1995 general form)",
+            "self_weight": match self.weights.spec {
+                super::weights::WeightsSpec::InverseDistance { .. } => "the nearest neighbour's weight (1/d_min), so the result does not depend on the distance unit",
+                _ => "1",
+            },
+            "p_sim": if self.p_sim.is_some() { Value::from(permutation::ALTERNATIVE) } else { Value::Null },
             "value": if self.request.harm.is_some() { "harm_days" } else { "count" },
             "request": self.request,
             "units": self.request.grid,
