@@ -62,6 +62,28 @@ fn reference_values(
         .collect()
 }
 
+/// Pearson correlation (NaN pairs skipped).
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let pairs: Vec<(f64, f64)> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x, *y))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    let n = pairs.len() as f64;
+    let (ma, mb) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in &pairs {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    sab / (saa * sbb).sqrt()
+}
+
 #[test]
 fn gi_star_matches_esda_on_real_burglary_grid() {
     let Some(ds_dir) = common::burglary_dataset("gi_star_matches_esda") else {
@@ -108,6 +130,29 @@ fn gi_star_matches_esda_on_real_burglary_grid() {
     let worst = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-9, "inverse distance: max |dz| = {worst:e}");
     eprintln!("general formula, 1/d: {} cells, max |dz| = {worst:e}", pairs.len());
+    // Spatial, not the cell's own count (issue 22, item 4): with w_ii = 1
+    // and 1/d in metres, z correlated 0.9999 with the cell's own z.
+    let own_corr = correlation(&result.z, &result.count);
+    let binary_corr = correlation(
+        &gi_star(
+            &ds,
+            &HotspotRequest {
+                weights: WeightKind::Binary,
+                ..req.clone()
+            },
+        )
+        .unwrap()
+        .z,
+        &result.count,
+    );
+    let old_rule = correlation(
+        &hotspots::analysis::gi_star::z_scores(&result.count, &result.weights, 1.0),
+        &result.count,
+    );
+    eprintln!(
+        "1/d Gi* vs own count: r = {own_corr:.4} (binary band: {binary_corr:.4}; w_ii = 1 in metres: {old_rule:.5})"
+    );
+    assert!(own_corr < 0.9, "1/d Gi* is the cell's own count again: r = {own_corr}");
 
     // Local Moran's I against esda's Moran_Local (row-standardised binary band).
     let req = HotspotRequest {
@@ -175,7 +220,12 @@ fn esda_lisa(
             let f: Vec<&str> = l.split(',').collect();
             (
                 f[0].to_string(),
-                (f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap(), f[4].parse().unwrap()),
+                (
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                ),
             )
         })
         .collect();
@@ -189,7 +239,10 @@ fn esda_lisa(
             .collect()
     };
     let bytes = std::fs::read(&draws).unwrap();
-    let idx: Vec<u32> = bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let idx: Vec<u32> = bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     let k_max = summary["k_max"].as_u64().unwrap() as usize;
     let draws = hotspots::analysis::permutation::Draws::from_indices(ids.len(), k_max, idx).unwrap();
     assert_eq!(draws.permutations, permutations);
@@ -266,7 +319,9 @@ fn lisa_permutation_p_matches_esda_on_one_month() {
     let di = (0..n).map(|k| (same.i[k] - esda.i[k]).abs()).fold(0.0, f64::max);
     assert!(di < 1e-9, "max |dI| = {di:e}");
     assert_eq!(same.quadrant, esda.quadrant);
-    let dp = (0..n).map(|k| (same.p_sim[k] - esda.p_ties[k]).abs()).fold(0.0, f64::max);
+    let dp = (0..n)
+        .map(|k| (same.p_sim[k] - esda.p_ties[k]).abs())
+        .fold(0.0, f64::max);
     assert!(dp < 1e-6, "same draws: max |dp| = {dp:e}");
     let differ = (0..n).filter(|&k| esda.p_esda[k] != esda.p_ties[k]).count();
 
@@ -336,7 +391,9 @@ fn lisa_on_a_sparse_lattice_matches_esda_and_finds_nothing() {
     for r in [999, 9_999] {
         let esda = esda_lisa(&python, &ids, &centres, &x, 750.0, r);
         let same = local_morans_i_with(&x, &w, Some(&esda.draws));
-        let dp = (0..x.len()).map(|k| (same.p_sim[k] - esda.p_ties[k]).abs()).fold(0.0, f64::max);
+        let dp = (0..x.len())
+            .map(|k| (same.p_sim[k] - esda.p_ties[k]).abs())
+            .fold(0.0, f64::max);
         assert!(dp < 1e-6, "{r}: max |dp| = {dp:e}");
         let own = local_morans_i(&x, &w, r, 1);
         let ours = significant_by_quadrant(&own.p_sim, &own.quadrant, 0.05);

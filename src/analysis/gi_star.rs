@@ -143,7 +143,10 @@ mod tests {
             .flat_map(|i| (0..30).map(move |j| [i as f64 * 250.0 + 125.0, j as f64 * 250.0 + 125.0]))
             .collect();
         let km: Vec<[f64; 2]> = metres.iter().map(|p| [p[0] / 1000.0, p[1] / 1000.0]).collect();
-        let (wm, wk) = (Weights::distance_band(&metres, 750.0, true), Weights::distance_band(&km, 0.75, true));
+        let (wm, wk) = (
+            Weights::distance_band(&metres, 750.0, true),
+            Weights::distance_band(&km, 0.75, true),
+        );
         let centre = 15 * 30 + 15;
         let neighbours: f64 = wm.row(centre).map(|(_, v)| v).sum();
         let share = neighbours / (neighbours + wm.gi_self_weight(centre));
@@ -169,7 +172,11 @@ mod tests {
             sab / (saa * sbb).sqrt()
         };
         let old = z_scores(&x, &wm, 1.0);
-        assert!(corr(&old) > 0.999, "self weight 1 in metres is the own count: {}", corr(&old));
+        assert!(
+            corr(&old) > 0.999,
+            "self weight 1 in metres is the own count: {}",
+            corr(&old)
+        );
         assert!(corr(&zm) < 0.6, "{}", corr(&zm));
     }
 }

@@ -243,7 +243,9 @@ mod tests {
         let pts: Vec<[f64; 2]> = (0..12)
             .flat_map(|i| (0..12).map(move |j| [i as f64, j as f64]))
             .collect();
-        let x: Vec<f64> = (0..pts.len()).map(|k| if k % 7 == 0 { (k % 5) as f64 } else { 0.0 }).collect();
+        let x: Vec<f64> = (0..pts.len())
+            .map(|k| if k % 7 == 0 { (k % 5) as f64 } else { 0.0 })
+            .collect();
         for inverse in [false, true] {
             let w = Weights::distance_band(&pts, 2.0, inverse);
             let draws = Draws::seeded(x.len(), k_max(&w), 499, 9);
