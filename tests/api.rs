@@ -400,7 +400,7 @@ fn bad_requests_get_problem_documents_naming_the_parameter() {
         ("/collections/gistar/items?crime_type=unicorns", 400, "crime_type"),
         ("/collections/gistar/items?weights=magic", 400, "weights"),
         ("/collections/gistar/items?harm=burglary", 400, "harm"),
-        ("/collections/emerging/items?time_step=0", 400, "time_step"),
+        ("/collections/emerging/items?time_step=-1", 400, "time_step"),
         ("/collections/h3/items?resolution=99", 400, "resolution"),
         ("/collections/wards/items?sortby=nope", 400, "sortby"),
         ("/collections/wards/items?properties=nope", 400, "properties"),
