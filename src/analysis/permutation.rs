@@ -18,6 +18,8 @@
 //! `L_i = Σ_j w_ij x_j` over the permuted neighbours (Gi* adds a constant
 //! self term; local Moran's I multiplies the standardised lag by `z_i`, so
 //! it is increasing in `L_i` for `z_i > 0` and decreasing for `z_i < 0`).
+//! So under conditional permutation a unit's Gi* and local Moran's I have
+//! the same pseudo p (the lag's), given the same draws and `z_i ≠ 0`.
 //! Counting on the lag with the original `x` and unstandardised weights
 //! keeps equal arrangements exactly equal: with counts and binary weights
 //! every lag is a sum of whole numbers, so a tie is a tie (esda compares
@@ -99,7 +101,7 @@ impl Draws {
     /// Given draws (row-major, `k_max` per permutation), checked: every
     /// index below `n − 1`, none repeated within a row.
     pub fn from_indices(n: usize, k_max: usize, idx: Vec<u32>) -> Result<Draws, String> {
-        if k_max == 0 || idx.len() % k_max != 0 {
+        if k_max == 0 || !idx.len().is_multiple_of(k_max) {
             return Err(format!("{} indices are not rows of {k_max}", idx.len()));
         }
         for row in idx.chunks(k_max) {
@@ -251,7 +253,7 @@ mod tests {
             let draws = Draws::seeded(x.len(), k_max(&w), 499, 9);
             let fast = folded_p(&x, &w, &draws);
             let x_max = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            for i in 0..x.len() {
+            for (i, fast_i) in fast.iter().enumerate() {
                 let row: Vec<(u32, f64)> = w.row(i).collect();
                 let obs: f64 = row.iter().map(|&(j, v)| v * x[j as usize]).sum();
                 let tol = 1e-9 * row.iter().map(|r| r.1).sum::<f64>() * x_max;
@@ -270,7 +272,7 @@ mod tests {
                     le += usize::from(lag <= obs + tol);
                 }
                 let direct = (ge.min(le) + 1) as f64 / 500.0;
-                assert_eq!(fast[i], direct, "unit {i}, inverse {inverse}");
+                assert_eq!(*fast_i, direct, "unit {i}, inverse {inverse}");
             }
         }
     }
