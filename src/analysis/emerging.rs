@@ -295,6 +295,8 @@ pub struct Emerging {
     pub cold: Vec<bool>,
     pub trend: Vec<MannKendall>,
     pub category: Vec<Category>,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
 }
 
 /// Builds the cube and classifies every cell.
@@ -354,6 +356,7 @@ pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, Analysi
         cold,
         trend,
         category,
+        counted: points.counted(&req.selection),
     })
 }
 
@@ -408,6 +411,7 @@ impl Emerging {
                 "last_month": crate::month::format(*self.months.last().unwrap_or(&0)),
                 "time_steps": t_n,
                 "cells": self.grid.cells.len(),
+                "counted": self.counted,
                 "categories": tally,
             }),
         }

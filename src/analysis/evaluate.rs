@@ -250,6 +250,8 @@ pub struct Winner {
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub request: EvaluateRequest,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
     pub scores: Vec<Score>,
     pub summary: Vec<Summary>,
     pub winners: Vec<Winner>,
@@ -409,6 +411,7 @@ pub fn evaluate(ds: &Dataset, req: &EvaluateRequest) -> Result<Evaluation, Analy
     let summary = summarise(req, &scores);
     let winners = winners(req, &summary, &scores);
     Ok(Evaluation {
+        counted: history.counted.clone(),
         request: req.clone(),
         scores,
         summary,
@@ -523,6 +526,17 @@ impl Evaluation {
             s,
             "{} origins, {} cells of {} m, {}-month training window",
             self.origins, self.cells, self.request.cell_m, self.request.window_months
+        );
+        let _ = writeln!(
+            s,
+            "counted: kind {}, {}",
+            self.counted.kind,
+            self.counted
+                .crime_types
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let _ = writeln!(
             s,

@@ -111,6 +111,8 @@ pub struct Hotspots {
     /// Incidents selected, and how many fell outside every kept cell.
     pub incidents: usize,
     pub outside_grid: usize,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
 }
 
 /// The Gi* parameters shared by its square-grid, hexagon and H3 layers.
@@ -494,6 +496,10 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         significant,
         incidents: points.len(),
         outside_grid,
+        counted: match &points {
+            Selected::Rows(rows) => req.selection.counted_rows(ds, rows),
+            Selected::Points(p) => p.counted(&req.selection),
+        },
     })
 }
 
@@ -539,6 +545,7 @@ impl Hotspots {
             "cells": self.units.len(),
             "incidents": self.incidents,
             "incidents_outside_grid": self.outside_grid,
+            "counted": self.counted,
             "islands": self.weights.islands().len(),
             "cells_with_fewer_than_8_neighbours": self.few_neighbours(),
             "crs": "EPSG:4326 (lon, lat); metric work in EPSG:27700",

@@ -253,6 +253,8 @@ pub struct PoiRisk {
     pub layer: Vec<LayerRisk>,
     pub incidents: usize,
     pub study_area_km2: f64,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
 }
 
 /// Loads the chosen POIs from the dataset.
@@ -502,6 +504,7 @@ pub fn poi_risk_with_mask(ds: &Dataset, req: &PoiRiskRequest, mask: &StudyMask) 
         layer,
         incidents: points.len(),
         study_area_km2: study_m2 / 1e6,
+        counted: points.counted(&req.selection),
     })
 }
 
@@ -647,6 +650,7 @@ impl PoiRisk {
             "alpha": self.request.alpha,
             "harm_table": self.request.harm.as_ref().map(|h| h.source.clone()),
             "incidents": self.incidents,
+            "counted": self.counted,
             "study_area_km2": num(self.study_area_km2),
             "study_area_raster_m": self.request.mask_cell_m,
             "layer": self.layer,

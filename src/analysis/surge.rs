@@ -216,6 +216,8 @@ pub struct SurgePlan {
     pub achieved: f64,
     pub upper_bound: f64,
     pub london_total: f64,
+    /// The kind and crime types the predictions learnt from.
+    pub counted: super::select::Counted,
 }
 
 impl SurgePlan {
@@ -544,6 +546,7 @@ pub fn surge(ds: &Dataset, req: &SurgeRequest) -> Result<SurgePlan, AnalysisErro
         achieved,
         upper_bound,
         london_total,
+        counted: counts.counted.clone(),
     })
 }
 
@@ -612,6 +615,7 @@ impl SurgePlan {
             "train_from": self.train_from,
             "train_to": self.train_to,
             "predicted_month": self.predicted_month,
+            "counted": self.counted,
             "request": self.request,
         })
     }
