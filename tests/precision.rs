@@ -277,6 +277,64 @@ fn radius_counts_match_brute_force_on_real_data() {
         "{checked} POI-radius counts equal brute force over {} incidents",
         points.len()
     );
+    // Dispersion (issue 22, item 5) against a count of the published
+    // coordinates done here: Σ m² / Σ m over distinct (lon, lat).
+    {
+        let df = &ds.incidents;
+        let month = df.column("month").unwrap().str().unwrap().clone();
+        let lon = df.column("lon").unwrap().f64().unwrap().clone();
+        let lat = df.column("lat").unwrap().f64().unwrap().clone();
+        let mut m: std::collections::HashMap<(u64, u64), f64> = Default::default();
+        for i in 0..df.height() {
+            if month.get(i).unwrap().starts_with("2024-") {
+                *m.entry((lon.get(i).unwrap().to_bits(), lat.get(i).unwrap().to_bits()))
+                    .or_default() += 1.0;
+            }
+        }
+        let phi = m.values().map(|k| k * k).sum::<f64>() / m.values().sum::<f64>();
+        assert!(
+            (r.dispersion - phi).abs() < 1e-9 && r.distinct_locations == m.len(),
+            "{} vs {phi}",
+            r.dispersion
+        );
+        assert!(
+            r.dispersion > 2.0,
+            "police.uk map points bundle burglaries: {}",
+            r.dispersion
+        );
+    }
+    // The ranking: only circles at least half inside London, by the EB bound.
+    let k = req.radii_m.iter().position(|x| *x == req.rank_radius_m).unwrap();
+    assert!(r.ranking[..r.ranked].iter().all(|&i| r.risk[i][k].inside_share >= 0.5));
+    let by_old_key = {
+        let mut v: Vec<usize> = (0..r.pois.len())
+            .filter(|&i| r.risk[i][k].expected_london > 0.0)
+            .collect();
+        // The old key: the exact Poisson interval's lower bound, dispersion ignored.
+        let low = |i: usize| {
+            let x = &r.risk[i][k];
+            hotspots::analysis::poi_risk::poisson_mean_interval(x.count as u64, 0.05).0 / x.expected_london
+        };
+        v.sort_by(|&a, &b| low(b).total_cmp(&low(a)));
+        v
+    };
+    let slivers = by_old_key[..10]
+        .iter()
+        .filter(|&&i| r.risk[i][k].inside_share < 0.5)
+        .count();
+    println!(
+        "burglary 2024, {} POIs ({} ranked), dispersion {:.2}; old key's top 10 held {slivers} circles less than half inside London; new top 5: {:?}",
+        r.pois.len(),
+        r.ranked,
+        r.dispersion,
+        r.ranking[..5]
+            .iter()
+            .map(|&i| {
+                let x = &r.risk[i][k];
+                format!("{} O={} E={:.1} RR={:.2} EB={:.2} [{:.2}]", r.pois[i].name, x.count, x.expected_london, x.rr_london, x.rr_eb, x.rr_eb_low)
+            })
+            .collect::<Vec<_>>()
+    );
     for l in r.layer.iter().filter(|l| l.crime_type == "all") {
         println!(
             "burglary 2024 within {} m of a school or station: {:.0}/km² vs {:.0}/km² elsewhere, RR {:.2} [{:.2}, {:.2}]",
