@@ -218,9 +218,15 @@ fn landing_conformance_collections() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    for p in ["crime_type", "from", "to", "cell", "band", "harm"] {
+    for p in ["crime_type", "from", "to", "cell", "band", "harm", "kind"] {
         assert!(gistar.contains(&p), "{p} documented for gistar");
     }
+    // bbox is documented as the code applies it: the geometry, not its bounding box.
+    let bbox = api["components"]["parameters"]["bbox"]["description"].as_str().unwrap();
+    assert!(
+        bbox.contains("geometry intersects") && !bbox.contains("bounding box meets"),
+        "{bbox}"
+    );
     // Browsers get HTML.
     for path in ["/", "/collections", "/collections/wards"] {
         let r = get_with(
