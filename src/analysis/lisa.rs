@@ -49,7 +49,7 @@ pub const LISA: Analysis = Analysis {
     spec: Spec {
         id: "lisa",
         title: "Local Moran's I (LISA)",
-        about: "Local Moran's I on grid cells (or wards, boroughs, H3 cells): HH/LH/LL/HL quadrants with conditional permutation p and FDR.",
+        about: "Local Moran's I on grid cells (or wards, boroughs, H3 cells): HH/LH/LL/HL quadrants with conditional permutation p (one-tailed on the observed side, as esda's; ties counted on both sides) and FDR.",
         groups: &[
             SELECTION,
             &[

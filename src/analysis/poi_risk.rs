@@ -83,7 +83,7 @@ pub const POI_RISK: Analysis = Analysis {
     spec: Spec {
         id: "poi-risk",
         title: "Risk around schools and stations",
-        about: "Incidents within each radius of every school and station against the London and borough rates: relative risk, exact 95% interval, one-sided Poisson p, BH q across POIs; ranked. The whole-layer ratio (density within r of any POI against elsewhere) is in the output's metadata.",
+        about: "Incidents within each radius of every school and station against the London and borough rates: relative risk, exact 95% interval and one-sided p allowing for the over-dispersion of police.uk's map points, BH q across POIs, and an empirical-Bayes relative risk; ranked by its lower bound (circles at least half inside London). The whole-layer ratio (density within r of any POI against elsewhere) is in the output's metadata.",
         groups: &[
             SELECTION,
             &[
