@@ -52,7 +52,7 @@ fn main() {
         ms(best)
     );
     let (best, _) = time(3, || {
-        hotspots::analysis::gi_star::permutation_p(&r.count, &r.weights, 1.0, 999, 1)
+        hotspots::analysis::permutation::pseudo_p(&r.count, &r.weights, 999, 1)
     });
     println!(
         "999 conditional permutations, 250 m                                       best {:>7.1} ms",

@@ -218,9 +218,15 @@ fn landing_conformance_collections() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    for p in ["crime_type", "from", "to", "cell", "band", "harm"] {
+    for p in ["crime_type", "from", "to", "cell", "band", "harm", "kind"] {
         assert!(gistar.contains(&p), "{p} documented for gistar");
     }
+    // bbox is documented as the code applies it: the geometry, not its bounding box.
+    let bbox = api["components"]["parameters"]["bbox"]["description"].as_str().unwrap();
+    assert!(
+        bbox.contains("geometry intersects") && !bbox.contains("bounding box meets"),
+        "{bbox}"
+    );
     // Browsers get HTML.
     for path in ["/", "/collections", "/collections/wards"] {
         let r = get_with(
@@ -405,7 +411,7 @@ fn bad_requests_get_problem_documents_naming_the_parameter() {
         ("/collections/gistar/items?crime_type=unicorns", 400, "crime_type"),
         ("/collections/gistar/items?weights=magic", 400, "weights"),
         ("/collections/gistar/items?harm=burglary", 400, "harm"),
-        ("/collections/emerging/items?time_step=0", 400, "time_step"),
+        ("/collections/emerging/items?time_step=-1", 400, "time_step"),
         ("/collections/h3/items?resolution=99", 400, "resolution"),
         ("/collections/wards/items?sortby=nope", 400, "sortby"),
         ("/collections/wards/items?properties=nope", 400, "properties"),
@@ -480,6 +486,71 @@ fn analysis_layers_are_cached_with_etags_and_gzip() {
         let r = get_with(&wards50, &[("Accept-Encoding", "gzip"), ("If-None-Match", tag)]);
         assert_eq!(r.status, 304, "{tag}");
         assert_eq!(r.header("etag"), Some(tag));
+    }
+}
+
+/// What "all crime" means (issue 22, item 6), the same in the CLI and the
+/// API: with no crime type, every crime type but anti-social behaviour
+/// (15 % of the demo city's records); ASB only when named; the metadata
+/// lists the kind and the crime types counted, with their counts.
+#[test]
+fn all_crime_excludes_asb_alike_in_the_cli_and_the_api() {
+    let base = demo();
+    let dataset = common::demo_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let asb = "Anti-social behaviour";
+    for (command, query, flags) in [
+        ("poi-risk", "radius=100,200", vec!["--radius", "100", "--radius", "200"]),
+        ("surge", "teams=2", vec!["--teams", "2"]),
+        ("kde", "cell=500", vec!["--cell", "500"]),
+        ("gistar", "cell=500&band=1500", vec!["--cell", "500", "--band", "1500"]),
+        (
+            "emerging",
+            "cell=1000&band=3000",
+            vec!["--cell", "1000", "--band", "3000"],
+        ),
+    ] {
+        for named in [false, true] {
+            let served = get(&format!(
+                "{base}/collections/{command}/items?{query}&limit=1{}",
+                if named { "&crime_type=anti-social-behaviour" } else { "" }
+            ));
+            assert_eq!(
+                served.status,
+                200,
+                "{command}: {}",
+                String::from_utf8_lossy(&served.body)
+            );
+            let api = served.json()["metadata"]["counted"].clone();
+            let out = dir.path().join(format!("{command}-{named}.geojson"));
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hotspots"));
+            cmd.arg(command)
+                .arg("--dataset")
+                .arg(&dataset)
+                .args(&flags)
+                .arg("--out")
+                .arg(&out);
+            if named {
+                cmd.args(["--crime-type", "anti-social-behaviour"]);
+            }
+            let status = cmd.stdout(std::process::Stdio::null()).status().unwrap();
+            assert!(status.success(), "{command}");
+            let cli: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+            let cli = cli["metadata"]["counted"].clone();
+            assert_eq!(
+                numbers_as_f64(&api),
+                numbers_as_f64(&cli),
+                "{command}, ASB named: {named}"
+            );
+            assert_eq!(api["kind"], "crime", "{command}");
+            let types = api["crime_types"].as_object().unwrap();
+            if named {
+                assert_eq!(types.keys().collect::<Vec<_>>(), vec![asb], "{command}");
+            } else {
+                assert!(types.len() >= 2 && !types.contains_key(asb), "{command}: {api}");
+                assert!(api["rule"].as_str().unwrap().contains("except anti-social behaviour"));
+            }
+        }
     }
 }
 

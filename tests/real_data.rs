@@ -152,6 +152,40 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
     let kinds = counts(&ds.incidents, "kind");
     assert!(kinds["stop_and_search"] > 200_000);
 
+    // What "all crime" means (issue 22, item 6), through the parameters the
+    // CLI and the API share: crime without anti-social behaviour; ASB only
+    // when named; stop and search only as its own kind.
+    {
+        use hotspots::analysis::params::Values;
+        let spec = hotspots::analysis::run::find("poi-risk").unwrap().spec;
+        let select = |pairs: &[(&str, &str)]| {
+            let given = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+                .collect();
+            let s = Values::new(spec, given).unwrap().selection().unwrap();
+            let rows = s.rows(&ds).unwrap();
+            (rows.len() as u64, s.counted_rows(&ds, &rows))
+        };
+        let crime = ds.incidents.column("kind").unwrap().str().unwrap().equal("crime");
+        let types = counts(&ds.incidents.filter(&crime).unwrap(), "crime_type");
+        let asb = types["Anti-social behaviour"];
+        assert!(asb > 100_000, "the City and API sources carry ASB: {asb}");
+        let (n, counted) = select(&[]);
+        assert_eq!(n, kinds["crime"] - asb);
+        assert_eq!(counted.kind, "crime");
+        assert!(!counted.crime_types.contains_key("Anti-social behaviour"));
+        assert_eq!(counted.crime_types.values().sum::<u64>(), n);
+        let (n, counted) = select(&[("crime_type", "anti-social-behaviour")]);
+        assert_eq!(n, asb);
+        assert_eq!(counted.crime_types.len(), 1);
+        let (n, counted) = select(&[("kind", "stop_and_search")]);
+        assert_eq!(n, kinds["stop_and_search"]);
+        assert_eq!(counted.kind, "stop_and_search");
+        let (n, _) = select(&[("crime_type", "burglary"), ("kind", "crime")]);
+        assert_eq!(n, types["Burglary"]);
+    }
+
     // Every rejected row is kept, verbatim, with its file and line.
     let rejects = ds.rejects().unwrap();
     assert_eq!(

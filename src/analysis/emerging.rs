@@ -2,18 +2,31 @@
 //! every bin, the Mann–Kendall trend of each location's Gi* z-scores, and
 //! ArcGIS's categories.
 //!
-//! Each bin (cell, month) has as neighbours the cells within the band in the
-//! same month and the `time_step − 1` months before (the neighbourhood time
-//! step); x̄ and S are taken over the whole cube, as in a space-time Gi*.
-//! A bin is a significant hot (cold) spot when its Gi* p-value passes the
-//! Benjamini–Hochberg FDR threshold at `alpha` over all bins and z > 0 (< 0).
-//! A trend is significant when the Mann–Kendall p-value is below `alpha`.
+//! Definitions followed: Esri, ArcGIS Pro 3.x documentation ("latest"),
+//! the Emerging Hot Spot Analysis tool reference and "How Emerging Hot Spot
+//! Analysis works" (ArcGIS AllSource "latest" carries the same definitions);
+//! read for issue 22.
 //!
-//! Categories, in Esri's words (Pro 2.8 "How Emerging Hot Spot Analysis
-//! works"), checked in this order for hot spots and then, mirrored, for cold:
+//! **Neighbourhood.** Each bin (cell, month) has as neighbours the cells
+//! within the band (and itself) in the same month and in the `time_step`
+//! months before: ArcGIS's Neighborhood Time Step, "the bins at the same
+//! location from the previous N time steps", default 1. So by default a
+//! bin's neighbourhood spans its own month and the one before (edge bins
+//! with fewer earlier months have fewer neighbours, as in ArcGIS);
+//! `time_step = 0` is purely spatial, month by month (this engine's default
+//! before issue 22, when `time_step` counted the bin's own month).
+//! x̄ and S are taken over the whole cube, as in a space-time Gi*. A bin is
+//! a significant hot (cold) spot when its Gi* p-value passes the
+//! Benjamini–Hochberg FDR threshold at `alpha` over all bins and z > 0
+//! (< 0). A trend is significant when the Mann–Kendall p-value is below
+//! `alpha`.
+//!
+//! **Categories**, in Esri's current words (paraphrased), checked in this
+//! order for hot spots and then, mirrored, for cold:
 //! - **New**: significant hot spot in the final time step, never before.
-//! - **Consecutive**: a single uninterrupted run of hot bins in the final
-//!   time steps, never hot before that run, and less than 90 % of bins hot.
+//! - **Consecutive**: a single uninterrupted run of at least two hot bins in
+//!   the final time steps, never hot before that run, and less than 90 % of
+//!   bins hot.
 //! - **Intensifying**: hot for at least 90 % of time steps including the
 //!   final one, with a significant increasing trend in clustering intensity.
 //! - **Diminishing**: the same, with a significant decreasing trend.
@@ -21,7 +34,11 @@
 //! - **Persistent**: hot for at least 90 % of time steps, no significant trend.
 //! - **Oscillating**: hot in the final time step, cold in some earlier one,
 //!   less than 90 % hot.
-//! - **Sporadic**: on-again, off-again hot, less than 90 % hot, never cold.
+//! - **Sporadic**: hot in the final time step, with a history of being
+//!   on-again, off-again hot; less than 90 % hot, never cold. (Pro 2.8 and
+//!   ArcMap 10.x did not require the final step: "an on-again then off-again
+//!   hot spot". A location hot now and then but not in the final step is
+//!   now no pattern.)
 //! - **No pattern detected**: none of the above.
 
 use geo::Geometry;
@@ -75,9 +92,13 @@ pub const EMERGING: Analysis = Analysis {
                 Param::choice("grid", GridKind::NAMES, "square", "cell shape"),
                 Param::metres("cell", "cell size").default("250"),
                 Param::metres("band", "distance band").default("750"),
-                Param::new("time_step", ParamType::Integer, "months in each bin's neighbourhood (1 = its own month)")
-                    .default("1")
-                    .at_least(1.0),
+                Param::new(
+                    "time_step",
+                    ParamType::Integer,
+                    "previous months in each bin's neighbourhood besides its own (ArcGIS's Neighborhood Time Step; 0: its own month only)",
+                )
+                .default("1")
+                .unit("months"),
                 ALPHA,
             ],
         ],
@@ -108,7 +129,7 @@ fn cost_emerging(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
         value: req.cell_m,
         power: 2.0,
     });
-    let neighbours = cost::band_neighbours(req.band_m, area / cells.max(1.0)) * req.time_step.max(1) as f64;
+    let neighbours = cost::band_neighbours(req.band_m, area / cells.max(1.0)) * (req.time_step + 1) as f64;
     let bins = cells * months;
     Ok(Cost {
         cells: Measure::new(cells, cell_lever),
@@ -147,7 +168,8 @@ pub struct EmergingRequest {
     pub grid: GridKind,
     pub cell_m: f64,
     pub band_m: f64,
-    /// Months in each bin's neighbourhood (1 = its own month only).
+    /// Previous months in each bin's neighbourhood besides its own
+    /// (ArcGIS's Neighborhood Time Step; 0 = its own month only).
     pub time_step: usize,
     pub alpha: f64,
 }
@@ -279,11 +301,45 @@ fn classify_side(
         persistent
     } else if last && ever_other {
         oscillating
-    } else if !ever_other {
+    } else if last && !ever_other {
         sporadic
     } else {
         return None;
     })
+}
+
+/// Space-time Gi* of a cube `count[cell * t_n + t]` under binary spatial
+/// weights `w`: each bin's neighbours are the cells within the band and
+/// itself, in its own time step and the `time_step` before it (module
+/// docs); n, x̄ and S over every bin of the cube.
+pub fn space_time_z(count: &[f64], t_n: usize, w: &Weights, time_step: usize) -> Vec<f64> {
+    let n = count.len() as f64;
+    let mean = count.iter().sum::<f64>() / n;
+    let s = (count.iter().map(|v| v * v).sum::<f64>() / n - mean * mean)
+        .max(0.0)
+        .sqrt();
+    let mut z = vec![f64::NAN; count.len()];
+    for i in 0..w.len() {
+        if super::cancel::requested() {
+            break;
+        }
+        for t in 0..t_n {
+            let mut lag = 0.0;
+            let mut sw = 0.0;
+            for tt in t.saturating_sub(time_step)..=t {
+                lag += count[i * t_n + tt];
+                sw += 1.0;
+                for (j, wij) in w.row(i) {
+                    lag += wij * count[j as usize * t_n + tt];
+                    sw += wij;
+                }
+            }
+            // Binary weights: Σw² = Σw.
+            let den = s * ((n * sw - sw * sw) / (n - 1.0)).sqrt();
+            z[i * t_n + t] = if den > 0.0 { (lag - mean * sw) / den } else { f64::NAN };
+        }
+    }
+    z
 }
 
 /// The result.
@@ -300,18 +356,14 @@ pub struct Emerging {
     pub cold: Vec<bool>,
     pub trend: Vec<MannKendall>,
     pub category: Vec<Category>,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
 }
 
 /// Builds the cube and classifies every cell.
 pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, AnalysisError> {
     super::positive_metres("cell", req.cell_m)?;
     super::positive_metres("band", req.band_m)?;
-    if req.time_step == 0 {
-        return Err(AnalysisError::Param {
-            name: "time_step".into(),
-            message: "must be at least 1".into(),
-        });
-    }
     let points = req.selection.apply(ds)?;
     if points.is_empty() {
         return Err(AnalysisError::Empty(req.selection.to_string()));
@@ -337,34 +389,7 @@ pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, Analysi
     }
     let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.centre).collect();
     let w = Weights::distance_band(&centres, req.band_m, false);
-    // Space-time Gi*: n = all bins; neighbours = band cells (and self) in the window.
-    let n = count.len() as f64;
-    let mean = count.iter().sum::<f64>() / n;
-    let s = (count.iter().map(|v| v * v).sum::<f64>() / n - mean * mean)
-        .max(0.0)
-        .sqrt();
-    let mut z = vec![f64::NAN; count.len()];
-    for i in 0..n_cells {
-        if super::cancel::requested() {
-            break;
-        }
-        for t in 0..t_n {
-            let t0 = (t + 1).saturating_sub(req.time_step);
-            let mut lag = 0.0;
-            let mut sw = 0.0;
-            for tt in t0..=t {
-                lag += count[i * t_n + tt];
-                sw += 1.0;
-                for (j, wij) in w.row(i) {
-                    lag += wij * count[j as usize * t_n + tt];
-                    sw += wij;
-                }
-            }
-            // Binary weights: Σw² = Σw.
-            let den = s * ((n * sw - sw * sw) / (n - 1.0)).sqrt();
-            z[i * t_n + t] = if den > 0.0 { (lag - mean * sw) / den } else { f64::NAN };
-        }
-    }
+    let z = space_time_z(&count, t_n, &w, req.time_step);
     let p: Vec<f64> = z.iter().map(|v| gi_star::p_two_sided(*v)).collect();
     let threshold = fdr::bh_threshold(&p, req.alpha);
     let hot: Vec<bool> = z.iter().zip(&p).map(|(z, p)| *p <= threshold && *z > 0.0).collect();
@@ -392,6 +417,7 @@ pub fn emerging(ds: &Dataset, req: &EmergingRequest) -> Result<Emerging, Analysi
         cold,
         trend,
         category,
+        counted: points.counted(&req.selection),
     })
 }
 
@@ -436,11 +462,17 @@ impl Emerging {
             features,
             metadata: json!({
                 "statistic": "space-time Getis-Ord Gi* per month, Mann-Kendall trend of z, ArcGIS emerging hot spot categories",
+                "neighbourhood": format!(
+                    "cells within {} m (and the cell itself) in the bin's month and the {} month(s) before it (ArcGIS's Neighborhood Time Step)",
+                    self.request.band_m, self.request.time_step
+                ),
+                "category_definitions": "Esri, ArcGIS Pro 3.x (latest) \"How Emerging Hot Spot Analysis works\": sporadic and oscillating spots are hot (cold) in the final time step",
                 "request": self.request,
                 "first_month": crate::month::format(self.months[0]),
                 "last_month": crate::month::format(*self.months.last().unwrap_or(&0)),
                 "time_steps": t_n,
                 "cells": self.grid.cells.len(),
+                "counted": self.counted,
                 "categories": tally,
             }),
         }
@@ -465,7 +497,12 @@ mod tests {
         assert_eq!(classify(&bits("HHHHHHHHHH"), &none, -3.0, true), DiminishingHotSpot);
         assert_eq!(classify(&bits("HHHHHHHHHH"), &none, 0.3, false), PersistentHotSpot);
         assert_eq!(classify(&bits("HHHHHHHHH."), &none, 0.3, false), HistoricalHotSpot);
-        assert_eq!(classify(&bits("H..H..H..."), &none, 0.0, false), SporadicHotSpot);
+        // Sporadic needs the final step hot (Esri's current definition);
+        // Pro 2.8's wording called the first of these sporadic too.
+        assert_eq!(classify(&bits("H..H..H..."), &none, 0.0, false), NoPatternDetected);
+        assert_eq!(classify(&bits("H..H..H..H"), &none, 0.0, false), SporadicHotSpot);
+        assert_eq!(classify(&none, &bits(".H..H...H."), 0.0, false), NoPatternDetected);
+        assert_eq!(classify(&none, &bits(".H..H....H"), 0.0, false), SporadicColdSpot);
         assert_eq!(
             classify(&bits("H....H...H"), &bits("..H......."), 0.0, false),
             OscillatingHotSpot
@@ -473,5 +510,35 @@ mod tests {
         // Cold mirror: hot and cold swapped, trend sign flipped.
         assert_eq!(classify(&none, &bits(".HHHHHHHHH"), -3.0, true), IntensifyingColdSpot);
         assert_eq!(classify(&none, &none, 0.0, false), NoPatternDetected);
+    }
+
+    /// Hand-worked space-time Gi*: two cells that neighbour each other,
+    /// three months. count[cell 0] = (0, 4, 0), count[cell 1] = (2, 0, 0).
+    /// n = 6, x̄ = 1, Σx² = 20, S = √(20/6 − 1) = √(7/3).
+    /// Bin (0, t = 1), time_step 1: months 0 and 1, both cells: Σx = 0 + 2 +
+    /// 4 + 0 = 6, Σw = 4: (6 − 4)/(√(7/3) √((24 − 16)/5)) = 2/(√(7/3) √1.6).
+    /// time_step 0 (its own month): Σx = 4, Σw = 2: (4 − 2)/(√(7/3) √((12 − 4)/5)).
+    /// Bin (1, t = 0) has no earlier month: the same for every time_step.
+    #[test]
+    fn time_step_adds_the_previous_months() {
+        let w = Weights::from_lists(
+            crate::analysis::weights::WeightsSpec::DistanceBand { band_m: 1.0 },
+            vec![vec![1], vec![0]],
+        );
+        let count = [0.0, 4.0, 0.0, 2.0, 0.0, 0.0];
+        let s = (7.0f64 / 3.0).sqrt();
+        let z1 = space_time_z(&count, 3, &w, 1);
+        assert!((z1[1] - 2.0 / (s * 1.6f64.sqrt())).abs() < 1e-12, "{z1:?}");
+        let z0 = space_time_z(&count, 3, &w, 0);
+        assert!((z0[1] - 2.0 / (s * 1.6f64.sqrt())).abs() < 1e-12, "{z0:?}");
+        // Bin (0, t = 2), time_step 1: months 1 and 2: Σx = 4 + 0 + 0 + 0, Σw = 4.
+        assert!((z1[2] - 0.0).abs() < 1e-12, "{z1:?}");
+        // ... and with time_step 0 only month 2 (all zero): (0 − 2)/(S √1.6).
+        assert!((z0[2] + 2.0 / (s * 1.6f64.sqrt())).abs() < 1e-12, "{z0:?}");
+        assert_eq!(z1[3], z0[3]);
+        // The default is ArcGIS's: one previous time step.
+        assert_eq!(EmergingRequest::default().time_step, 1);
+        let v = crate::analysis::params::Values::defaults(EMERGING.spec);
+        assert_eq!(EmergingRequest::from_values(&v).unwrap().time_step, 1);
     }
 }

@@ -21,6 +21,10 @@
 //! Figures are averaged over origins with their standard deviation; the
 //! winner at each coverage is the method with the highest mean PAI, and
 //! `won_share` is the share of origins on which it beat the runner-up.
+//! RRI is infinite when the chosen cells had no incident in the training
+//! window but some in month t, and undefined (0/0) when they had none in
+//! either: such origins are left out of the RRI mean and counted in
+//! `rri_infinite` and `rri_undefined` (the table says so).
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -258,6 +262,10 @@ pub struct Summary {
     pub pei_sd: f64,
     pub rri_mean: f64,
     pub rri_sd: f64,
+    /// Origins left out of the RRI mean: infinite RRI (no training
+    /// incidents in the chosen cells), and undefined (0/0).
+    pub rri_infinite: usize,
+    pub rri_undefined: usize,
 }
 
 /// The best method at one coverage.
@@ -277,6 +285,8 @@ pub struct Winner {
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub request: EvaluateRequest,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
     pub scores: Vec<Score>,
     pub summary: Vec<Summary>,
     pub winners: Vec<Winner>,
@@ -439,6 +449,7 @@ pub fn evaluate(ds: &Dataset, req: &EvaluateRequest) -> Result<Evaluation, Analy
     let summary = summarise(req, &scores);
     let winners = winners(req, &summary, &scores);
     Ok(Evaluation {
+        counted: history.counted.clone(),
         request: req.clone(),
         scores,
         summary,
@@ -472,6 +483,8 @@ fn summarise(req: &EvaluateRequest, scores: &[Score]) -> Vec<Summary> {
             let col = |f: fn(&Score) -> f64| mean_sd(&rows.iter().map(|s| f(s)).collect::<Vec<_>>());
             let ((hm, hs), (pm, ps), (em, es), (rm, rs)) =
                 (col(|s| s.hit_rate), col(|s| s.pai), col(|s| s.pei), col(|s| s.rri));
+            let rri_infinite = rows.iter().filter(|s| s.rri.is_infinite()).count();
+            let rri_undefined = rows.iter().filter(|s| s.rri.is_nan()).count();
             out.push(Summary {
                 method: name.clone(),
                 coverage: c,
@@ -484,6 +497,8 @@ fn summarise(req: &EvaluateRequest, scores: &[Score]) -> Vec<Summary> {
                 pei_sd: es,
                 rri_mean: rm,
                 rri_sd: rs,
+                rri_infinite,
+                rri_undefined,
             });
         }
     }
@@ -556,13 +571,24 @@ impl Evaluation {
         );
         let _ = writeln!(
             s,
-            "{:<18} {:>8} {:>16} {:>16} {:>14} {:>14}",
-            "method", "coverage", "hit rate", "PAI", "PEI", "RRI"
+            "counted: kind {}, {}",
+            self.counted.kind,
+            self.counted
+                .crime_types
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            s,
+            "{:<18} {:>8} {:>16} {:>16} {:>14} {:>14} {:>9}",
+            "method", "coverage", "hit rate", "PAI", "PEI", "RRI", "RRI left"
         );
         for r in &self.summary {
             let _ = writeln!(
                 s,
-                "{:<18} {:>7.1}% {:>8.1}% ±{:>5.1} {:>8.2} ±{:>5.2} {:>7.3} ±{:>4.2} {:>7.3} ±{:>4.2}",
+                "{:<18} {:>7.1}% {:>8.1}% ±{:>5.1} {:>8.2} ±{:>5.2} {:>7.3} ±{:>4.2} {:>7.3} ±{:>4.2} {:>9}",
                 r.method,
                 r.coverage * 100.0,
                 r.hit_rate_mean * 100.0,
@@ -572,7 +598,18 @@ impl Evaluation {
                 r.pei_mean,
                 r.pei_sd,
                 r.rri_mean,
-                r.rri_sd
+                r.rri_sd,
+                r.rri_infinite + r.rri_undefined
+            );
+        }
+        let (inf, undef): (usize, usize) = self
+            .summary
+            .iter()
+            .fold((0, 0), |(a, b), r| (a + r.rri_infinite, b + r.rri_undefined));
+        if inf + undef > 0 {
+            let _ = writeln!(
+                s,
+                "RRI left: origins left out of the RRI mean, {inf} infinite (no training incidents in the chosen cells) and {undef} undefined (none in either month)"
             );
         }
         for w in &self.winners {
@@ -599,6 +636,50 @@ mod tests {
     #[test]
     fn ranked_orders_best_first_with_stable_ties() {
         assert_eq!(ranked(&[1.0, 3.0, 3.0, 0.0]), vec![1, 2, 0, 3]);
+    }
+
+    /// Infinite and undefined RRI values are left out of the mean and counted.
+    #[test]
+    fn rri_left_out_is_counted() {
+        let score = |month: &str, rri: f64| Score {
+            month: month.into(),
+            method: "counts".into(),
+            coverage: 0.01,
+            cells: 1,
+            area_share: 0.01,
+            hits: 1.0,
+            total: 10.0,
+            hit_rate: 0.1,
+            pai: 10.0,
+            pei: 0.5,
+            rri,
+            pai_max: 20.0,
+        };
+        let req = EvaluateRequest {
+            methods: vec![Method::Predictor(Predictor::Counts)],
+            coverages: vec![0.01],
+            ..EvaluateRequest::default()
+        };
+        let scores = vec![
+            score("2024-01", 0.8),
+            score("2024-02", 1.0),
+            score("2024-03", f64::INFINITY),
+            score("2024-04", f64::NAN),
+            score("2024-05", f64::INFINITY),
+        ];
+        let s = &summarise(&req, &scores)[0];
+        assert_eq!((s.origins, s.rri_infinite, s.rri_undefined), (5, 2, 1));
+        assert!((s.rri_mean - 0.9).abs() < 1e-12);
+        let e = Evaluation {
+            request: req,
+            counted: Default::default(),
+            scores,
+            summary: vec![s.clone()],
+            winners: Vec::new(),
+            cells: 100,
+            origins: 5,
+        };
+        assert!(e.table().contains("2 infinite"), "{}", e.table());
     }
 
     #[test]

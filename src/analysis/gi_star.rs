@@ -9,8 +9,11 @@
 //! x̄ = Σ x_j / n,   S = √( Σ x_j² / n − x̄² )
 //! ```
 //!
-//! with the sums over all j **including i** (w_ii = the self weight, 1).
-//! Gi* is itself a z-score; p-values are two-sided from the standard normal.
+//! with the sums over all j **including i** (w_ii, the self weight: 1 with
+//! binary weights; with inverse-distance weights the nearest neighbour's,
+//! see [`Weights::gi_self_weight`]). Gi* is itself a z-score; p-values are
+//! two-sided from the standard normal. Pseudo p-values from conditional
+//! permutations are in [`super::permutation`].
 //! For binary weights this is the form ArcGIS and PySAL esda (`G_Local(...,
 //! transform='B', star=True)`) compute; a classic bug elsewhere is to use
 //! the binary-only simplification (Σw² = Σw) with distance-decay weights.
@@ -18,15 +21,18 @@
 //! Ord, J.K. & Getis, A. (1995). Local spatial autocorrelation statistics:
 //! distributional issues and an application. Geographical Analysis 27(4).
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::weights::Weights;
 
-/// Gi* z-scores of `x` under `w`, with `self_weight` for w_ii.
+/// Gi* z-scores of `x` under `w`, with `self_weight` for every w_ii.
 /// Returns NaN everywhere when `x` has no variance.
 pub fn z_scores(x: &[f64], w: &Weights, self_weight: f64) -> Vec<f64> {
+    z_scores_with(x, w, |_| self_weight)
+}
+
+/// Gi* z-scores of `x` under `w` with w_ii = `self_weight(i)`.
+pub fn z_scores_with(x: &[f64], w: &Weights, self_weight: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     let s = (x.iter().map(|v| v * v).sum::<f64>() / n - mean * mean).max(0.0).sqrt();
@@ -34,6 +40,7 @@ pub fn z_scores(x: &[f64], w: &Weights, self_weight: f64) -> Vec<f64> {
         .into_par_iter()
         .with_min_len(1024)
         .map(|i| {
+            let self_weight = self_weight(i);
             let (mut lag, mut sw, mut sw2) = (self_weight * x[i], self_weight, self_weight * self_weight);
             for (j, wij) in w.row(i) {
                 lag += wij * x[j as usize];
@@ -57,65 +64,6 @@ pub fn p_two_sided(z: f64) -> f64 {
     } else {
         f64::NAN
     }
-}
-
-/// Conditional permutation inference (as PySAL's esda does): for each unit,
-/// its own value stays put and its neighbours' values are drawn at random
-/// (without replacement) from the other n − 1 units, `permutations` times.
-/// The pseudo p-value is `(M + 1) / (R + 1)` with M the number of draws at
-/// least as extreme as observed, on the observed side (folded, one-tailed).
-///
-/// The random draws are shared across units (one list of distinct indices
-/// per permutation, shifted past the focal unit), as esda's `crand` does;
-/// seeded, so results are reproducible whatever the thread count.
-pub fn permutation_p(x: &[f64], w: &Weights, self_weight: f64, permutations: usize, seed: u64) -> Vec<f64> {
-    let n = x.len();
-    if n < 2 || permutations == 0 {
-        return vec![f64::NAN; n];
-    }
-    let k_max = (0..n).map(|i| w.neighbour_count(i)).max().unwrap_or(0).min(n - 1);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // One row of k_max distinct indices in 0..n-1 per permutation.
-    let draws: Vec<u32> = (0..permutations)
-        .flat_map(|_| {
-            rand::seq::index::sample(&mut rng, n - 1, k_max)
-                .into_iter()
-                .map(|v| v as u32)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    (0..n)
-        .into_par_iter()
-        .with_min_len(256)
-        .map(|i| {
-            // Work nobody waits for is skipped (the result is discarded).
-            if super::cancel::requested() {
-                return f64::NAN;
-            }
-            let row: Vec<(u32, f64)> = w.row(i).collect();
-            let k = row.len();
-            let observed: f64 = row.iter().map(|&(j, wij)| wij * x[j as usize]).sum::<f64>() + self_weight * x[i];
-            let mut larger = 0usize;
-            for r in 0..permutations {
-                let d = &draws[r * k_max..r * k_max + k];
-                let mut lag = self_weight * x[i];
-                for (t, &(_, wij)) in row.iter().enumerate() {
-                    let mut j = d[t] as usize;
-                    if j >= i {
-                        j += 1;
-                    }
-                    lag += wij * x[j];
-                }
-                if lag >= observed {
-                    larger += 1;
-                }
-            }
-            if permutations - larger < larger {
-                larger = permutations - larger;
-            }
-            (larger + 1) as f64 / (permutations + 1) as f64
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -167,33 +115,68 @@ mod tests {
         assert!((z[2] - expected).abs() < 1e-12, "{z:?}");
     }
 
+    /// Inverse distance with the nearest neighbour's weight as self weight.
+    /// Units at 0, 2 and 3 m on a line, band 3 m: w_01 = 1/2, w_02 = 1/3,
+    /// w_12 = 1; unit 0's self weight is 1/2. x = (0, 5, 1): x̄ = 2,
+    /// S = √(14/3). Unit 0: Σw x = 0/2 + 5/2 + 1/3 = 17/6, Σw = 4/3,
+    /// Σw² = 11/18; numerator 17/6 − 8/3 = 1/6; (3 · 11/18 − 16/9)/2 = 1/36,
+    /// so Gi* = (1/6) / (√(14/3)/6) = √(3/14). The same in kilometres.
     #[test]
-    fn permutations_find_a_planted_cluster_and_are_seeded() {
-        // 20 x 20 lattice, a hot 3 x 3 block in the middle.
-        let pts: Vec<[f64; 2]> = (0..20)
-            .flat_map(|i| (0..20).map(move |j| [i as f64, j as f64]))
+    fn hand_worked_inverse_distance_self_weight_and_units() {
+        let x = [0.0, 5.0, 1.0];
+        for scale in [1.0, 1e-3] {
+            let pts = [[0.0, 0.0], [2.0 * scale, 0.0], [3.0 * scale, 0.0]];
+            let w = Weights::distance_band(&pts, 3.0 * scale, true);
+            assert!((w.gi_self_weight(0) - 0.5 / scale).abs() < 1e-9 / scale);
+            let z = z_scores_with(&x, &w, |i| w.gi_self_weight(i));
+            assert!((z[0] - (3.0f64 / 14.0).sqrt()).abs() < 1e-12, "scale {scale}: {z:?}");
+        }
+    }
+
+    /// A 250 m grid with a 750 m band: the 28 neighbours carry 94 % of the
+    /// weight (with w_ii = 1 in metres they carried 6 %), z does not change
+    /// from metres to kilometres, and it is no longer the cell's own z.
+    #[test]
+    fn inverse_distance_gi_star_is_spatial_and_unit_free() {
+        use rand::{Rng, SeedableRng};
+        let metres: Vec<[f64; 2]> = (0..30)
+            .flat_map(|i| (0..30).map(move |j| [i as f64 * 250.0 + 125.0, j as f64 * 250.0 + 125.0]))
             .collect();
-        let x: Vec<f64> = pts
-            .iter()
-            .enumerate()
-            .map(|(k, p)| {
-                if (9.0..=11.0).contains(&p[0]) && (9.0..=11.0).contains(&p[1]) {
-                    20.0
-                } else {
-                    (k % 3) as f64
-                }
-            })
-            .collect();
-        let w = Weights::distance_band(&pts, 1.5, false);
-        let p1 = permutation_p(&x, &w, 1.0, 999, 7);
-        let p2 = permutation_p(&x, &w, 1.0, 999, 7);
-        assert_eq!(p1, p2);
-        let centre = 10 * 20 + 10;
-        assert!(
-            (p1[centre] - 0.001).abs() < 1e-12,
-            "the hot centre beats all 999 draws: {}",
-            p1[centre]
+        let km: Vec<[f64; 2]> = metres.iter().map(|p| [p[0] / 1000.0, p[1] / 1000.0]).collect();
+        let (wm, wk) = (
+            Weights::distance_band(&metres, 750.0, true),
+            Weights::distance_band(&km, 0.75, true),
         );
-        assert!(p1.iter().all(|p| *p >= 1.0 / 1000.0 && *p <= 0.5 + 1e-12));
+        let centre = 15 * 30 + 15;
+        let neighbours: f64 = wm.row(centre).map(|(_, v)| v).sum();
+        let share = neighbours / (neighbours + wm.gi_self_weight(centre));
+        assert!((share - 0.938).abs() < 0.001, "{share}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let x: Vec<f64> = (0..metres.len()).map(|_| rng.gen_range(0..4) as f64).collect();
+        let zm = z_scores_with(&x, &wm, |i| wm.gi_self_weight(i));
+        let zk = z_scores_with(&x, &wk, |i| wk.gi_self_weight(i));
+        for (a, b) in zm.iter().zip(&zk) {
+            assert!((a - b).abs() < 1e-9, "{a} {b}");
+        }
+        // Correlation with the cell's own standardised count.
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let corr = |a: &[f64]| {
+            let ma = a.iter().sum::<f64>() / n;
+            let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+            for (u, v) in a.iter().zip(&x) {
+                sab += (u - ma) * (v - mean);
+                saa += (u - ma) * (u - ma);
+                sbb += (v - mean) * (v - mean);
+            }
+            sab / (saa * sbb).sqrt()
+        };
+        let old = z_scores(&x, &wm, 1.0);
+        assert!(
+            corr(&old) > 0.999,
+            "self weight 1 in metres is the own count: {}",
+            corr(&old)
+        );
+        assert!(corr(&zm) < 0.6, "{}", corr(&zm));
     }
 }

@@ -10,6 +10,7 @@ use super::gi_star;
 use super::grid::Grid;
 use super::layer::{Columns, Feature, Layer, Values};
 use super::params::{Param, ParamType, PropType, Property, Spec, Values as ParamValues, ALPHA, HARM, SELECTION};
+use super::permutation;
 use super::run::{Analysis, Computed, Ctx};
 use super::scale::{self, Choice};
 use super::select::Selection;
@@ -118,6 +119,8 @@ pub struct Hotspots {
     /// Incidents selected, and how many fell outside every kept cell.
     pub incidents: usize,
     pub outside_grid: usize,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
 }
 
 /// The Gi* parameters shared by its square-grid, hexagon and H3 layers.
@@ -641,11 +644,10 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             (w, band_choice)
         }
     };
-    let z = gi_star::z_scores(&count, &weights, 1.0);
+    let z = gi_star::z_scores_with(&count, &weights, |i| weights.gi_self_weight(i));
     let p: Vec<f64> = z.iter().map(|z| gi_star::p_two_sided(*z)).collect();
     let q = fdr::bh_adjust(&p);
-    let p_sim =
-        (req.permutations > 0).then(|| gi_star::permutation_p(&count, &weights, 1.0, req.permutations, req.seed));
+    let p_sim = (req.permutations > 0).then(|| permutation::pseudo_p(&count, &weights, req.permutations, req.seed));
     let bin = fdr::confidence_bins(&z, &p, Correction::None);
     let bin_fdr = fdr::confidence_bins(&z, &p, Correction::Fdr);
     let threshold = match req.correction {
@@ -671,6 +673,10 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         significant,
         incidents: points.len(),
         outside_grid,
+        counted: match &points {
+            Selected::Rows(rows) => req.selection.counted_rows(ds, rows),
+            Selected::Points(p) => p.counted(&req.selection),
+        },
     })
 }
 
@@ -699,7 +705,12 @@ impl Hotspots {
     /// What produced the layer, for its metadata.
     pub fn metadata(&self) -> Value {
         json!({
-            "statistic": "Getis-Ord Gi* (Ord & Getis 1995 general form, self weight 1)",
+            "statistic": "Getis-Ord Gi* (Ord & Getis 1995 general form)",
+            "self_weight": match self.weights.spec {
+                super::weights::WeightsSpec::InverseDistance { .. } => "the nearest neighbour's weight (1/d_min), so the result does not depend on the distance unit",
+                _ => "1",
+            },
+            "p_sim": if self.p_sim.is_some() { Value::from(permutation::ALTERNATIVE) } else { Value::Null },
             "value": if self.request.harm.is_some() { "harm_days" } else { "count" },
             "request": self.request,
             "units": self.request.grid,
@@ -711,6 +722,7 @@ impl Hotspots {
             "cells": self.units.len(),
             "incidents": self.incidents,
             "incidents_outside_grid": self.outside_grid,
+            "counted": self.counted,
             "islands": self.weights.islands().len(),
             "cells_with_fewer_than_8_neighbours": self.few_neighbours(),
             "crs": "EPSG:4326 (lon, lat); metric work in EPSG:27700",

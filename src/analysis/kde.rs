@@ -53,7 +53,7 @@ pub const KDE: Analysis = Analysis {
                 Param::new(
                     "baseline_crime_type",
                     ParamType::Text,
-                    "dual KDE: crime types of the baseline (\"all\" for every type); adds relative risk per cell",
+                    "dual KDE: crime types of the baseline (\"all\" for every crime type but anti-social behaviour, as with no crime_type); adds relative risk per cell",
                 )
                 .list(),
             ],
@@ -166,6 +166,9 @@ pub struct Kde {
     pub incidents: usize,
     /// Dual KDE: the baseline's density per km² and its incident count.
     pub baseline: Option<(Vec<f64>, usize)>,
+    /// The kind and crime types counted, and the baseline's.
+    pub counted: super::select::Counted,
+    pub baseline_counted: Option<super::select::Counted>,
 }
 
 impl Kde {
@@ -226,9 +229,11 @@ pub fn kde(ds: &Dataset, req: &KdeRequest) -> Result<Kde, AnalysisError> {
     };
     let grid = Grid::new(GridKind::Square, req.cell_m, ds.ward_index.polygons());
     let density = surface(&grid, &xy, bandwidth.value);
+    let mut baseline_counted = None;
     let baseline = match &req.baseline {
         Some(sel) => {
             let b = sel.apply(ds)?;
+            baseline_counted = Some(b.counted(sel));
             if b.is_empty() {
                 return Err(AnalysisError::Param {
                     name: "baseline".into(),
@@ -242,6 +247,8 @@ pub fn kde(ds: &Dataset, req: &KdeRequest) -> Result<Kde, AnalysisError> {
     };
     Ok(Kde {
         baseline,
+        counted: pts.counted(&req.selection),
+        baseline_counted,
         request: req.clone(),
         grid,
         bandwidth,
@@ -359,6 +366,8 @@ impl Kde {
                 "bandwidth_rule": self.bandwidth.rule,
                 "incidents": self.incidents,
                 "baseline_incidents": self.baseline.as_ref().map(|b| b.1),
+                "counted": self.counted,
+                "baseline_counted": self.baseline_counted,
             }),
         }
     }
@@ -376,6 +385,8 @@ mod tests {
             density: vec![2.0, 4.0],
             incidents: 3,
             baseline: Some((vec![1.0, 0.0], 10)),
+            counted: Default::default(),
+            baseline_counted: None,
         };
         let rr = kde.relative_risk().unwrap();
         assert!((rr[0] - 20.0 / 3.0).abs() < 1e-12 && rr[1].is_nan(), "{rr:?}");

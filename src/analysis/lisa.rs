@@ -7,19 +7,41 @@
 //! ```
 //!
 //! Quadrants: HH (high value, high neighbours), LH, LL, HL, by the signs of
-//! z_i and its spatial lag. Significance by conditional permutation
-//! (pseudo p = (M + 1)/(R + 1)), since the analytical normal approximation
-//! is poor for local Moran's I.
+//! z_i and its spatial lag. Significance by conditional permutation, since
+//! the analytical normal approximation is poor for local Moran's I: the
+//! pseudo p-value of I_i among the I_i of `R` permutations of the
+//! neighbours, `(min(M_≥, M_≤) + 1)/(R + 1)`: one-tailed on the side where
+//! the observed I_i falls (esda 2.9.0 `Moran_Local`'s `p_sim`, its
+//! `'directed'` rule), with ties counted on both sides (esda counts them on
+//! the upper side only). See [`super::permutation`] for the draws, the
+//! rule and why.
+//!
+//! I_i is monotone in the lag for fixed z_i (increasing for z_i > 0,
+//! decreasing for z_i < 0), and the rule is symmetric in M_≥ and M_≤, so
+//! the counts are taken on the lag of the counts themselves, where equal
+//! arrangements are exactly equal (a lag of whole numbers). With z_i = 0,
+//! I_i is 0 under every permutation: every draw ties and p = 1.
+//!
+//! Why ties matter: with small counts most cells are 0 and so are most of
+//! their neighbours. A 0 cell (z_i < 0) with 0 neighbours has the largest
+//! I_i it can have, and about a quarter of the draws equal it (60 × 60
+//! lattice, 28 neighbours, Poisson mean 0.05). Comparing the lag on one
+//! side only, as this engine did, gave p = 1/(R + 1) to every such cell:
+//! ~900 of 3,600 cells "significant LL" after BH where there is nothing;
+//! esda's upper-side rule gives the same p = 1/(R + 1) to a lone non-zero
+//! cell among 0 neighbours (an "HL outlier" when half the draws tie it),
+//! and floating-point I values make some of its true ties miss by an ulp.
+//! This rule calls none of them (`tests/gistar_reference.rs`).
 //!
 //! Anselin, L. (1995). Local indicators of spatial association — LISA.
 //! Geographical Analysis 27(2).
 
 use super::fdr::Correction;
-use super::gi_star;
 use super::hotspot::{
     HotspotRequest, AUTO_MAX_CELLS, BAND, CELL, CORRECTION, GRID, K, RESOLUTION, SEED, UNIT_PROPERTIES, WEIGHTS,
 };
 use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, HARM, SELECTION};
+use super::permutation;
 use super::run::{Analysis, Computed, Ctx};
 use super::weights::Weights;
 use super::AnalysisError;
@@ -48,7 +70,7 @@ pub const LISA: Analysis = Analysis {
     spec: Spec {
         id: "lisa",
         title: "Local Moran's I (LISA)",
-        about: "Local Moran's I on grid cells (or wards, boroughs, H3 cells): HH/LH/LL/HL quadrants with conditional permutation p and FDR.",
+        about: "Local Moran's I on grid cells (or wards, boroughs, H3 cells): HH/LH/LL/HL quadrants with conditional permutation p (one-tailed on the observed side, as esda's; ties counted on both sides) and FDR.",
         groups: &[
             SELECTION,
             &[
@@ -91,7 +113,7 @@ pub struct Lisa {
     pub i: Vec<f64>,
     /// 1 = HH, 2 = LH, 3 = LL, 4 = HL (esda's numbering).
     pub quadrant: Vec<u8>,
-    /// Pseudo p-values (NaN without permutations).
+    /// Pseudo p-values, one-tailed on the observed side (NaN without permutations).
     pub p_sim: Vec<f64>,
 }
 
@@ -108,8 +130,16 @@ pub fn row_standardised(w: &Weights) -> Weights {
     out
 }
 
-/// Computes local Moran's I of `x` under `w` (row-standardised here).
+/// Computes local Moran's I of `x` under `w` (row-standardised here), with
+/// `permutations` seeded conditional permutations (0: no `p_sim`).
 pub fn local_morans_i(x: &[f64], w: &Weights, permutations: usize, seed: u64) -> Lisa {
+    let draws = (x.len() >= 2 && permutations > 0)
+        .then(|| permutation::Draws::seeded(x.len(), permutation::k_max(w), permutations, seed));
+    local_morans_i_with(x, w, draws.as_ref())
+}
+
+/// As [`local_morans_i`] with given draws (`None`: no `p_sim`).
+pub fn local_morans_i_with(x: &[f64], w: &Weights, draws: Option<&permutation::Draws>) -> Lisa {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
@@ -132,9 +162,16 @@ pub fn local_morans_i(x: &[f64], w: &Weights, permutations: usize, seed: u64) ->
             (true, false) => 4,
         });
     }
-    // With z_i fixed, I_i is monotone in the lag, so permuting the lag (no
-    // self weight) gives the same folded pseudo p-values as permuting I_i.
-    let p_sim = gi_star::permutation_p(&z, &wr, 0.0, permutations, seed);
+    // I_i is monotone in the lag of x for fixed z_i and the rule is
+    // symmetric in M_≥ and M_≤ (module docs); I_i ≡ 0 when z_i = 0.
+    let p_sim = match draws {
+        Some(d) => permutation::folded_p(x, w, d)
+            .into_iter()
+            .zip(&z)
+            .map(|(p, zi)| if *zi == 0.0 { 1.0 } else { p })
+            .collect(),
+        None => vec![f64::NAN; x.len()],
+    };
     Lisa {
         i: i_stat,
         quadrant,
@@ -197,6 +234,7 @@ pub fn to_layer(h: &super::hotspot::Hotspots, l: &Lisa, alpha: f64) -> super::la
             "statistic".into(),
             format!("Local Moran's I (row-standardised weights), conditional permutation p, {correction}").into(),
         );
+        m.insert("p_sim".into(), permutation::ALTERNATIVE.into());
     }
     layer
 }
@@ -220,5 +258,50 @@ mod tests {
         assert!((l.i[0] - 0.45).abs() < 1e-12, "{:?}", l.i);
         assert!((l.i[1] - 0.15).abs() < 1e-12, "{:?}", l.i);
         assert_eq!(l.quadrant, vec![3, 3, 1, 1]);
+    }
+
+    /// The issue's reproduction: a 60 × 60 lattice, 28 neighbours (band of
+    /// 3 cells), Poisson counts with mean 0.05, BH at 0.05. Permuting the
+    /// lag and comparing on one side called ~900 cells significant (mostly
+    /// "LL" in empty areas); esda's upper-side tie rule calls none at 999
+    /// permutations but 40-50 "HL" at 9,999. There is no spatial structure
+    /// here: nothing may be significant, at either number of permutations.
+    #[test]
+    fn no_spurious_clusters_on_sparse_counts() {
+        use rand::Rng;
+        use rand::SeedableRng;
+        let pts: Vec<[f64; 2]> = (0..60)
+            .flat_map(|i| (0..60).map(move |j| [i as f64, j as f64]))
+            .collect();
+        let w = Weights::distance_band(&pts, 3.0, false);
+        assert_eq!(w.neighbour_count(30 * 60 + 30), 28);
+        for seed in [1u64, 2, 3] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let x: Vec<f64> = (0..pts.len())
+                .map(|_| {
+                    // Poisson(0.05) by inversion.
+                    let (u, mut k, mut p) = (rng.gen::<f64>(), 0u32, (-0.05f64).exp());
+                    let mut cdf = p;
+                    while u > cdf {
+                        k += 1;
+                        p *= 0.05 / k as f64;
+                        cdf += p;
+                    }
+                    k as f64
+                })
+                .collect();
+            assert!(x.iter().sum::<f64>() > 100.0);
+            for permutations in [999, 9_999] {
+                let l = local_morans_i(&x, &w, permutations, seed);
+                let t = crate::analysis::fdr::bh_threshold(&l.p_sim, 0.05);
+                let significant = l.p_sim.iter().filter(|p| **p <= t).count();
+                assert_eq!(significant, 0, "seed {seed}, {permutations} permutations");
+                // Empty cells amid empty neighbours tie about a quarter of the draws.
+                let k = (0..x.len())
+                    .find(|&i| x[i] == 0.0 && w.row(i).all(|(j, _)| x[j as usize] == 0.0) && w.neighbour_count(i) == 28)
+                    .unwrap();
+                assert!((0.15..0.35).contains(&l.p_sim[k]), "{}", l.p_sim[k]);
+            }
+        }
     }
 }

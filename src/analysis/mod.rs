@@ -14,7 +14,8 @@
 //! | `grid.rs` | square and hexagon grids in BNG metres over the study area |
 //! | `units.rs` | units of analysis: grid cells or wards/boroughs; queen and rook contiguity |
 //! | `weights.rs` | sparse spatial weights: distance band, inverse distance, kNN |
-//! | `gi_star.rs` | Getis-Ord Gi* (Ord & Getis 1995 general form), permutation inference |
+//! | `gi_star.rs` | Getis-Ord Gi* (Ord & Getis 1995 general form) |
+//! | `permutation.rs` | conditional permutation pseudo p-values for Gi* and LISA (esda's draws and folding, ties on both sides) |
 //! | `fdr.rs` | Benjamini–Hochberg FDR, Bonferroni, ArcGIS confidence bins |
 //! | `scale.rs` | default cell size and distance band, chosen from the data |
 //! | `hotspot.rs` | a Gi* hotspot layer: counts per cell, z, p, FDR, bins |
@@ -45,6 +46,7 @@ pub mod layer;
 pub mod lisa;
 pub mod mann_kendall;
 pub mod params;
+pub mod permutation;
 pub mod poi_risk;
 pub mod predict;
 pub mod run;

@@ -401,10 +401,16 @@ pub const SELECTION: &[Param] = &[
     Param::new(
         "crime_type",
         ParamType::Text,
-        "police.uk crime types (names or API slugs), comma-separated or repeated",
+        "police.uk crime types (names or API slugs), comma-separated or repeated; anti-social behaviour is counted only when named",
     )
     .list()
-    .default_rule("all crime types"),
+    .default_rule("every crime type except anti-social behaviour"),
+    Param::choice(
+        "kind",
+        super::select::KINDS,
+        "crime",
+        "record kind: crime, or stop_and_search (never mixed into crime), or other",
+    ),
     Param::new("from", ParamType::Month, "first month, YYYY-MM").default_rule("the first month in the data"),
     Param::new("to", ParamType::Month, "last month, YYYY-MM").default_rule("the last month in the data"),
 ];
@@ -600,7 +606,13 @@ impl Values {
             crime_types: self.list("crime_type"),
             from: self.str("from").map(str::to_string),
             to: self.str("to").map(str::to_string),
-            kind: None,
+            kind: match self.spec.param("kind") {
+                Some(_) => self
+                    .str("kind")
+                    .map(|k| k.to_ascii_lowercase().replace('-', "_"))
+                    .filter(|k| k != "crime"),
+                None => None,
+            },
         };
         s.months()?;
         s.types()?;

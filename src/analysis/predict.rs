@@ -119,6 +119,8 @@ pub struct History {
     /// Incidents selected, and those outside every cell.
     pub incidents: usize,
     pub outside_grid: usize,
+    /// The kind and crime types counted.
+    pub counted: super::select::Counted,
 }
 
 impl History {
@@ -164,6 +166,7 @@ impl History {
             values,
             incidents: points.len(),
             outside_grid: outside,
+            counted: points.counted(selection),
         })
     }
 

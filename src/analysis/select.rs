@@ -1,16 +1,35 @@
 //! Choosing incidents for an analysis: crime types, a month range, the kind
-//! of record (crime by default, never stop and search unless asked), and a
-//! weight per incident (1, or its harm).
+//! of record, and a weight per incident (1, or its harm).
+//!
+//! **What "all crime" means.** With no crime type named, an analysis counts
+//! every police.uk crime category except anti-social behaviour, and only
+//! records of kind `crime`: ASB is not a crime (police.uk publishes it
+//! beside crime, and it would be the largest category in most areas), so it
+//! is counted only when named (`crime_type=anti-social-behaviour`, alone or
+//! with others). Stop and search is never crime: it is counted only as its
+//! own kind (`kind=stop_and_search`), never mixed into crime counts. The CLI
+//! and the API apply the same rule (both build their [`Selection`] from
+//! [`super::params::SELECTION`]), and every layer lists what it counted in
+//! its metadata ([`Counted`]).
+
+use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
 use super::AnalysisError;
 use crate::dataset::Dataset;
 
+/// The police.uk category counted only when named (module docs).
+pub const ANTI_SOCIAL_BEHAVIOUR: &str = "Anti-social behaviour";
+
+/// The record kinds (`kind` column; the ingest config's incident kinds).
+pub const KINDS: &[&str] = &["crime", "stop_and_search", "other"];
+
 /// Which incidents an analysis uses.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Selection {
-    /// police.uk categories to keep (CSV names or API slugs); empty = all.
+    /// police.uk categories to keep (CSV names or API slugs); empty = every
+    /// type of the kind, except anti-social behaviour for kind `crime`.
     pub crime_types: Vec<String>,
     /// First and last month (`YYYY-MM`), inclusive.
     pub from: Option<String>,
@@ -37,9 +56,33 @@ pub struct Points {
     pub area: Vec<u32>,
 }
 
+/// What an analysis counted: the record kind and each crime type with its
+/// incidents (every layer's metadata carries one).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Counted {
+    pub kind: String,
+    /// Crime type → incidents counted, by name.
+    pub crime_types: BTreeMap<String, u64>,
+    /// How the types were chosen.
+    pub rule: String,
+}
+
 impl Points {
     pub fn len(&self) -> usize {
         self.easting_m.len()
+    }
+
+    /// The kind and crime types of these incidents, chosen by `selection`.
+    pub fn counted(&self, selection: &Selection) -> Counted {
+        let mut n = vec![0u64; self.types.len()];
+        for &t in &self.crime_type {
+            n[t as usize] += 1;
+        }
+        Counted {
+            kind: selection.kind().to_string(),
+            crime_types: self.types.iter().cloned().zip(n).collect(),
+            rule: selection.rule(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -76,6 +119,38 @@ impl Selection {
         Ok((from, to))
     }
 
+    /// The record kind: `crime` unless another is asked for.
+    pub fn kind(&self) -> &str {
+        self.kind.as_deref().unwrap_or("crime")
+    }
+
+    /// How the crime types are chosen, in words (for metadata).
+    pub fn rule(&self) -> String {
+        match (self.crime_types.is_empty(), self.kind()) {
+            (false, _) => "the crime types named".into(),
+            (true, "crime") => {
+                "every crime type except anti-social behaviour (named, it is counted); records of kind crime only, never stop and search".into()
+            }
+            (true, kind) => format!("every record of kind {kind}"),
+        }
+    }
+
+    /// What `rows` (of `ds.columns`, as [`Selection::rows`] gives them) count.
+    pub fn counted_rows(&self, ds: &Dataset, rows: &[u32]) -> Counted {
+        let c = &ds.columns;
+        let mut n = vec![0u64; c.crime_types.len()];
+        for &r in rows {
+            if let Some(v) = n.get_mut(c.crime_type[r as usize] as usize) {
+                *v += 1;
+            }
+        }
+        Counted {
+            kind: self.kind().to_string(),
+            crime_types: c.crime_types.iter().cloned().zip(n).filter(|(_, n)| *n > 0).collect(),
+            rule: self.rule(),
+        }
+    }
+
     /// The canonical crime types asked for, checked.
     pub fn types(&self) -> Result<Vec<&'static str>, AnalysisError> {
         self.crime_types
@@ -108,7 +183,9 @@ impl Selection {
         let (from, to) = self.months()?;
         let (from, to) = (from.unwrap_or(0), to.unwrap_or(u32::MAX - 1));
         let types = self.types()?;
-        let kind = self.kind.as_deref().unwrap_or("crime");
+        let kind = self.kind();
+        // With no type named, crime means every type but anti-social behaviour.
+        let default_excludes_asb = kind == "crime";
         let c = &ds.columns;
         let Some(kind) = c.kinds.iter().position(|k| k == kind) else {
             return Ok(Vec::new());
@@ -117,7 +194,13 @@ impl Selection {
         let wanted: Vec<bool> = c
             .crime_types
             .iter()
-            .map(|t| types.is_empty() || types.contains(&t.as_str()))
+            .map(|t| {
+                if types.is_empty() {
+                    !(default_excludes_asb && t == ANTI_SOCIAL_BEHAVIOUR)
+                } else {
+                    types.contains(&t.as_str())
+                }
+            })
             .collect();
         Ok((0..c.len() as u32)
             .filter(|&r| {

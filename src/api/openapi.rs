@@ -212,7 +212,7 @@ pub fn document(st: &AppState, base: &str) -> Value {
                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
                 "offset": query_param("offset", "features to skip (next/prev links set it)", json!({"type": "integer", "minimum": 0, "default": 0})),
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                    "description": "minlon,minlat,maxlon,maxlat in CRS84 degrees: features whose geometry intersects the box (boundary included)",
+                    "description": "minlon,minlat,maxlon,maxlat in CRS84 degrees: features whose geometry intersects it, boundary included (a feature whose bounding box reaches into it but whose outline does not is left out)",
                     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
                 "datetime": query_param("datetime", "a month (2024-03), a date-time, or an interval start/end with .. for open ends; months are whole", json!({"type": "string"})),
                 "properties": query_param("properties", "only these properties, comma-separated", json!({"type": "array", "items": {"type": "string"}})),

@@ -23,7 +23,12 @@ Two paths:
   binary weights only (see below), so with w_ij = 1/d_ij its Zs is not the
   general Gi*. Instead `general_gistar` computes Ord & Getis (1995), eq. for
   general weights, directly in numpy on pairs from scipy's cKDTree:
-      w_ij = 1/d_ij for 0 < d_ij <= band, w_ii = 1, sums over all j incl. i,
+      w_ij = 1/d_ij for 0 < d_ij <= band, sums over all j incl. i,
+      w_ii = max_j w_ij = 1/(distance to the nearest neighbour), 1 for an
+             island (the engine's rule since issue 22: the self weight in the
+             neighbours' own units, so the result does not depend on the
+             distance unit; with w_ii = 1 and metres the cell itself carried
+             94 % of the weight on a 250 m grid),
       W_i = sum_j w_ij, S1_i = sum_j w_ij^2,
       xbar = mean(x), S = sqrt(mean(x^2) - xbar^2),
       Gi* = (sum_j w_ij x_j - xbar W_i) / (S sqrt((n S1_i - W_i^2) / (n - 1))).
@@ -137,14 +142,21 @@ def neighbour_pairs(xy: np.ndarray, band: float) -> tuple[np.ndarray, np.ndarray
 
 
 def general_gistar(y: np.ndarray, pairs, inverse: bool) -> np.ndarray:
-    """Ord & Getis (1995) general Gi*, w_ii = 1, w_ij = 1/d_ij or 1 (see docstring)."""
+    """Ord & Getis (1995) general Gi*, w_ij = 1/d_ij or 1, w_ii as in the docstring."""
     i, j, d = pairs
     n = len(y)
     w = 1.0 / d if inverse else np.ones_like(d)
-    # Self term w_ii = 1 plus the off-diagonal sums.
-    wsum = 1.0 + np.bincount(i, weights=w, minlength=n)
-    w2sum = 1.0 + np.bincount(i, weights=w * w, minlength=n)
-    lag = y + np.bincount(i, weights=w * y[j], minlength=n)
+    # Self weight: 1 (binary); with 1/d, the largest weight in the row (the
+    # nearest neighbour's), 1 for an island.
+    if inverse:
+        wii = np.zeros(n)
+        np.maximum.at(wii, i, w)
+        wii[wii == 0] = 1.0
+    else:
+        wii = np.ones(n)
+    wsum = wii + np.bincount(i, weights=w, minlength=n)
+    w2sum = wii * wii + np.bincount(i, weights=w * w, minlength=n)
+    lag = wii * y + np.bincount(i, weights=w * y[j], minlength=n)
     xbar = y.mean()
     s = math.sqrt((y * y).mean() - xbar * xbar)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -93,14 +93,21 @@ def main() -> int:
     print(f"     (info) esda Zs with 1/d weights differs from the general formula by up to "
           f"{np.max(np.abs(z_inv_esda - z_inv)):.3e}: expected, see gistar_esda.py")
 
-    # 4. Hand check of the general formula at one interior cell, dense.
+    # 4. Hand check of the general formula at one interior cell, dense, on
+    #    cells 250 m apart (so that w_ii = 1 would not be the nearest
+    #    neighbour's 1/250): w_ii = the largest neighbour weight.
     k = 15 * 30 + 15
-    dk = np.hypot(*(xy - xy[k]).T)
-    wk = np.where(dk <= band, np.where(dk > 0, 1.0 / np.where(dk > 0, dk, 1.0), 1.0), 0.0)
+    xy250 = xy * 250.0
+    dk = np.hypot(*(xy250 - xy250[k]).T)
+    wk = np.where((dk > 0) & (dk <= band * 250.0), 1.0 / np.where(dk > 0, dk, 1.0), 0.0)
+    wk[k] = wk.max()
     xbar, s = y.mean(), np.sqrt((y ** 2).mean() - y.mean() ** 2)
     zk = (wk @ y - xbar * wk.sum()) / (s * np.sqrt((n * (wk ** 2).sum() - wk.sum() ** 2) / (n - 1)))
-    check("general Gi* (1/d) matches a dense hand computation", abs(zk - z_inv[k]) <= TOL,
-          f"|diff| = {abs(zk - z_inv[k]):.3e}")
+    z_inv250 = ge.general_gistar(y, ge.neighbour_pairs(xy250, band * 250.0), inverse=True)
+    check("general Gi* (1/d, w_ii = nearest neighbour's) matches a dense hand computation",
+          abs(zk - z_inv250[k]) <= TOL, f"|diff| = {abs(zk - z_inv250[k]):.3e}")
+    check("general Gi* (1/d) does not depend on the distance unit (1 m vs 250 m cells)",
+          float(np.max(np.abs(z_inv250 - z_inv))) <= TOL)
 
     # 5. CLI round trip: output order, ids, full precision.
     with tempfile.TemporaryDirectory() as tmp:
