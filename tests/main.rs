@@ -17,4 +17,5 @@ mod ingest_safety;
 mod notebooks;
 mod precision;
 mod real_data;
+mod schemathesis;
 mod server_safety;

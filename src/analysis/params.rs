@@ -106,9 +106,15 @@ impl Param {
         }
     }
 
-    /// A number of metres greater than zero.
+    /// A distance in metres, from 1 m (police.uk's points are snapped far
+    /// coarser) to 100 km (London is about 50 km across): beyond these a
+    /// grid or a neighbourhood means nothing, and the arithmetic on
+    /// coordinates divided by it would overflow.
     pub const fn metres(name: &'static str, doc: &'static str) -> Param {
-        Param::new(name, ParamType::Number, doc).unit("m").above(0.0)
+        Param::new(name, ParamType::Number, doc)
+            .unit("m")
+            .at_least(1.0)
+            .at_most(100_000.0)
     }
 
     /// One of `choices` (text).
@@ -273,25 +279,41 @@ impl Param {
     }
 
     fn check_range(&self, x: f64) -> Result<(), AnalysisError> {
+        let x = Short(x);
         let unit = self.unit.map(|u| format!(" {u}")).unwrap_or_default();
         let err = |message: String| AnalysisError::Param {
             name: self.name.to_string(),
             message,
         };
         if let Some(lo) = self.min {
-            if self.min_exclusive && x <= lo {
+            if self.min_exclusive && x.0 <= lo {
                 return Err(err(format!("must be greater than {lo}{unit}, got {x}")));
             }
-            if !self.min_exclusive && x < lo {
+            if !self.min_exclusive && x.0 < lo {
                 return Err(err(format!("must be at least {lo}{unit}, got {x}")));
             }
         }
         if let Some(hi) = self.max {
-            if x > hi {
+            if x.0 > hi {
                 return Err(err(format!("must be at most {hi}{unit}, got {x}")));
             }
         }
         Ok(())
+    }
+}
+
+/// A number as a reader wants it in a message: `1e-300`, not three
+/// hundred zeros.
+struct Short(f64);
+
+impl std::fmt::Display for Short {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.0.abs();
+        if a != 0.0 && !(1e-4..1e9).contains(&a) {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
     }
 }
 
@@ -760,6 +782,19 @@ mod tests {
     }
 
     #[test]
+    fn distances_outside_one_metre_to_100_km_are_refused_in_short_words() {
+        // schemathesis sent these; 5e-324 m once overflowed the band's bucket arithmetic.
+        for (v, said) in [
+            ("5e-324", "at least 1 m, got 5e-324"),
+            ("1.09e16", "at most 100000 m, got 1.09e16"),
+        ] {
+            let e = values(&[("cell", v)]).unwrap_err().to_string();
+            assert!(e.starts_with("parameter `cell`") && e.ends_with(said), "{e}");
+        }
+        assert!(values(&[("cell", "1")]).is_ok() && values(&[("cell", "100000")]).is_ok());
+    }
+
+    #[test]
     fn defaults_come_from_the_declaration() {
         let v = values(&[]).unwrap();
         assert_eq!(v.number("cell").unwrap(), 250.0);
@@ -781,7 +816,7 @@ mod tests {
 
     #[test]
     fn help_states_unit_range_and_rule() {
-        assert_eq!(SPEC.param("cell").unwrap().help(), "cell size (m); > 0");
+        assert_eq!(SPEC.param("cell").unwrap().help(), "cell size (m); 1..=100000");
         assert_eq!(SPEC.param("teams").unwrap().help(), "teams; 1..=1000");
         assert!(SPEC.param("time_step").is_none());
         assert_eq!(SPEC.param("harm_table").unwrap().flag(), "harm-table");

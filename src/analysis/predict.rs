@@ -139,7 +139,10 @@ impl History {
         }
         let grid = Grid::new(GridKind::Square, cell_m, ds.ward_index.polygons());
         if grid.cells.is_empty() {
-            return Err(AnalysisError::Data("the study area has no grid cells".into()));
+            return Err(AnalysisError::Param {
+                name: "cell".into(),
+                message: format!("no {cell_m} m cell has its centre inside the study area; use a smaller cell"),
+            });
         }
         // The selection's month range when given (months without incidents
         // still count), else the data's.
