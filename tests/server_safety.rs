@@ -90,6 +90,34 @@ fn costly_requests_are_refused_at_once_naming_the_parameter() {
 }
 
 #[test]
+fn the_cli_warns_but_runs_what_a_server_would_refuse() {
+    use std::io::BufRead;
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hotspots"))
+        .args(["gistar", "--cell", "5", "--dataset"])
+        .arg(common::demo_dataset())
+        .arg("--out")
+        .arg(out.path().join("gistar.geojson"))
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let warning = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("--cell"))
+        .expect("a warning naming --cell");
+    // Still running: the CLI's user decides (stop it here, a 5 m grid takes long).
+    let running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(warning.contains("running it anyway") && warning.contains("limit"), "{warning}");
+    assert!(running, "the CLI refused instead of warning");
+}
+
+#[test]
 fn every_parameter_and_filter_is_checked_before_any_work() {
     let base = demo();
     let before = status(base)["cache"]["misses"].as_u64().unwrap();
