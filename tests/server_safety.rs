@@ -113,7 +113,10 @@ fn the_cli_warns_but_runs_what_a_server_would_refuse() {
     let running = child.try_wait().unwrap().is_none();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(warning.contains("running it anyway") && warning.contains("limit"), "{warning}");
+    assert!(
+        warning.contains("running it anyway") && warning.contains("limit"),
+        "{warning}"
+    );
     assert!(running, "the CLI refused instead of warning");
 }
 

@@ -243,6 +243,7 @@ pub const HEX: Analysis = Analysis {
             SELECTION,
             &[
                 CELL,
+                AUTO_MAX_CELLS,
                 BAND,
                 Param::choice(
                     "weights",

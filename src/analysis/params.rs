@@ -657,6 +657,18 @@ impl Values {
         HarmTable::from_pairs(&pairs).map(Some)
     }
 
+    /// Sets a parameter the caller left out to a default of the caller's
+    /// choosing (the server's interactive defaults), checked as a given
+    /// value is. A given value is kept.
+    pub fn set_default(&mut self, name: &str, value: String) -> Result<(), AnalysisError> {
+        if self.given(name) {
+            return Ok(());
+        }
+        self.declared(name).check(&value)?;
+        self.given.insert(name.into(), vec![value]);
+        Ok(())
+    }
+
     /// Sets `from`/`to` from an OGC `datetime` range (an error if they
     /// were given too): the server's spelling of the selection's months.
     pub fn set_months(&mut self, from: Option<String>, to: Option<String>) -> Result<(), AnalysisError> {
