@@ -132,6 +132,59 @@ pub fn morans_i_z(x: &[f64], w: &Weights) -> f64 {
     (i_stat - e) / var.sqrt()
 }
 
+/// [`morans_i_z`] with binary distance-band weights at each of `bands_m`
+/// (ascending, metres), from one pass over the pairs within the widest:
+/// per band, S0 (ordered pairs), Σ over pairs of the deviations' products,
+/// and each unit's neighbour count for S2. Equal to building each band's
+/// weights and calling [`morans_i_z`] (tested), at the cost of one.
+pub fn morans_i_z_bands(centres: &[[f64; 2]], x: &[f64], bands_m: &[f64]) -> Vec<f64> {
+    let n = x.len() as f64;
+    let Some(&widest) = bands_m.last() else {
+        return Vec::new();
+    };
+    debug_assert!(bands_m.windows(2).all(|w| w[0] <= w[1]), "bands ascending");
+    let pairs = Weights::band_distances(centres, widest);
+    let mean = mean(x);
+    let dev: Vec<f64> = x.iter().map(|v| v - mean).collect();
+    let m2: f64 = dev.iter().map(|d| d * d).sum();
+    let b = bands_m.len();
+    let (mut s0, mut num, mut s2) = (vec![0.0; b], vec![0.0; b], vec![0.0; b]);
+    let mut k_i = vec![0.0; b];
+    let mut num_i = vec![0.0; b];
+    for i in 0..x.len() {
+        k_i.iter_mut().for_each(|v| *v = 0.0);
+        num_i.iter_mut().for_each(|v| *v = 0.0);
+        for (j, d) in pairs.row(i) {
+            // The narrowest band holding the pair; it counts for every wider one.
+            let Some(first) = bands_m.iter().position(|&band| Weights::within_band(d, band)) else {
+                continue;
+            };
+            k_i[first] += 1.0;
+            num_i[first] += dev[i] * dev[j as usize];
+        }
+        let (mut k, mut nm) = (0.0, 0.0);
+        for t in 0..b {
+            k += k_i[t];
+            nm += num_i[t];
+            s0[t] += k;
+            num[t] += nm;
+            s2[t] += (2.0 * k) * (2.0 * k);
+        }
+    }
+    (0..b)
+        .map(|t| {
+            if s0[t] == 0.0 || m2 == 0.0 {
+                return f64::NAN;
+            }
+            let s1 = 2.0 * s0[t];
+            let i_stat = n / s0[t] * num[t] / m2;
+            let e = -1.0 / (n - 1.0);
+            let var = (n * n * s1 - n * s2[t] + 3.0 * s0[t] * s0[t]) / ((n * n - 1.0) * s0[t] * s0[t]) - e * e;
+            (i_stat - e) / var.sqrt()
+        })
+        .collect()
+}
+
 /// Default distance band (metres) for cell centres with values `x`.
 pub fn default_band(centres: &[[f64; 2]], x: &[f64], _cell_m: f64) -> Choice {
     let n = centres.len();
@@ -156,10 +209,7 @@ pub fn default_band(centres: &[[f64; 2]], x: &[f64], _cell_m: f64) -> Choice {
         / n as f64)
         .sqrt();
     let distances: Vec<f64> = (0..10).map(|k| start + k as f64 * step).collect();
-    let zs: Vec<f64> = distances
-        .iter()
-        .map(|&d| morans_i_z(x, &Weights::distance_band(centres, d, false)))
-        .collect();
+    let zs = morans_i_z_bands(centres, x, &distances);
     for c in 1..zs.len() - 1 {
         let rose = (1..=c).any(|k| zs[k] > zs[k - 1]);
         if rose && zs[c + 1] < zs[c] && zs[c] > 1.65 {
@@ -213,6 +263,37 @@ mod tests {
         let z = morans_i_z(&[1.0, 2.0, 3.0, 4.0], &w);
         let expected = (1.0 / 3.0 + 1.0 / 3.0) / (80.0f64 / 540.0).sqrt();
         assert!((z - expected).abs() < 1e-12, "{z} vs {expected}");
+    }
+
+    #[test]
+    fn one_pass_over_bands_equals_each_band_built_alone() {
+        // A 40 × 30 lattice of 100 m cells (bands on lattice distances test
+        // the edge tolerance) with a lumpy pattern, and a scattered set.
+        let lattice: Vec<[f64; 2]> = (0..40)
+            .flat_map(|i| (0..30).map(move |j| [i as f64 * 100.0, j as f64 * 100.0]))
+            .collect();
+        let scattered: Vec<[f64; 2]> = (0..700)
+            .map(|k| {
+                let t = k as f64;
+                [(t * 7919.0) % 3001.0, (t * 104_729.0) % 2003.0]
+            })
+            .collect();
+        for pts in [lattice, scattered] {
+            let x: Vec<f64> = pts
+                .iter()
+                .map(|p| ((p[0] / 300.0).sin() * (p[1] / 500.0).cos() * 5.0 + 5.0).round())
+                .collect();
+            let bands: Vec<f64> = (0..10).map(|k| 100.0 + 100.0 * k as f64).collect();
+            let one_pass = morans_i_z_bands(&pts, &x, &bands);
+            for (t, &band) in bands.iter().enumerate() {
+                let alone = morans_i_z(&x, &Weights::distance_band(&pts, band, false));
+                assert!(
+                    (one_pass[t] - alone).abs() <= 1e-9 * alone.abs().max(1.0),
+                    "band {band}: {} vs {alone}",
+                    one_pass[t]
+                );
+            }
+        }
     }
 
     #[test]

@@ -111,6 +111,27 @@ impl Weights {
 
     /// Distance-band weights over points (BNG metres): binary, or inverse distance.
     pub fn distance_band(points: &[[f64; 2]], band_m: f64, inverse: bool) -> Weights {
+        let inv = |d: f64| if d > 0.0 { 1.0 / d } else { 1.0 };
+        Self::band_pairs(points, band_m, inverse, inverse.then_some(&inv as &dyn Fn(f64) -> f64))
+    }
+
+    /// The pairs within `band_m` with their distance in metres as the
+    /// "weight": one pass serves every narrower band (a pair is within
+    /// band `b` exactly when [`Weights::distance_band`] at `b` would keep it).
+    pub fn band_distances(points: &[[f64; 2]], band_m: f64) -> Weights {
+        Self::band_pairs(points, band_m, false, Some(&|d| d))
+    }
+
+    /// Whether a pair at `d` metres is within band `b` (with the same
+    /// tolerance for lattice distances as [`Weights::distance_band`]).
+    pub fn within_band(d: f64, band_m: f64) -> bool {
+        let limit = band_m * (1.0 + EDGE_TOLERANCE);
+        d * d <= limit * limit
+    }
+
+    /// The pairs within `band_m`; `value` maps a distance to the stored
+    /// weight (`None`: binary, nothing stored).
+    fn band_pairs(points: &[[f64; 2]], band_m: f64, inverse: bool, value: Option<&dyn Fn(f64) -> f64>) -> Weights {
         let limit = band_m * (1.0 + EDGE_TOLERANCE);
         let limit2 = limit * limit;
         // Bucket the points by a grid of side `band`: neighbours lie in the 3x3 block.
@@ -146,8 +167,8 @@ impl Weights {
             row.sort_by_key(|r| r.0);
             for &(j, d) in &row {
                 neighbours.push(j);
-                if inverse {
-                    weights.push(if d > 0.0 { 1.0 / d } else { 1.0 });
+                if let Some(value) = value {
+                    weights.push(value(d));
                 }
             }
             offsets.push(neighbours.len());
