@@ -29,6 +29,8 @@
 //! | `predict.rs` | next month per cell from past months: counts, KDE, prospective, Gi* |
 //! | `surge.rs` | surge-team priority areas: greedy disjoint circles with an optimality certificate |
 //! | `evaluate.rs` | rolling-origin backtest: hit rate, PAI, PEI, RRI by coverage |
+//! | `glm.rs` | Poisson and negative binomial (NB2) count GLMs by IRLS; α by ML, the LR test between them; delta-method prediction intervals |
+//! | `pledge.rs` | observed counts against a seasonal-trend counterfactual: per month, cumulative, EWMA chart, by area with BH |
 //! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
 
 pub mod buckets;
@@ -38,6 +40,7 @@ pub mod emerging;
 pub mod evaluate;
 pub mod fdr;
 pub mod gi_star;
+pub mod glm;
 pub mod grid;
 pub mod harm;
 pub mod hotspot;
@@ -47,6 +50,7 @@ pub mod lisa;
 pub mod mann_kendall;
 pub mod params;
 pub mod permutation;
+pub mod pledge;
 pub mod poi_risk;
 pub mod predict;
 pub mod run;

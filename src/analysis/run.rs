@@ -115,6 +115,7 @@ pub const ALL: &[Analysis] = &[
     super::poi_risk::POI_RISK,
     super::surge::SURGE,
     super::evaluate::EVALUATE,
+    super::pledge::PLEDGE,
 ];
 
 /// The analysis with this id.

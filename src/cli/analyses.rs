@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use hotspots::analysis::params::{Param, Spec, Values};
+use hotspots::analysis::params::{Param, ParamType, Spec, Values};
 use hotspots::analysis::run::{self, Analysis};
 use hotspots::analysis::AnalysisError;
 
@@ -47,10 +47,11 @@ fn help(p: &Param) -> String {
 
 /// The flag of one parameter.
 fn arg(p: &'static Param) -> Arg {
-    let mut a = Arg::new(p.name)
-        .long(p.flag())
-        .help(help(p))
-        .value_name(p.name.to_uppercase());
+    let mut a = Arg::new(p.name).long(p.flag()).help(help(p));
+    if p.ty == ParamType::Flag {
+        return a.action(ArgAction::SetTrue);
+    }
+    a = a.value_name(p.name.to_uppercase());
     if p.list {
         a = a.action(ArgAction::Append);
     }
@@ -66,6 +67,7 @@ pub fn command(spec: &Spec) -> Command {
         "evaluate" => "Every origin, method and coverage as CSV (plot-ready).",
         "surge" => "Output file: .geojson (ranked circles) or .csv.",
         "poi-risk" => "POIs as points (.geojson) or a table (.csv), ranked.",
+        "pledge" => "Per month and cumulative (or per area with --by): .csv or .geojson.",
         _ => "Output file: .geojson (RFC 7946) or .csv.",
     };
     let cmd = Command::new(spec.id)
@@ -98,6 +100,11 @@ fn given(spec: &Spec, m: &ArgMatches) -> BTreeMap<String, Vec<String>> {
     spec.params()
         .filter(|p| p.on_cli())
         .filter_map(|p| {
+            if p.ty == ParamType::Flag {
+                return m
+                    .get_flag(p.name)
+                    .then(|| (p.name.to_string(), vec!["true".to_string()]));
+            }
             let values: Vec<String> = m.get_many::<String>(p.name)?.cloned().collect();
             Some((p.name.to_string(), values))
         })
