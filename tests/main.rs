@@ -15,6 +15,7 @@ mod fetch;
 mod gistar_reference;
 mod ingest_safety;
 mod notebooks;
+mod pledge;
 mod precision;
 mod real_data;
 mod server_safety;

@@ -813,13 +813,7 @@ pub fn pledge(ds: &Dataset, req: &PledgeRequest) -> Result<Pledge, AnalysisError
     }
     let counted = selection.counted_rows(ds, &kept);
     let mut notes = vec![NOTE_YOY.to_string()];
-    if req.selection.crime_types.is_empty()
-        || req
-            .selection
-            .types()?
-            .iter()
-            .any(|t| *t == "Violence and sexual offences")
-    {
+    if req.selection.crime_types.is_empty() || req.selection.types()?.contains(&"Violence and sexual offences") {
         notes.push(NOTE_BASKET.into());
     }
     if let Some(h) = &req.harm {
