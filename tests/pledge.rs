@@ -242,6 +242,25 @@ fn the_2020_lockdown_is_detected_in_the_city_of_london() {
     let layer = p.to_layer(&ds).unwrap();
     assert_eq!(layer.features.len(), 25);
 
+    // Over HTTP: the same figures as features, bad parameters as problem documents.
+    let base = common::serve_dataset(&out);
+    let get = |q: &str| {
+        let r = common::http::request("GET", &format!("{base}/collections/pledge/items?{q}"), &[], None).unwrap();
+        (r.status, serde_json::from_slice::<Value>(&r.body).unwrap())
+    };
+    let (status, doc) = get("baseline=2018-01..2019-12&from=2020-01&to=2021-09&crime_type=all");
+    assert_eq!(status, 200, "{doc}");
+    let features = doc["features"].as_array().unwrap();
+    assert_eq!(features.len(), 22, "21 months and the cumulative row");
+    let april = features.iter().find(|f| f["id"] == "2020-04").unwrap();
+    assert_eq!(april["properties"]["flagged"], true);
+    let (status, doc) = get("baseline=2018-01..2018-12&crime_type=all");
+    assert_eq!(status, 400);
+    assert!(doc.to_string().contains("baseline"), "{doc}");
+    let (status, doc) = get("baseline=2018-01..2019-12&to=2021-09&crime_type=all&by=ward&area=borough:E09000001");
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["features"].as_array().unwrap().len(), 25);
+
     // Months absent from the data and unknown areas name the parameter.
     for (pairs, name) in [
         (vec![("baseline", "2016-01..2017-12")], "baseline"),

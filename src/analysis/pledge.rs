@@ -200,7 +200,10 @@ fn param(name: &str, message: impl Into<String>) -> AnalysisError {
 }
 
 fn glm_err(e: GlmError) -> AnalysisError {
-    AnalysisError::Data(format!("the baseline counterfactual cannot be fitted: {e}"))
+    param(
+        "baseline",
+        format!("the counterfactual cannot be fitted on these baseline months: {e}"),
+    )
 }
 
 /// Where the counts come from.
