@@ -132,6 +132,7 @@ pub const PLEDGE: Analysis = Analysis {
     },
     run: run_pledge,
     cost: cost_pledge,
+    offline: None,
 };
 
 const PROPERTIES: &[Property] = &[

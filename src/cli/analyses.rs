@@ -61,13 +61,16 @@ fn arg(p: &'static Param) -> Arg {
     a
 }
 
-/// The command of one analysis.
+/// The command of one analysis (`--dataset` and `--out` optional for one
+/// that can run without a dataset).
 pub fn command(spec: &Spec) -> Command {
+    let offline = find(spec.id).is_some_and(|a| a.offline.is_some());
     let out_help = match spec.id {
         "evaluate" => "Every origin, method and coverage as CSV (plot-ready).",
         "surge" => "Output file: .geojson (ranked circles) or .csv.",
         "poi-risk" => "POIs as points (.geojson) or a table (.csv), ranked.",
         "pledge" => "Per month and cumulative (or per area with --by): .csv or .geojson.",
+        "wdd" => "Output file: from counts, the result as JSON; from the dataset, areas and pooled figures as .geojson or .csv.",
         _ => "Output file: .geojson (RFC 7946) or .csv.",
     };
     let cmd = Command::new(spec.id)
@@ -76,14 +79,14 @@ pub fn command(spec: &Spec) -> Command {
         .arg(
             Arg::new("dataset")
                 .long("dataset")
-                .required(true)
+                .required(!offline)
                 .value_parser(clap::value_parser!(PathBuf))
                 .help("The dataset directory."),
         )
         .arg(
             Arg::new("out")
                 .long("out")
-                .required(true)
+                .required(!offline)
                 .value_parser(clap::value_parser!(PathBuf))
                 .help(out_help),
         );
@@ -128,8 +131,23 @@ fn cli_error(spec: &Spec, e: AnalysisError) -> anyhow::Error {
 pub fn run(analysis: &Analysis, m: &ArgMatches) -> anyhow::Result<()> {
     let spec = &analysis.spec;
     let values = Values::new(*spec, given(spec, m)).map_err(|e| cli_error(spec, e))?;
-    let dataset: &PathBuf = m.get_one("dataset").expect("required");
-    let out: &PathBuf = m.get_one("out").expect("required");
+    let out: Option<&PathBuf> = m.get_one("out");
+    if let Some(offline) = analysis.offline {
+        if let Some(computed) = offline(&values).map_err(|e| cli_error(spec, e))? {
+            if let Some(out) = out {
+                computed.main.write(out)?;
+            }
+            println!("{}", computed.summary);
+            if let Some(out) = out {
+                println!("wrote {}", out.display());
+            }
+            return Ok(());
+        }
+    }
+    let dataset: &PathBuf = m
+        .get_one("dataset")
+        .ok_or_else(|| anyhow::anyhow!("--dataset: required (the values given need the dataset)"))?;
+    let out: &PathBuf = out.ok_or_else(|| anyhow::anyhow!("--out: required"))?;
     let ds = hotspots::dataset::Dataset::open_for_analysis(dataset)?;
     // The CLI runs what its own user asks for; a cost past the server's
     // default limits is worth a warning, not a refusal.
