@@ -53,10 +53,12 @@ fn close(what: &str, ours: &[f64], theirs: &Value, tol: f64) {
     }
 }
 
-/// Coefficients and standard errors of the Poisson and NB2 GLMs, α̂, and
-/// the delta-method prediction intervals, against statsmodels 0.15.0 on the
-/// same months (the design built independently in Python):
-/// coefficients, SEs and intervals to 1e-6 relative; α̂ (ML, the engine by
+/// Coefficients and standard errors of the Poisson and NB2 GLMs (at the ML
+/// α and at Breslow's moment α), the Pearson test's p-value, the α's, and
+/// the delta-method prediction intervals, against statsmodels 0.15.0 /
+/// scipy 1.17.1 on the same months (the design built independently in
+/// Python): coefficients, SEs and intervals to 1e-6 relative, the Pearson
+/// p to 1e-9 absolute, the moment α (scipy's brentq root) to 1e-8; α̂ (ML, the engine by
 /// bisection of the profile score, statsmodels by Newton on the joint
 /// likelihood, BFGS then Newton) to 1e-8 relative; with α̂ = 0, NB2's
 /// log-likelihood on a grid of α (statsmodels) never above Poisson's.
@@ -66,23 +68,24 @@ fn counterfactual_matches_statsmodels() {
         return;
     };
     let z = 1.959963984540054;
-    let (mut nb_seen, mut boundary_seen) = (false, false);
+    let (mut nb_seen, mut boundary_seen, mut moment_seen) = (false, false, false);
     for (seed, level, alpha) in [(1, 60.0, 0.0), (2, 120.0, 0.08), (3, 15.0, 0.3), (4, 400.0, 0.02)] {
         let (months, y) = series(seed, level, alpha);
         let eval: Vec<u32> = (months[23] + 1..months[23] + 22).collect();
         let x = design(&months, months[0]);
         let xe = design(&eval, months[0]);
         let c = glm::choose(&x, &y).unwrap();
-        let nb_alpha = match c.nb.as_ref().map(|f| f.family) {
+        let alpha_of = |f: Option<&glm::Fit>| match f.map(|f| f.family) {
             Some(Family::NegativeBinomial { alpha }) => alpha,
             _ => 0.0,
         };
+        let (nb_alpha, moment_alpha) = (alpha_of(c.nb.as_ref()), alpha_of(c.nb_moment.as_ref()));
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("series.json");
         let out = dir.path().join("ref.json");
         std::fs::write(
             &input,
-            json!({"baseline_months": months, "y": y, "eval_months": eval, "nb_alpha": nb_alpha, "z": z}).to_string(),
+            json!({"baseline_months": months, "y": y, "eval_months": eval, "nb_alpha": nb_alpha, "nb_moment_alpha": moment_alpha, "z": z}).to_string(),
         )
         .unwrap();
         let status = Command::new(&python)
@@ -98,6 +101,23 @@ fn counterfactual_matches_statsmodels() {
         let r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         let case = format!("seed {seed}");
         let mut fits = vec![("poisson", &c.poisson, "predict_poisson")];
+        // The deciding Pearson test.
+        let pp = r["poisson"]["pearson_p"].as_f64().unwrap();
+        assert!(
+            (c.pearson_p - pp).abs() < 1e-9,
+            "{case}: Pearson p ours {} statsmodels {pp}",
+            c.pearson_p
+        );
+        assert!(rel(c.poisson.pearson_chi2, r["poisson"]["pearson_chi2"].as_f64().unwrap()) < 1e-6);
+        if let Some(m) = &c.nb_moment {
+            moment_seen = true;
+            fits.push(("nb_moment", m, "predict_nb_moment"));
+            let theirs = r["nb_moment"]["alpha"].as_f64().unwrap();
+            assert!(
+                rel(moment_alpha, theirs) < 1e-8,
+                "{case}: moment alpha ours {moment_alpha} scipy {theirs}"
+            );
+        }
         if let Some(nb) = &c.nb {
             nb_seen = true;
             fits.push(("nb", nb, "predict_nb"));
@@ -160,8 +180,8 @@ fn counterfactual_matches_statsmodels() {
         }
     }
     assert!(
-        nb_seen && boundary_seen,
-        "both cases: NB2 {nb_seen}, alpha-hat = 0 {boundary_seen}"
+        nb_seen && boundary_seen && moment_seen,
+        "every case: NB2 by ML {nb_seen}, ML alpha = 0 {boundary_seen}, moment alpha {moment_seen}"
     );
 }
 

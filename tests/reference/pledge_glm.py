@@ -9,6 +9,7 @@ Input (written by the engine's test): JSON with
     y:               [float] the baseline counts
     eval_months:     [int]  the months to predict
     nb_alpha:        float  the engine's ML alpha (0 when it found none)
+    nb_moment_alpha: float  the engine's Breslow moment alpha (0 when none)
     z:               float  the normal quantile of the intervals
 
 The design matrix is built here, independently of the engine: an intercept,
@@ -16,7 +17,11 @@ eleven month-of-year indicators (January the reference) and a linear trend in
 years since the first baseline month.
 
 Output JSON:
-    poisson:   {params, bse}            statsmodels GLM(family=Poisson())
+    poisson:   {params, bse, pearson_chi2, pearson_p}  statsmodels GLM(family=Poisson());
+               pearson_p = scipy.stats.chi2.sf(pearson_chi2, df_resid)
+    nb_moment: {alpha, params, bse}     alpha: scipy brentq root of GLM NB's
+               pearson_chi2(alpha) - df_resid (Breslow 1984), found here;
+               params, bse: GLM NB at the engine's moment alpha
     nb:        {params, bse}            GLM(family=NegativeBinomial(alpha=nb_alpha))
     nb_ml:     {alpha, params}          discrete NegativeBinomial(loglike_method="nb2") MLE (alpha > 0)
     nb_profile, poisson_llf:           with alpha = 0, NB2 log-likelihoods on an alpha grid, and Poisson's
@@ -37,6 +42,7 @@ import json
 
 import numpy as np
 import statsmodels.api as sm
+from scipy import optimize, stats
 
 
 def design(months, origin):
@@ -82,7 +88,12 @@ def main():
     z = d["z"]
     out = {}
     pois = sm.GLM(y, x, family=sm.families.Poisson()).fit(tol=1e-14, maxiter=500)
-    out["poisson"] = {"params": pois.params.tolist(), "bse": pois.bse.tolist()}
+    out["poisson"] = {
+        "params": pois.params.tolist(),
+        "bse": pois.bse.tolist(),
+        "pearson_chi2": float(pois.pearson_chi2),
+        "pearson_p": float(stats.chi2.sf(pois.pearson_chi2, pois.df_resid)),
+    }
     out["predict_poisson"] = predictions(pois, sm.families.Poisson(), xe, z)
     alpha = d["nb_alpha"]
     discrete = sm.NegativeBinomial(y, x, loglike_method="nb2")
@@ -108,6 +119,18 @@ def main():
         nb = sm.GLM(y, x, family=fam).fit(tol=1e-14, maxiter=500)
         out["nb"] = {"params": nb.params.tolist(), "bse": nb.bse.tolist()}
         out["predict_nb"] = predictions(nb, fam, xe, z)
+    am = d["nb_moment_alpha"]
+    if am > 0:
+
+        def excess(log_alpha):
+            f = sm.GLM(y, x, family=sm.families.NegativeBinomial(alpha=np.exp(log_alpha))).fit(tol=1e-14, maxiter=500)
+            return f.pearson_chi2 - f.df_resid
+
+        root = optimize.brentq(excess, np.log(1e-8), np.log(1e3), xtol=1e-14, rtol=1e-14)
+        fam = sm.families.NegativeBinomial(alpha=am)
+        nbm = sm.GLM(y, x, family=fam).fit(tol=1e-14, maxiter=500)
+        out["nb_moment"] = {"alpha": float(np.exp(root)), "params": nbm.params.tolist(), "bse": nbm.bse.tolist()}
+        out["predict_nb_moment"] = predictions(nbm, fam, xe, z)
     json.dump(out, open(a.out, "w"))
 
 
