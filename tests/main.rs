@@ -19,3 +19,4 @@ mod pledge;
 mod precision;
 mod real_data;
 mod server_safety;
+mod wdd;

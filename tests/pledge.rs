@@ -189,23 +189,9 @@ fn counterfactual_matches_statsmodels() {
 /// lockdown is a real shock the counterfactual must detect.
 #[test]
 fn the_2020_lockdown_is_detected_in_the_city_of_london() {
-    let Some(root) = common::real_data("pledge lockdown") else {
+    let Some(out) = common::city_dataset("pledge lockdown") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("city");
-    let config = hotspots::config::Config::load(&common::repo().join("data/city-of-london.toml")).unwrap();
-    hotspots::ingest::ingest(
-        &config,
-        &root,
-        &out,
-        &hotspots::ingest::IngestOptions {
-            quiet: true,
-            force: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
     let ds = hotspots::dataset::Dataset::open(&out).unwrap();
     let values = |pairs: &[(&str, &str)]| {
         let given = pairs
