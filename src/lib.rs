@@ -24,7 +24,7 @@
 //! | [`sys`] | every call into C (`renameat2`, `prctl`, `malloc_trim`, libdeflate): the crate's only `unsafe` code |
 //! | [`dataset`] | the tables' vocabulary ([`dataset::schema`]: column names, reject reasons); Parquet tables and `manifest.json`; one writer at a time ([`dataset::lock`]) and atomic writes; [`dataset::Dataset::open`] with the incidents as typed columns |
 //! | [`ingest`] | readers for shapefiles, GeoJSON, police.uk CSV and API JSON, POI CSVs; validation into rejects; the spatial join; the re-ingest cache; the pipeline's stages ([`ingest::pipeline`]) |
-//! | [`analysis`] | one method per file (grids, weights, Gi* with FDR, LISA, KDE, emerging hot spots, POI risk, surge areas, the backtest), each declaring its parameters once ([`analysis::params`]) and registered in [`analysis::run::ALL`] |
+//! | [`analysis`] | one method per file (grids, weights, Gi* with FDR, LISA, KDE, emerging hot spots, POI risk, surge areas, the backtest, the pledge's counterfactual with its count GLMs, the WDD test of a deployment), each declaring its parameters once ([`analysis::params`]) and registered in [`analysis::run::ALL`] |
 //! | [`info`] | the `hotspots info` report |
 //! | [`fetch`] | `hotspots fetch`: downloads the official boundaries, police.uk crime (archive or API by ward), GIAS schools and stations into a data root, with resume, retries and checksums |
 //! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |

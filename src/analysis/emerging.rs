@@ -108,6 +108,7 @@ pub const EMERGING: Analysis = Analysis {
     },
     run: run_emerging,
     cost: cost_emerging,
+    offline: None,
 };
 
 /// The cost of emerging hot spots: a Gi* per (cell, month) bin over the

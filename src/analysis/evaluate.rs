@@ -78,6 +78,7 @@ pub const EVALUATE: Analysis = Analysis {
     },
     run: run_evaluate,
     cost: cost_evaluate,
+    offline: None,
 };
 
 /// The cost of a backtest: per origin month, every method's predictions

@@ -231,6 +231,7 @@ pub const GISTAR: Analysis = Analysis {
     },
     run: run_gistar,
     cost: cost_hotspots,
+    offline: None,
 };
 
 /// `hex`: Gi* on hexagons (a collection of the server's).
@@ -262,6 +263,7 @@ pub const HEX: Analysis = Analysis {
     },
     run: run_gistar,
     cost: cost_hotspots,
+    offline: None,
 };
 
 /// `h3`: Gi* on H3 cells (a collection of the server's).
@@ -293,6 +295,7 @@ pub const H3: Analysis = Analysis {
     },
     run: run_gistar,
     cost: cost_hotspots,
+    offline: None,
 };
 
 impl HotspotRequest {

@@ -64,6 +64,7 @@ pub const KDE: Analysis = Analysis {
     },
     run: run_kde,
     cost: cost_kde,
+    offline: None,
 };
 
 /// The cost of a KDE surface: its pixels, and each distinct incident

@@ -94,6 +94,7 @@ pub const LISA: Analysis = Analysis {
     },
     run: run_lisa,
     cost: super::hotspot::cost_hotspots,
+    offline: None,
 };
 
 fn run_lisa(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {

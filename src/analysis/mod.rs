@@ -29,6 +29,10 @@
 //! | `predict.rs` | next month per cell from past months: counts, KDE, prospective, Gi* |
 //! | `surge.rs` | surge-team priority areas: greedy disjoint circles with an optimality certificate |
 //! | `evaluate.rs` | rolling-origin backtest: hit rate, PAI, PEI, RRI by coverage |
+//! | `glm.rs` | Poisson and negative binomial (NB2) count GLMs by IRLS; α by ML, the LR test between them; delta-method prediction intervals |
+//! | `pledge.rs` | observed counts against a seasonal-trend counterfactual: per month, cumulative, EWMA chart, by area with BH |
+//! | `wdd.rs` | the weighted displacement difference test (Wheeler & Ratcliffe 2018) with time and area weights, and the WDQ (Bowers & Johnson 2003) |
+//! | `wdd_areas.rs` | the WDD from the dataset: treated circles or polygons, rings, automatic or given controls, counts |
 //! | `layer.rs` | result layers written as GeoJSON (RFC 7946) or CSV |
 
 pub mod buckets;
@@ -38,6 +42,7 @@ pub mod emerging;
 pub mod evaluate;
 pub mod fdr;
 pub mod gi_star;
+pub mod glm;
 pub mod grid;
 pub mod harm;
 pub mod hotspot;
@@ -47,6 +52,7 @@ pub mod lisa;
 pub mod mann_kendall;
 pub mod params;
 pub mod permutation;
+pub mod pledge;
 pub mod poi_risk;
 pub mod predict;
 pub mod run;
@@ -55,6 +61,8 @@ pub mod select;
 pub mod study_area;
 pub mod surge;
 pub mod units;
+pub mod wdd;
+pub mod wdd_areas;
 pub mod weights;
 
 /// Errors from analyses. `Param` names the request parameter at fault.

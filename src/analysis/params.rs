@@ -36,6 +36,8 @@ pub enum ParamType {
     Month,
     /// A file on the CLI's machine (CLI only).
     Path,
+    /// A switch without a value (`--json`): given means true.
+    Flag,
 }
 
 impl ParamType {
@@ -45,6 +47,7 @@ impl ParamType {
             ParamType::Number => "number",
             ParamType::Integer => "integer",
             ParamType::Text | ParamType::Month | ParamType::Path => "string",
+            ParamType::Flag => "boolean",
         }
     }
 }
@@ -274,6 +277,10 @@ impl Param {
             ParamType::Month => crate::month::parse(v)
                 .map(|_| ())
                 .ok_or_else(|| err(format!("{v:?} is not a month (YYYY-MM)"))),
+            ParamType::Flag => match v {
+                "true" | "false" => Ok(()),
+                _ => Err(err(format!("{v:?} is not true or false"))),
+            },
             ParamType::Text | ParamType::Path => Ok(()),
         }
     }
@@ -622,10 +629,21 @@ impl Values {
             .collect()
     }
 
-    /// The incident selection: `crime_type`, `from`, `to` (checked).
+    /// Whether a switch ([`ParamType::Flag`]) is on.
+    pub fn flag(&self, name: &str) -> bool {
+        self.str(name) == Some("true")
+    }
+
+    /// The incident selection: `crime_type`, `from`, `to` (checked). A
+    /// crime type `all` alone means every type (the default rule of
+    /// [`SELECTION`]), for analyses whose own default is a basket.
     pub fn selection(&self) -> Result<Selection, AnalysisError> {
+        let mut crime_types = self.list("crime_type");
+        if crime_types.len() == 1 && crime_types[0].eq_ignore_ascii_case("all") {
+            crime_types.clear();
+        }
         let s = Selection {
-            crime_types: self.list("crime_type"),
+            crime_types,
             from: self.str("from").map(str::to_string),
             to: self.str("to").map(str::to_string),
             kind: match self.spec.param("kind") {

@@ -143,6 +143,7 @@ pub const POI_RISK: Analysis = Analysis {
     },
     run: run_poi_risk,
     cost: cost_poi_risk,
+    offline: None,
 };
 
 /// The cost of POI risk: POIs × radii figures, and the incidents near each

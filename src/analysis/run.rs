@@ -101,7 +101,13 @@ pub struct Analysis {
     /// ([`super::cost`]): the server refuses what is over its limits, the
     /// CLI warns.
     pub cost: super::cost::CostFn,
+    /// Runs without a dataset, when the values allow it (`wdd` from
+    /// counts): `Ok(None)` when they need the dataset after all.
+    pub offline: Option<OfflineFn>,
 }
+
+/// Computes an analysis from parameter values alone.
+pub type OfflineFn = fn(&Values) -> Result<Option<Computed>, AnalysisError>;
 
 /// Every analysis, in the order the CLI's help and the server's
 /// `/collections` list them.
@@ -115,6 +121,8 @@ pub const ALL: &[Analysis] = &[
     super::poi_risk::POI_RISK,
     super::surge::SURGE,
     super::evaluate::EVALUATE,
+    super::pledge::PLEDGE,
+    super::wdd::WDD,
 ];
 
 /// The analysis with this id.

@@ -109,6 +109,7 @@ pub const SURGE: Analysis = Analysis {
     },
     run: run_surge,
     cost: cost_surge,
+    offline: None,
 };
 
 /// The cost of a surge plan: the prediction grid, every cell's candidate

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use hotspots::analysis::params::{Param, Spec, Values};
+use hotspots::analysis::params::{Param, ParamType, Spec, Values};
 use hotspots::analysis::run::{self, Analysis};
 use hotspots::analysis::AnalysisError;
 
@@ -47,10 +47,11 @@ fn help(p: &Param) -> String {
 
 /// The flag of one parameter.
 fn arg(p: &'static Param) -> Arg {
-    let mut a = Arg::new(p.name)
-        .long(p.flag())
-        .help(help(p))
-        .value_name(p.name.to_uppercase());
+    let mut a = Arg::new(p.name).long(p.flag()).help(help(p));
+    if p.ty == ParamType::Flag {
+        return a.action(ArgAction::SetTrue);
+    }
+    a = a.value_name(p.name.to_uppercase());
     if p.list {
         a = a.action(ArgAction::Append);
     }
@@ -60,12 +61,16 @@ fn arg(p: &'static Param) -> Arg {
     a
 }
 
-/// The command of one analysis.
+/// The command of one analysis (`--dataset` and `--out` optional for one
+/// that can run without a dataset).
 pub fn command(spec: &Spec) -> Command {
+    let offline = find(spec.id).is_some_and(|a| a.offline.is_some());
     let out_help = match spec.id {
         "evaluate" => "Every origin, method and coverage as CSV (plot-ready).",
         "surge" => "Output file: .geojson (ranked circles) or .csv.",
         "poi-risk" => "POIs as points (.geojson) or a table (.csv), ranked.",
+        "pledge" => "Per month and cumulative (or per area with --by): .csv or .geojson.",
+        "wdd" => "Output file: from counts, the result as JSON; from the dataset, areas and pooled figures as .geojson or .csv.",
         _ => "Output file: .geojson (RFC 7946) or .csv.",
     };
     let cmd = Command::new(spec.id)
@@ -74,14 +79,14 @@ pub fn command(spec: &Spec) -> Command {
         .arg(
             Arg::new("dataset")
                 .long("dataset")
-                .required(true)
+                .required(!offline)
                 .value_parser(clap::value_parser!(PathBuf))
                 .help("The dataset directory."),
         )
         .arg(
             Arg::new("out")
                 .long("out")
-                .required(true)
+                .required(!offline)
                 .value_parser(clap::value_parser!(PathBuf))
                 .help(out_help),
         );
@@ -98,6 +103,11 @@ fn given(spec: &Spec, m: &ArgMatches) -> BTreeMap<String, Vec<String>> {
     spec.params()
         .filter(|p| p.on_cli())
         .filter_map(|p| {
+            if p.ty == ParamType::Flag {
+                return m
+                    .get_flag(p.name)
+                    .then(|| (p.name.to_string(), vec!["true".to_string()]));
+            }
             let values: Vec<String> = m.get_many::<String>(p.name)?.cloned().collect();
             Some((p.name.to_string(), values))
         })
@@ -121,8 +131,23 @@ fn cli_error(spec: &Spec, e: AnalysisError) -> anyhow::Error {
 pub fn run(analysis: &Analysis, m: &ArgMatches) -> anyhow::Result<()> {
     let spec = &analysis.spec;
     let values = Values::new(*spec, given(spec, m)).map_err(|e| cli_error(spec, e))?;
-    let dataset: &PathBuf = m.get_one("dataset").expect("required");
-    let out: &PathBuf = m.get_one("out").expect("required");
+    let out: Option<&PathBuf> = m.get_one("out");
+    if let Some(offline) = analysis.offline {
+        if let Some(computed) = offline(&values).map_err(|e| cli_error(spec, e))? {
+            if let Some(out) = out {
+                computed.main.write(out)?;
+            }
+            println!("{}", computed.summary);
+            if let Some(out) = out {
+                println!("wrote {}", out.display());
+            }
+            return Ok(());
+        }
+    }
+    let dataset: &PathBuf = m
+        .get_one("dataset")
+        .ok_or_else(|| anyhow::anyhow!("--dataset: required (the values given need the dataset)"))?;
+    let out: &PathBuf = out.ok_or_else(|| anyhow::anyhow!("--out: required"))?;
     let ds = hotspots::dataset::Dataset::open_for_analysis(dataset)?;
     // The CLI runs what its own user asks for; a cost past the server's
     // default limits is worth a warning, not a refusal.

@@ -54,6 +54,34 @@ pub fn burglary_dataset(test: &str) -> Option<PathBuf> {
     )
 }
 
+/// The City of London all-crime dataset (data/city-of-london.toml),
+/// ingested once per test binary into a temporary folder.
+pub fn city_dataset(test: &str) -> Option<PathBuf> {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let root = real_data(test)?;
+    Some(
+        DIR.get_or_init(|| {
+            let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+            let out = tmp.path().join("city");
+            let config = hotspots::config::Config::load(&repo().join("data/city-of-london.toml")).unwrap();
+            hotspots::ingest::ingest(
+                &config,
+                &root,
+                &out,
+                &hotspots::ingest::IngestOptions {
+                    quiet: true,
+                    force: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            out
+        })
+        .clone(),
+    )
+}
+
 /// The Python with PySAL (tests/reference/requirements.txt) named by
 /// `HOTSPOTS_PYTHON`, or `None` (after saying the test is skipped). With
 /// `HOTSPOTS_REQUIRE_REFERENCE=1` (as in CI) a missing one fails instead.
