@@ -20,7 +20,6 @@ use polars::prelude::*;
 #[derive(Debug)]
 struct Expected {
     last: u32,
-    covered: BTreeSet<u32>,
     total: u64,
     /// The same months a year earlier, when the dataset covers them.
     year_total: Option<u64>,
@@ -100,7 +99,6 @@ fn expected(dataset: &Path, ward: &str) -> Expected {
         last,
         total: by_type.values().map(|v| v.0).sum(),
         year_total: year_known.then(|| by_type.values().map(|v| v.1.unwrap()).sum()),
-        covered,
         by_type,
         places,
     }

@@ -219,6 +219,19 @@ fn distance_to(poly: &geo::MultiPolygon<f64>, p: [f64; 2]) -> f64 {
     best
 }
 
+/// The smallest `k` with P(X ≤ k) ≥ `p` for X ~ Poisson(`mean`) (0 for a
+/// mean of 0): searched upward from eight standard deviations below the mean.
+pub fn poisson_quantile(mean: f64, p: f64) -> u64 {
+    let Ok(d) = Poisson::new(mean) else {
+        return 0;
+    };
+    let mut k = (mean - 8.0 * mean.sqrt()).floor().max(0.0) as u64;
+    while d.cdf(k) < p {
+        k += 1;
+    }
+    k
+}
+
 /// The ward with `code`'s figures.
 pub fn ward_briefing(ds: &Dataset, ctx: &Context, code: &str) -> Result<Briefing, BriefingError> {
     let w = ctx.ward(code)?;
@@ -368,10 +381,7 @@ pub fn ward_briefing(ds: &Dataset, ctx: &Context, code: &str) -> Result<Briefing
         .zip(&series)
         .map(|(&m, &n)| {
             let expected = level * index[(m % 12) as usize];
-            let (low, high) = match Poisson::new(expected) {
-                Ok(p) if expected > 0.0 => (p.inverse_cdf(0.025), p.inverse_cdf(0.975)),
-                _ => (0, 0),
-            };
+            let (low, high) = (poisson_quantile(expected, 0.025), poisson_quantile(expected, 0.975));
             MonthFigure {
                 month: m,
                 count: n,
@@ -661,6 +671,17 @@ mod tests {
             count(41, None, None).sentence(6),
             "Robbery 41, up from 30 in the previous 6 months (not significant)"
         );
+    }
+
+    #[test]
+    fn poisson_quantiles_by_hand() {
+        // Poisson(2): P(0) = 0.1353, P(≤1) = 0.4060, P(≤4) = 0.9473, P(≤5) = 0.9834 (by hand; scipy agrees).
+        assert_eq!(poisson_quantile(2.0, 0.025), 0);
+        assert_eq!(poisson_quantile(2.0, 0.975), 5);
+        assert_eq!(poisson_quantile(2.0, 0.5), 2);
+        assert_eq!(poisson_quantile(0.0, 0.975), 0);
+        // Poisson(100): the central 95 % is 81..=120 (scipy 1.17.1 `poisson.ppf([.025, .975], 100)`).
+        assert_eq!((poisson_quantile(100.0, 0.025), poisson_quantile(100.0, 0.975)), (81, 120));
     }
 
     #[test]

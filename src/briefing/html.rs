@@ -99,7 +99,7 @@ fn opt(n: Option<u64>) -> String {
 fn type_row(c: &Count, class: &str) -> String {
     let sig = |q: Option<f64>| if q.is_some_and(|q| q <= ALPHA) { " sig" } else { "" };
     let rr = match c.rr_year {
-        Some((l, h)) if h.is_finite() => format!("{:.2} to {:.2}", l, h),
+        Some((l, h)) if h.is_finite() => format!("{l:.2} to {h:.2}"),
         Some((l, _)) => format!("{l:.2} to ∞"),
         None => "–".into(),
     };

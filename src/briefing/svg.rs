@@ -50,8 +50,7 @@ fn scale_length_m(view_width_m: f64) -> f64 {
     const NICE: [f64; 10] = [50.0, 100.0, 200.0, 250.0, 500.0, 1000.0, 2000.0, 2500.0, 5000.0, 10000.0];
     NICE.iter()
         .copied()
-        .filter(|l| *l <= view_width_m / 4.0)
-        .last()
+        .rfind(|l| *l <= view_width_m / 4.0)
         .unwrap_or(NICE[0])
 }
 
