@@ -25,6 +25,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .sig{font-weight:bold}
 .note,.few{color:var(--muted)}
 .few{font-size:1.1em;border:1px solid var(--rule);padding:.5em}
+.row{display:flex;gap:1.2em;align-items:flex-start;break-inside:avoid}.row>div{flex:1 1 0;min-width:0}.row .mapcol{flex:0 0 50%}
 svg{display:block}
 svg.map{width:100%;max-width:150mm;height:auto;border:1px solid var(--rule)}
 svg.chart{width:100%;height:auto}
@@ -46,25 +47,31 @@ svg .expected{fill:none;stroke:#000;stroke-dasharray:4 3;stroke-width:1.2}
 footer{margin-top:1.5em;border-top:1px solid var(--rule);font-size:.8em;color:var(--muted)}
 footer li{margin:.1em 0}
 nav.back{font-size:.9em}
-@page{size:A4;margin:11mm 12mm}
+@page{size:A4;margin:9mm 10mm}
 @media print{
- body{font-size:9pt;max-width:none;margin:0;padding:0}
+ body{font-size:8.5pt;line-height:1.35;max-width:none;margin:0;padding:0}
  nav.back{display:none}
  h2{margin:.6em 0 .2em;break-after:avoid}
- svg.map{width:120mm;max-width:120mm}
+ svg.map{width:85mm;max-width:85mm}
  svg.chart{width:100%}
- .page2{break-before:page}
+ .row .mapcol{flex:0 0 85mm;width:85mm}
+ footer ul{column-count:2;column-gap:6mm;margin:0;padding-left:1em}
+ footer p{margin:.3em 0}
  section.briefing+section.briefing{break-before:page}
  table,figure,svg,tr{break-inside:avoid}
- footer{font-size:7pt}
+ footer{font-size:6.3pt;margin-top:.5em;line-height:1.25}
 }
 "#;
+
+/// Schools and stations listed (and numbered on the map); the rest are counted.
+pub const MAX_POI_ROWS: usize = 12;
 
 /// A whole HTML document around `body`.
 pub fn document(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<link rel=\"icon\" href=\"data:,\">\
 <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
         escape(title)
     )
@@ -208,7 +215,7 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
             svg::chart(b),
             escape(&b.seasonal_source)
         );
-        s.push_str("<div class=\"page2\">");
+        s.push_str("<div class=\"page2\"><div class=\"row\"><div class=\"mapcol\">");
         let hot_text = match &b.hotspot_note {
             Some(n) => format!("Hot spot cells could not be computed: {}.", escape(n)),
             None => format!(
@@ -224,7 +231,7 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
 <span style=\"background:#ffd400;border:2px solid #000\"></span>above London's rate (flagged) · grey: neighbouring wards · grid north up · {hot_text}</figcaption></figure>",
             svg::map(b)
         );
-        s.push_str("<h2>Places with most incidents</h2>");
+        s.push_str("</div><div><h2>Places with most incidents</h2>");
         if b.places.is_empty() {
             s.push_str("<p class=\"note\">No incident in the period has a location.</p>");
         } else {
@@ -242,12 +249,13 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
             }
             s.push_str("</table>");
         }
+        s.push_str("</div></div>");
         let _ = write!(s, "<h2>Schools and stations in or within {POI_NEAR_M:.0} m of the ward</h2>");
         if b.pois.is_empty() {
             let _ = write!(s, "<p class=\"note\">{}.</p>", escape(b.poi_note.as_deref().unwrap_or("none")));
         } else {
             s.push_str("<table class=\"pois\"><tr><th>#</th><th>name</th><th>kind</th><th class=\"n\">incidents within 200 m</th><th class=\"n\">risk vs London (EB), 95 %</th><th class=\"n\">London rank</th><th></th></tr>");
-            for (k, p) in b.pois.iter().enumerate() {
+            for (k, p) in b.pois.iter().enumerate().take(MAX_POI_ROWS) {
                 let _ = write!(
                     s,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2} ({:.2} to {:.2})</td><td class=\"n\">{}</td><td>{}</td></tr>",
@@ -263,8 +271,15 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
                 );
             }
             s.push_str("</table>");
+            if b.pois.len() > MAX_POI_ROWS {
+                let _ = write!(
+                    s,
+                    "<p class=\"note\">and {} more, lower in London's ranking (all are in `hotspots poi-risk`).</p>",
+                    b.pois.len() - MAX_POI_ROWS
+                );
+            }
         }
-        s.push_str("<h2>Emerging hot spot categories of the ward's cells</h2>");
+        s.push_str("<div class=\"row\"><div><h2>Emerging hot spot categories of the ward's cells</h2>");
         if b.emerging.is_empty() {
             let _ = write!(s, "<p class=\"note\">{}.</p>", escape(b.emerging_note.as_deref().unwrap_or("none")));
         } else {
@@ -274,7 +289,7 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
             }
             s.push_str("</table>");
         }
-        s.push_str("<h2>Outcomes</h2><table class=\"outcomes\"><tr><th>last outcome</th><th class=\"n\">ward</th><th class=\"n\">share</th><th class=\"n\">borough share</th></tr>");
+        s.push_str("</div><div><h2>Outcomes</h2><table class=\"outcomes\"><tr><th>last outcome</th><th class=\"n\">ward</th><th class=\"n\">share</th><th class=\"n\">borough share</th></tr>");
         for o in &b.outcomes {
             let _ = write!(
                 s,
@@ -285,7 +300,7 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
                 o.borough_share.map_or("–".into(), pct)
             );
         }
-        s.push_str("</table>");
+        s.push_str("</table></div></div>");
         if let Some(harm) = &b.harm {
             let total: f64 = harm.iter().map(|h| h.current_days).sum();
             let earlier: Option<f64> = harm.iter().map(|h| h.earlier_days).sum();

@@ -103,7 +103,7 @@ aria-label=\"Map of {name} ward (British National Grid, grid north up)\" data-vi
         path_d(&f, &b.polygon),
         escape(&b.name)
     );
-    for (k, p) in b.pois.iter().enumerate() {
+    for (k, p) in b.pois.iter().enumerate().take(super::html::MAX_POI_ROWS) {
         let (x, y) = (f.x(p.easting_m), f.y(p.northing_m));
         let flag = if p.flagged { " flagged" } else { "" };
         if p.kind == "station" {
@@ -157,7 +157,7 @@ aria-label=\"Map of {name} ward (British National Grid, grid north up)\" data-vi
 /// The monthly chart: counts as bars, the seasonal expectation as a dashed
 /// line in a grey band (central 95 % of a Poisson count with that mean).
 pub fn chart(b: &Briefing) -> String {
-    let (w, h) = (720.0, 220.0);
+    let (w, h) = (720.0, 190.0);
     let (left, right, top, bottom) = (40.0, 10.0, 10.0, 30.0);
     let n = b.monthly.len().max(1) as f64;
     let max = b
