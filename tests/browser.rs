@@ -295,7 +295,12 @@ fn poppler(tool: &str, pdf: &std::path::Path) -> Option<String> {
             return None;
         }
     };
-    assert!(out.status.success(), "{tool} {}: {}", pdf.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{tool} {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -354,7 +359,10 @@ fn a_ward_briefing_renders_in_chromium_and_prints_to_pdf() {
     // The map: the ward's polygon, drawn at a real size, and hot cells.
     assert_eq!(count(&d, &format!("svg.map path.ward[data-ward='{ward}']")), 1);
     let bbox = d.script("const b = document.querySelector('svg.map path.ward').getBBox(); return [b.width, b.height];");
-    assert!(bbox[0].as_f64().unwrap() > 50.0 && bbox[1].as_f64().unwrap() > 50.0, "{bbox}");
+    assert!(
+        bbox[0].as_f64().unwrap() > 50.0 && bbox[1].as_f64().unwrap() > 50.0,
+        "{bbox}"
+    );
     assert!(count(&d, "svg.map rect.cell.hot") > 0, "hot cells drawn");
     assert!(count(&d, "svg.chart rect.month") >= 12, "the monthly chart drawn");
     let headline = d.script("return document.querySelector('p.headline').textContent;");
@@ -390,7 +398,10 @@ fn a_ward_briefing_renders_in_chromium_and_prints_to_pdf() {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains(&name), "the PDF names the ward {name}");
     let headline_flat = headline.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(flat.contains(&headline_flat), "the PDF has the headline {headline_flat:?}");
+    assert!(
+        flat.contains(&headline_flat),
+        "the PDF has the headline {headline_flat:?}"
+    );
     assert!(flat.contains(&format!("All crime {}", b.total.current)));
     // The borough's combined PDF: every ward's pages, each ward from a new page.
     let mut sum = 0;

@@ -129,7 +129,8 @@ pub fn document(st: &AppState, base: &str) -> Value {
         json!({"get": {"operationId": "getStatus", "summary": "the server's load and cache", "parameters": [reference("f")], "responses": status_responses}}),
     );
     let mut briefing_responses = problem_responses(&[404, 503]);
-    briefing_responses["404"]["description"] = "no ward has this code (the problem document's `parameter` is `code`)".into();
+    briefing_responses["404"]["description"] =
+        "no ward has this code (the problem document's `parameter` is `code`)".into();
     briefing_responses["200"] = json!({"description": "the ward's briefing: one self-contained HTML page (inline styles and SVG, no requests elsewhere, an A4 print stylesheet); the first request also does the London-wide work every briefing shares", "content": {"text/html": {"schema": {"type": "string"}}}});
     paths.insert(
         "/wards/{code}/briefing".into(),

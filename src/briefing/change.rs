@@ -72,7 +72,10 @@ mod tests {
             let got = conditional_p(x1, x0);
             assert!((got - p).abs() <= 1e-9 * p.max(1e-12), "{x1} vs {x0}: p {got} vs {p}");
             let (l, h) = rate_ratio_interval(x1, x0, 0.05);
-            assert!((l - low).abs() <= 1e-6 * low.max(1e-9), "{x1} vs {x0}: low {l} vs {low}");
+            assert!(
+                (l - low).abs() <= 1e-6 * low.max(1e-9),
+                "{x1} vs {x0}: low {l} vs {low}"
+            );
             if high.is_infinite() {
                 assert!(h.is_infinite());
             } else {

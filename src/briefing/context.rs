@@ -66,7 +66,11 @@ impl Range {
         if self.from == self.to {
             crate::month::format(self.from)
         } else {
-            format!("{} to {}", crate::month::format(self.from), crate::month::format(self.to))
+            format!(
+                "{} to {}",
+                crate::month::format(self.from),
+                crate::month::format(self.to)
+            )
         }
     }
 
@@ -344,7 +348,10 @@ mod tests {
 
     #[test]
     fn ranges_read_as_months() {
-        let r = Range { from: 2024 * 12, to: 2024 * 12 + 11 };
+        let r = Range {
+            from: 2024 * 12,
+            to: 2024 * 12 + 11,
+        };
         assert_eq!(r.label(), "2024-01 to 2024-12");
         assert!(r.contains(2024 * 12 + 5) && !r.contains(2025 * 12));
         let s = r.selection(&Selection::default());

@@ -64,7 +64,10 @@ impl Count {
             format!("{} {}, the same as {when}", self.crime_type, self.current)
         } else {
             let dir = if self.current > base { "up" } else { "down" };
-            format!("{} {}, {dir} from {base} {when} ({verdict})", self.crime_type, self.current)
+            format!(
+                "{} {}, {dir} from {base} {when} ({verdict})",
+                self.crime_type, self.current
+            )
         }
     }
 }
@@ -343,7 +346,10 @@ pub fn ward_briefing(ds: &Dataset, ctx: &Context, code: &str) -> Result<Briefing
             ),
         )
     } else {
-        (rows.as_slice(), "the ward's own month-of-year pattern (no borough is known)".to_string())
+        (
+            rows.as_slice(),
+            "the ward's own month-of-year pattern (no borough is known)".to_string(),
+        )
     };
     // Month-of-year index: mean count in that calendar month over the mean
     // month, over the chart's covered months.
@@ -666,7 +672,10 @@ mod tests {
             count(20, Some(23), Some(0.6)).sentence(12),
             "Robbery 20, down from 23 a year earlier (not significant)"
         );
-        assert_eq!(count(23, Some(23), Some(1.0)).sentence(12), "Robbery 23, the same as a year earlier");
+        assert_eq!(
+            count(23, Some(23), Some(1.0)).sentence(12),
+            "Robbery 23, the same as a year earlier"
+        );
         assert_eq!(
             count(41, None, None).sentence(6),
             "Robbery 41, up from 30 in the previous 6 months (not significant)"
@@ -681,7 +690,10 @@ mod tests {
         assert_eq!(poisson_quantile(2.0, 0.5), 2);
         assert_eq!(poisson_quantile(0.0, 0.975), 0);
         // Poisson(100): the central 95 % is 81..=120 (scipy 1.17.1 `poisson.ppf([.025, .975], 100)`).
-        assert_eq!((poisson_quantile(100.0, 0.025), poisson_quantile(100.0, 0.975)), (81, 120));
+        assert_eq!(
+            (poisson_quantile(100.0, 0.025), poisson_quantile(100.0, 0.975)),
+            (81, 120)
+        );
     }
 
     #[test]

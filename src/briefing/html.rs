@@ -147,9 +147,18 @@ fn methods(b: &Briefing) -> String {
 pub fn section(b: &Briefing, generated: &str) -> String {
     let mut s = String::with_capacity(96 * 1024);
     let compare = match (b.year_earlier, b.previous) {
-        (Some(y), Some(p)) => format!("compared with the same months a year earlier ({}) and the previous {} months ({})", y.label(), b.months, p.label()),
+        (Some(y), Some(p)) => format!(
+            "compared with the same months a year earlier ({}) and the previous {} months ({})",
+            y.label(),
+            b.months,
+            p.label()
+        ),
         (Some(y), None) => format!("compared with the same months a year earlier ({})", y.label()),
-        (None, Some(p)) => format!("compared with the previous {} months ({}); the dataset has no months a year earlier", b.months, p.label()),
+        (None, Some(p)) => format!(
+            "compared with the previous {} months ({}); the dataset has no months a year earlier",
+            b.months,
+            p.label()
+        ),
         (None, None) => "the dataset has no earlier months to compare with".into(),
     };
     let _ = write!(
@@ -159,7 +168,11 @@ pub fn section(b: &Briefing, generated: &str) -> String {
 <p class=\"sub\">{compare}.</p>",
         code = escape(&b.code),
         name = escape(&b.name),
-        borough = if b.borough_name.is_empty() { "borough unknown".into() } else { escape(&b.borough_name) },
+        borough = if b.borough_name.is_empty() {
+            "borough unknown".into()
+        } else {
+            escape(&b.borough_name)
+        },
         area = num(b.area_km2),
         months = b.months,
         period = b.period.label(),
@@ -202,11 +215,7 @@ pub fn section(b: &Briefing, generated: &str) -> String {
 The counts above are exact; hot spots, trends, the seasonal band and rankings would not be reliable at this size, so they are left out.</p>",
             b.total.current
         );
-        let _ = write!(
-            s,
-            "<h2>Map</h2><figure>{}</figure>",
-            svg::map(b)
-        );
+        let _ = write!(s, "<h2>Map</h2><figure>{}</figure>", svg::map(b));
     } else {
         let _ = write!(
             s,
@@ -235,10 +244,16 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
         if b.places.is_empty() {
             s.push_str("<p class=\"note\">No incident in the period has a location.</p>");
         } else {
-            let earlier = if b.year_earlier.is_some() { "year earlier" } else { "previous" };
+            let earlier = if b.year_earlier.is_some() {
+                "year earlier"
+            } else {
+                "previous"
+            };
             let _ = write!(s, "<table class=\"places\"><tr><th>location (police.uk map point)</th><th class=\"n\">period</th><th class=\"n\">{earlier}</th><th class=\"n\">change</th></tr>");
             for p in &b.places {
-                let change = p.earlier.map_or("–".into(), |e| format!("{:+}", p.current as i64 - e as i64));
+                let change = p
+                    .earlier
+                    .map_or("–".into(), |e| format!("{:+}", p.current as i64 - e as i64));
                 let _ = write!(
                     s,
                     "<tr data-location=\"{l}\" data-current=\"{c}\"><td>{l}</td><td class=\"n\">{c}</td><td class=\"n\">{e}</td><td class=\"n\">{change}</td></tr>",
@@ -250,9 +265,16 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
             s.push_str("</table>");
         }
         s.push_str("</div></div>");
-        let _ = write!(s, "<h2>Schools and stations in or within {POI_NEAR_M:.0} m of the ward</h2>");
+        let _ = write!(
+            s,
+            "<h2>Schools and stations in or within {POI_NEAR_M:.0} m of the ward</h2>"
+        );
         if b.pois.is_empty() {
-            let _ = write!(s, "<p class=\"note\">{}.</p>", escape(b.poi_note.as_deref().unwrap_or("none")));
+            let _ = write!(
+                s,
+                "<p class=\"note\">{}.</p>",
+                escape(b.poi_note.as_deref().unwrap_or("none"))
+            );
         } else {
             s.push_str("<table class=\"pois\"><tr><th>#</th><th>name</th><th>kind</th><th class=\"n\">incidents within 200 m</th><th class=\"n\">risk vs London (EB), 95 %</th><th class=\"n\">London rank</th><th></th></tr>");
             for (k, p) in b.pois.iter().enumerate().take(MAX_POI_ROWS) {
@@ -281,7 +303,11 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
         }
         s.push_str("<div class=\"row\"><div><h2>Emerging hot spot categories of the ward's cells</h2>");
         if b.emerging.is_empty() {
-            let _ = write!(s, "<p class=\"note\">{}.</p>", escape(b.emerging_note.as_deref().unwrap_or("none")));
+            let _ = write!(
+                s,
+                "<p class=\"note\">{}.</p>",
+                escape(b.emerging_note.as_deref().unwrap_or("none"))
+            );
         } else {
             s.push_str("<table class=\"emerging\"><tr><th>category</th><th class=\"n\">cells</th></tr>");
             for (c, n) in &b.emerging {
@@ -374,7 +400,11 @@ pub fn borough_index(ctx: &Context, borough: &str, rows: &[(String, String, u64)
         let _ = write!(
             s,
             "<tr><td><a href=\"{c}.html\">{n_}</a></td><td>{c}</td><td class=\"n\">{n}</td>{}</tr>",
-            if pdf { format!("<td><a href=\"{}.pdf\">PDF</a></td>", escape(code)) } else { String::new() },
+            if pdf {
+                format!("<td><a href=\"{}.pdf\">PDF</a></td>", escape(code))
+            } else {
+                String::new()
+            },
             c = escape(code),
             n_ = escape(name)
         );

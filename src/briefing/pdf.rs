@@ -112,7 +112,8 @@ pub fn page_count(pdf: &[u8]) -> usize {
 mod tests {
     #[test]
     fn counts_page_objects_not_the_page_tree() {
-        let pdf = b"1 0 obj << /Type /Pages /Kids [2 0 R 3 0 R] >> 2 0 obj << /Type /Page >> 3 0 obj << /Type /Page\n>>";
+        let pdf =
+            b"1 0 obj << /Type /Pages /Kids [2 0 R 3 0 R] >> 2 0 obj << /Type /Page >> 3 0 obj << /Type /Page\n>>";
         assert_eq!(super::page_count(pdf), 2);
     }
 }

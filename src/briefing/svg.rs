@@ -47,7 +47,9 @@ fn path_d(frame: &Frame, mp: &geo::MultiPolygon<f64>) -> String {
 
 /// A scale bar's length: the longest round length within a quarter of the view.
 fn scale_length_m(view_width_m: f64) -> f64 {
-    const NICE: [f64; 10] = [50.0, 100.0, 200.0, 250.0, 500.0, 1000.0, 2000.0, 2500.0, 5000.0, 10000.0];
+    const NICE: [f64; 10] = [
+        50.0, 100.0, 200.0, 250.0, 500.0, 1000.0, 2000.0, 2500.0, 5000.0, 10000.0,
+    ];
     NICE.iter()
         .copied()
         .rfind(|l| *l <= view_width_m / 4.0)
@@ -160,16 +162,14 @@ pub fn chart(b: &Briefing) -> String {
     let (w, h) = (720.0, 190.0);
     let (left, right, top, bottom) = (40.0, 10.0, 10.0, 30.0);
     let n = b.monthly.len().max(1) as f64;
-    let max = b
-        .monthly
-        .iter()
-        .map(|m| m.count.max(m.high) as f64)
-        .fold(1.0, f64::max);
+    let max = b.monthly.iter().map(|m| m.count.max(m.high) as f64).fold(1.0, f64::max);
     // A round top for the axis.
-    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 250.0, 500.0, 1000.0]
-        .into_iter()
-        .find(|s| max / s <= 5.0)
-        .unwrap_or(max / 4.0);
+    let step = [
+        1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 250.0, 500.0, 1000.0,
+    ]
+    .into_iter()
+    .find(|s| max / s <= 5.0)
+    .unwrap_or(max / 4.0);
     let ymax = (max / step).ceil() * step;
     let bw = (w - left - right) / n;
     let x = |i: f64| left + i * bw;

@@ -89,7 +89,15 @@ mod tests {
     #[test]
     fn encodes_in_first_seen_order_and_blanks_as_missing() {
         let ca = polars::prelude::StringChunked::from_iter(
-            [Some("On or near A"), None, Some("On or near B"), Some(" "), Some("On or near A")].iter().copied(),
+            [
+                Some("On or near A"),
+                None,
+                Some("On or near B"),
+                Some(" "),
+                Some("On or near A"),
+            ]
+            .iter()
+            .copied(),
         );
         let (codes, values) = super::encode(&ca);
         assert_eq!(values, vec!["On or near A", "On or near B"]);

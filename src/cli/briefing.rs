@@ -76,20 +76,17 @@ pub fn briefing(a: BriefingArgs, quiet: bool) -> anyhow::Result<()> {
     )?;
     step.finish_and_clear();
     let step = progress.step(if a.pdf { "pages and PDFs" } else { "pages" });
-    let written = output::write(
-        &ds,
-        &ctx,
-        &scope,
-        &a.out,
-        a.pdf,
-        &hotspots::month::now_rfc3339(),
-    )?;
+    let written = output::write(&ds, &ctx, &scope, &a.out, a.pdf, &hotspots::month::now_rfc3339())?;
     step.finish_and_clear();
     println!(
         "wrote {} ward pages in {} boroughs{} to {} ({:.1} s); open {}",
         written.pages,
         written.boroughs,
-        if a.pdf { format!(", {} PDFs", written.pdfs) } else { String::new() },
+        if a.pdf {
+            format!(", {} PDFs", written.pdfs)
+        } else {
+            String::new()
+        },
         a.out.display(),
         t0.elapsed().as_secs_f64(),
         a.out.join("index.html").display()
