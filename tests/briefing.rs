@@ -288,6 +288,38 @@ fn demo_pages_match_an_independent_count_and_the_planted_ward_is_hot() {
     .unwrap();
     let r = briefing::figures::ward_briefing(&ds, &robbery, &planted).unwrap();
     assert!(r.by_type.iter().all(|t| t.crime_type == "Robbery"), "{:?}", r.by_type);
+    // A harm table: each type's days times its count, the total on the page.
+    let harm = hotspots::analysis::harm::HarmTable::from_pairs(&["Burglary:365".into(), "Robbery:730".into()]).unwrap();
+    let with_harm = Context::build(
+        &ds,
+        Options {
+            harm: Some(harm),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let h = briefing::figures::ward_briefing(&ds, &with_harm, &planted).unwrap();
+    let e = expected(&dir, &planted);
+    let rows = h.harm.as_ref().unwrap();
+    for row in rows {
+        let days = match row.crime_type.as_str() {
+            "Burglary" => 365.0,
+            "Robbery" => 730.0,
+            _ => 0.0,
+        };
+        assert_eq!(
+            row.current_days,
+            days * e.by_type[&row.crime_type].0 as f64,
+            "{}",
+            row.crime_type
+        );
+    }
+    let total = 365.0 * e.by_type["Burglary"].0 as f64 + 730.0 * e.by_type.get("Robbery").map_or(0, |v| v.0) as f64;
+    let page = briefing::html::page(&h, "now");
+    assert!(
+        page.contains(&format!("Total harm in the period: <b>{total:.0} days</b>")),
+        "harm total {total}"
+    );
 }
 
 #[test]
