@@ -133,7 +133,7 @@ fn methods(b: &Briefing) -> String {
         "Rates: incidents in the period per km² of the ward, the borough and all wards (areas from the boundary files).".to_string(),
         format!("Seasonal band: expected count = the ward's mean month over the chart's months × the month-of-year index (mean count in that calendar month over the mean month) of the ward, or of the borough when the ward has fewer than {MIN_SEASONAL} incidents in those months; band = central 95 % of a Poisson count with that mean. It describes the usual pattern; it is not a forecast."),
         format!("Hot and cold cells: Getis-Ord Gi* (Ord &amp; Getis 1995) on {} m square cells over all London, binary distance band {BAND_M:.0} m, two-sided normal p, Benjamini–Hochberg FDR, ArcGIS confidence bins 90/95/99 %.", b.cell_m),
-        "Schools and stations: incidents within 200 m against London's rate for the circle's area inside London, ranked by the lower bound of the empirical-Bayes (Poisson–gamma, Marshall 1991) relative risk; flagged when that bound is above 1 (see `hotspots poi-risk`).".to_string(),
+        "Schools and stations: incidents within 200 m against London's rate for the circle's area inside London, ranked by the lower bound of the empirical-Bayes (Poisson–gamma, Marshall 1991) relative risk; flagged when that bound is above 1 (the poi-risk layer).".to_string(),
         format!("Emerging hot spots: space-time Gi* on {} m cells, {BAND_M:.0} m band, one month's time step, FDR, Mann–Kendall trend, ArcGIS Emerging Hot Spot Analysis categories, over the chart's months.", b.cell_m),
         "Outcomes: police.uk's last outcome category of each incident in the period (as published; outcomes are updated later, so recent months show more \"under investigation\").".to_string(),
     ];
@@ -296,7 +296,7 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
             if b.pois.len() > MAX_POI_ROWS {
                 let _ = write!(
                     s,
-                    "<p class=\"note\">and {} more, lower in London's ranking (all are in `hotspots poi-risk`).</p>",
+                    "<p class=\"note\">and {} more, lower in London's ranking (all are in the poi-risk layer).</p>",
                     b.pois.len() - MAX_POI_ROWS
                 );
             }
