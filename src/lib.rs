@@ -28,6 +28,7 @@
 //! | [`info`] | the `hotspots info` report |
 //! | [`fetch`] | `hotspots fetch`: downloads the official boundaries, police.uk crime (archive or API by ward), GIAS schools and stations into a data root, with resume, retries and checksums |
 //! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |
+//! | [`briefing`] | ward briefings: one self-contained HTML page per ward (counts and changes with exact Poisson tests and BH, rates, a seasonal monthly chart, an SVG map in BNG metres with Gi* cells, schools and stations, places, emerging categories, outcomes, harm), index pages, PDFs through headless Chromium |
 //! | [`api`] | the HTTP server (axum): OGC API – Features over the dataset's layers and one collection per analysis, `/map`, problem documents |
 //!
 //! Adding an analysis: one file in `analysis/` that declares its
@@ -43,6 +44,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod briefing;
 pub mod config;
 pub mod crime_types;
 pub mod crs;

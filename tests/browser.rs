@@ -275,3 +275,138 @@ fn base64_decodes() {
     assert_eq!(base64_decode("aGk="), b"hi");
     assert_eq!(base64_decode("YWJj"), b"abc");
 }
+
+/// Runs a poppler tool (`pdfinfo`, `pdftotext`) on a PDF, or `None` when it
+/// is not installed (a failure with `HOTSPOTS_REQUIRE_BROWSER=1`).
+fn poppler(tool: &str, pdf: &std::path::Path) -> Option<String> {
+    let mut cmd = Command::new(tool);
+    cmd.arg(pdf);
+    if tool == "pdftotext" {
+        cmd.arg("-");
+    }
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => {
+            let msg = format!("briefing PDF test: {tool} not found ({e}); apt-get install poppler-utils");
+            if std::env::var("HOTSPOTS_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+                panic!("{msg}, and HOTSPOTS_REQUIRE_BROWSER=1");
+            }
+            eprintln!("SKIPPED {msg}");
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{tool} {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn pdf_pages(pdf: &std::path::Path) -> Option<usize> {
+    let info = poppler("pdfinfo", pdf)?;
+    let pages = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .map(|v| v.trim().parse::<usize>().unwrap())
+        .expect("pdfinfo gives Pages");
+    // The crate's own count of page objects agrees with poppler's.
+    assert_eq!(hotspots::briefing::pdf::page_count(&std::fs::read(pdf).unwrap()), pages);
+    Some(pages)
+}
+
+#[test]
+fn a_ward_briefing_renders_in_chromium_and_prints_to_pdf() {
+    let Some((chromium, driver_path)) = browser_paths() else {
+        return;
+    };
+    let dir = common::demo_dataset();
+    let ds = hotspots::dataset::Dataset::open_for_analysis(&dir).unwrap();
+    let ward = crate::briefing::planted_ward(&dir, &ds);
+    let base = common::serve_dataset(&dir);
+    let mut d = Driver::start(&driver_path);
+    let caps = json!({"capabilities": {"alwaysMatch": {
+        "browserName": "chrome",
+        "goog:loggingPrefs": {"browser": "ALL"},
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
+        },
+    }}});
+    let session = d.call("POST", "/session", Some(caps));
+    d.session = Some(session["sessionId"].as_str().unwrap().to_string());
+    d.call(
+        "POST",
+        &d.session_path("/url"),
+        Some(json!({"url": format!("{base}/wards/{ward}/briefing")})),
+    );
+    d.wait_for("the page", "return document.readyState === 'complete';");
+    // No console errors.
+    let logs = d.call("POST", &d.session_path("/se/log"), Some(json!({"type": "browser"})));
+    let errors: Vec<&Value> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["level"] == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    // No request at all besides the page itself (so none leaves the host).
+    let resources = d.script("return performance.getEntriesByType('resource').map(e => e.name);");
+    assert_eq!(resources, json!([]), "the page loads nothing else");
+    let nav = d.script("return performance.getEntriesByType('navigation').map(e => e.name);");
+    assert!(nav[0].as_str().unwrap().starts_with(&base));
+    // The map: the ward's polygon, drawn at a real size, and hot cells.
+    assert_eq!(count(&d, &format!("svg.map path.ward[data-ward='{ward}']")), 1);
+    let bbox = d.script("const b = document.querySelector('svg.map path.ward').getBBox(); return [b.width, b.height];");
+    assert!(
+        bbox[0].as_f64().unwrap() > 50.0 && bbox[1].as_f64().unwrap() > 50.0,
+        "{bbox}"
+    );
+    assert!(count(&d, "svg.map rect.cell.hot") > 0, "hot cells drawn");
+    assert!(count(&d, "svg.chart rect.month") >= 12, "the monthly chart drawn");
+    let headline = d.script("return document.querySelector('p.headline').textContent;");
+    let headline = headline.as_str().unwrap().to_string();
+    let name = d.script("return document.querySelector('h1').textContent;");
+    let name = name.as_str().unwrap().trim_end_matches(" ward briefing").to_string();
+    let png = base64_decode(d.call("GET", &d.session_path("/screenshot"), None).as_str().unwrap());
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join("briefing.png"), &png).unwrap();
+    drop(d);
+
+    // The PDFs of the ward's borough, printed by `hotspots briefing --pdf`'s code.
+    let ctx = hotspots::briefing::Context::build(&ds, hotspots::briefing::Options::default()).unwrap();
+    let b = hotspots::briefing::figures::ward_briefing(&ds, &ctx, &ward).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let written = hotspots::briefing::output::write(
+        &ds,
+        &ctx,
+        &hotspots::briefing::output::Scope::Borough(b.borough_code.clone()),
+        out.path(),
+        true,
+        "2026-12-05T00:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(written.pdfs, written.pages + 1);
+    let bdir = out.path().join(&b.borough_code);
+    let Some(pages) = pdf_pages(&bdir.join(format!("{ward}.pdf"))) else {
+        return;
+    };
+    assert!((1..=2).contains(&pages), "one or two A4 pages, got {pages}");
+    let text = poppler("pdftotext", &bdir.join(format!("{ward}.pdf"))).unwrap();
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&name), "the PDF names the ward {name}");
+    let headline_flat = headline.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&headline_flat),
+        "the PDF has the headline {headline_flat:?}"
+    );
+    assert!(flat.contains(&format!("All crime {}", b.total.current)));
+    // The borough's combined PDF: every ward's pages, each ward from a new page.
+    let mut sum = 0;
+    for f in &written.files {
+        sum += pdf_pages(&f.with_extension("pdf")).unwrap();
+    }
+    assert_eq!(pdf_pages(&bdir.join("all-wards.pdf")).unwrap(), sum);
+}

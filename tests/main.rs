@@ -9,6 +9,7 @@
 mod common;
 
 mod api;
+mod briefing;
 mod browser;
 mod demo_and_dataset;
 mod fetch;

@@ -27,6 +27,9 @@ pub enum ApiError {
     /// No such feature in a collection (the parameter is `featureId`).
     #[error("collection `{collection}` has no feature `{feature}`")]
     NoFeature { collection: String, feature: String },
+    /// No ward with this code (the parameter is `code`).
+    #[error("no ward has the code {0:?}; ward codes are the `code` of /collections/wards/items, such as E05000138")]
+    NoWard(String),
     /// No such path.
     #[error("no resource at {0}")]
     NotFound(String),
@@ -67,7 +70,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadParameter { .. } | ApiError::UnknownParameter(_) => StatusCode::BAD_REQUEST,
-            ApiError::NoCollection(_) | ApiError::NoFeature { .. } | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NoCollection(_) | ApiError::NoFeature { .. } | ApiError::NoWard(_) | ApiError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::Empty(_) | ApiError::TooCostly { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Busy { .. } | ApiError::Cancelled | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -82,6 +87,7 @@ impl ApiError {
             ApiError::UnknownParameter(p) => Some(p),
             ApiError::NoCollection(_) => Some("collectionId"),
             ApiError::NoFeature { .. } => Some("featureId"),
+            ApiError::NoWard(_) => Some("code"),
             _ => None,
         }
     }
@@ -92,6 +98,7 @@ impl ApiError {
             ApiError::UnknownParameter(_) => "unknown-parameter",
             ApiError::NoCollection(_) => "no-collection",
             ApiError::NoFeature { .. } => "no-feature",
+            ApiError::NoWard(_) => "no-ward",
             ApiError::NotFound(_) => "not-found",
             ApiError::Empty(_) => "empty-selection",
             ApiError::TooCostly { .. } => "too-costly",

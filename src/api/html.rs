@@ -105,6 +105,41 @@ pub fn collection(doc: &Value, params: &[(String, String)]) -> String {
     )
 }
 
+/// One feature's properties (`/collections/{id}/items/{featureId}?f=html`);
+/// a ward's page links to its briefing.
+pub fn feature(collection: &str, id: &str, properties: &Value) -> String {
+    let rows: String = properties
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("<tr><td><code>{}</code></td><td>{}</td></tr>", escape(k), escape(&v))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let briefing = if collection == "wards" {
+        format!(
+            "<p><a href=\"/wards/{id}/briefing\">The ward's briefing</a> (one page for its neighbourhood team, printable on A4)</p>",
+            id = escape(id)
+        )
+    } else {
+        String::new()
+    };
+    page(
+        &format!("{collection} {id}"),
+        &format!(
+            "{briefing}<table>{rows}</table><p><a href=\"/collections/{c}/items/{i}\">This feature as GeoJSON</a> · <a href=\"/collections/{c}?f=html\">the collection</a></p>",
+            c = escape(collection),
+            i = escape(id)
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

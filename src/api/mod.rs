@@ -14,11 +14,13 @@
 //! | `ogc.rs` | the OGC API – Features handlers |
 //! | `openapi.rs` | the OpenAPI 3.0 document at `/api` |
 //! | `html.rs` | HTML for browsers (landing page, collections) |
+//! | `briefing.rs` | `/wards/{code}/briefing`: a ward's briefing page ([`crate::briefing`]), its London-wide work built by the first request and kept |
 //! | `map.rs` | `/map`: Leaflet (vendored, served by us) over the collections |
 //!
 //! Coordinates in every response are WGS84 lon/lat degrees (CRS84), per RFC 7946.
 
 pub mod analyses;
+pub mod briefing;
 pub mod cache;
 pub mod collections;
 pub mod compute;
@@ -127,6 +129,9 @@ pub struct Inner {
     pub months: Option<(u32, u32)>,
     /// `Access-Control-Allow-Origin` to send (`*` or an origin); none by default.
     pub cors: Option<String>,
+    /// The ward briefings' London-wide work, built by the first briefing
+    /// request ([`briefing`]); the error text if it failed.
+    pub briefing: tokio::sync::OnceCell<Result<Arc<crate::briefing::Context>, String>>,
 }
 
 /// The shared state (cheap to clone).
@@ -189,6 +194,7 @@ impl AppState {
             extent,
             months,
             cors: None,
+            briefing: tokio::sync::OnceCell::new(),
             config,
         })))
     }
@@ -236,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{collection_id}/items", get(ogc::items))
         .route("/collections/{collection_id}/items/{feature_id}", get(ogc::item))
         .route("/status", get(ogc::status))
+        .route("/wards/{code}/briefing", get(briefing::page))
         .route("/map", get(map::page))
         .route("/map/{asset}", get(map::asset))
         .fallback(ogc::not_found)

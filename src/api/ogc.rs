@@ -535,6 +535,11 @@ pub async fn item(
     let columns = table.chosen_columns(q.properties.as_deref())?;
     let mut out = Vec::with_capacity(2048);
     table.write_feature(i, &columns, &mut out);
+    if q.format == Some(params::Format::Html) {
+        // `f=html`: the feature's properties as a page (a ward's links to its briefing).
+        let feature: Value = serde_json::from_slice(&out).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(Html(html::feature(&id, &feature_id, &feature["properties"])).into_response());
+    }
     out.pop();
     out.push(b',');
     let self_href = format!(

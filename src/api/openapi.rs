@@ -90,8 +90,8 @@ fn item_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
     let mut responses = problem_responses(&[404, 422, 503]);
     responses["304"] = json!({"description": "not modified (If-None-Match names this feature's ETag)"});
     responses["200"] = json!({
-        "description": "one feature (GeoJSON)",
-        "content": {"application/geo+json": {"schema": {"type": "object"}}},
+        "description": "one feature (GeoJSON; with f=html a page of its properties, a ward's linking to its briefing)",
+        "content": {"application/geo+json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}},
     });
     json!({"get": {
         "operationId": format!("getItem_{id}"),
@@ -127,6 +127,20 @@ pub fn document(st: &AppState, base: &str) -> Value {
     paths.insert(
         "/status".into(),
         json!({"get": {"operationId": "getStatus", "summary": "the server's load and cache", "parameters": [reference("f")], "responses": status_responses}}),
+    );
+    let mut briefing_responses = problem_responses(&[404, 503]);
+    briefing_responses["404"]["description"] =
+        "no ward has this code (the problem document's `parameter` is `code`)".into();
+    briefing_responses["200"] = json!({"description": "the ward's briefing: one self-contained HTML page (inline styles and SVG, no requests elsewhere, an A4 print stylesheet); the first request also does the London-wide work every briefing shares", "content": {"text/html": {"schema": {"type": "string"}}}});
+    paths.insert(
+        "/wards/{code}/briefing".into(),
+        json!({"get": {
+            "operationId": "getWardBriefing",
+            "summary": "a ward's briefing for its neighbourhood team (the latest 12 months, every crime type but anti-social behaviour)",
+            "tags": ["wards"],
+            "parameters": [{"name": "code", "in": "path", "required": true, "description": "the ward's code (`code` of /collections/wards/items)", "schema": {"type": "string"}}],
+            "responses": briefing_responses,
+        }}),
     );
     for c in &st.statics {
         let mut col = simple(&format!("describeCollection_{}", c.id), c.title);

@@ -7,8 +7,10 @@
 //! | `analyses.rs` | every analysis of `analysis::run::ALL` offered on the CLI (`gistar`, `lisa`, `kde`, `emerging`, `poi-risk`, `surge`, `evaluate`): flags and `--help` from its parameter declaration |
 //! | `serve.rs` | `serve`, `demo` |
 //! | `fetch.rs` | `fetch` |
+//! | `briefing.rs` | `briefing`: ward briefings as HTML pages (and PDFs) |
 
 mod analyses;
+mod briefing;
 mod fetch;
 mod ingest;
 mod serve;
@@ -30,6 +32,9 @@ enum Fixed {
     Demo(serve::DemoArgs),
     /// Serve a dataset over HTTP: OGC API - Features, analysis layers, a web map at /map.
     Serve(serve::ServeArgs),
+    /// Ward briefings: one self-contained HTML page per ward (and PDFs with
+    /// --pdf), index pages per borough and for London.
+    Briefing(briefing::BriefingArgs),
 }
 
 /// The whole command line: the fixed commands and one per analysis.
@@ -64,6 +69,7 @@ pub fn dispatch(matches: &ArgMatches) -> anyhow::Result<()> {
         Fixed::Fetch(a) => fetch::fetch(a, quiet),
         Fixed::Demo(a) => serve::demo(a, quiet),
         Fixed::Serve(a) => serve::serve(a),
+        Fixed::Briefing(a) => briefing::briefing(a, quiet),
     }
 }
 
