@@ -85,8 +85,11 @@ fn london_ingest_keeps_every_row_and_locates_them_right() {
         .and_then(|m| m.modified())
         .unwrap();
     let until_written = written.duration_since(started).unwrap().as_secs_f64();
+    // The ingest's own clock starts a little after `started` (the call's
+    // set-up), and file times come from the kernel's coarse clock: 50 ms
+    // of slack below (a run saw the file 0.6 ms "after" the build time).
     assert!(
-        until_written <= manifest.build_seconds && manifest.build_seconds <= wall,
+        until_written <= manifest.build_seconds + 0.05 && manifest.build_seconds <= wall,
         "build_seconds {} outside [{until_written}, {wall}]",
         manifest.build_seconds
     );
