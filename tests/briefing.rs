@@ -39,9 +39,9 @@ fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Counts the ward's incidents of kind crime, every type but anti-social
-/// behaviour, in the latest 12 months of the dataset and a year earlier.
-fn expected(dataset: &Path, ward: &str) -> Expected {
+/// `incidents.parquet` read independently of the engine, with its month
+/// numbers.
+fn incidents_and_months(dataset: &Path) -> (DataFrame, Vec<u32>) {
     let file = std::fs::File::open(dataset.join("incidents.parquet")).unwrap();
     let df = ParquetReader::new(file).finish().unwrap();
     let month: Vec<u32> = df
@@ -52,6 +52,13 @@ fn expected(dataset: &Path, ward: &str) -> Expected {
         .iter()
         .map(|v| v.unwrap())
         .collect();
+    (df, month)
+}
+
+/// Counts the ward's incidents of kind crime, every type but anti-social
+/// behaviour, in the latest 12 months of the dataset and a year earlier.
+fn expected(dataset: &Path, ward: &str) -> Expected {
+    let (df, month) = incidents_and_months(dataset);
     let (types, kinds, wards, locations) = (
         strs(&df, "crime_type"),
         strs(&df, "kind"),
@@ -352,16 +359,7 @@ fn a_ward_with_no_incidents_gets_a_short_honest_page() {
 
 /// Incidents of one type in a ward in the latest `months` months (of that type's records).
 fn in_last_months(dir: &Path, ward: &str, crime_type: &str, months: u32) -> u64 {
-    let file = std::fs::File::open(dir.join("incidents.parquet")).unwrap();
-    let df = ParquetReader::new(file).finish().unwrap();
-    let month: Vec<u32> = df
-        .column("month_index")
-        .unwrap()
-        .u32()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap())
-        .collect();
+    let (df, month) = incidents_and_months(dir);
     let (types, wards, kinds) = (strs(&df, "crime_type"), strs(&df, "ward_code"), strs(&df, "kind"));
     let of_type: Vec<usize> = (0..month.len())
         .filter(|&i| types[i].as_deref() == Some(crime_type) && kinds[i].as_deref() == Some("crime"))

@@ -103,6 +103,23 @@ impl Driver {
         v["value"].clone()
     }
 
+    /// A headless Chromium session at 1280 × 900; `console_log` keeps the
+    /// browser's console for `/se/log`.
+    fn open_session(&mut self, chromium: &std::path::Path, console_log: bool) {
+        let mut caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
+            },
+        });
+        if console_log {
+            caps["goog:loggingPrefs"] = json!({"browser": "ALL"});
+        }
+        let session = self.call("POST", "/session", Some(json!({"capabilities": {"alwaysMatch": caps}})));
+        self.session = Some(session["sessionId"].as_str().unwrap().to_string());
+    }
+
     fn session_path(&self, rest: &str) -> String {
         format!("/session/{}{rest}", self.session.as_deref().unwrap())
     }
@@ -167,15 +184,7 @@ fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
     };
     let base = common::serve_dataset(&common::demo_dataset());
     let mut d = Driver::start(&driver_path);
-    let caps = json!({"capabilities": {"alwaysMatch": {
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
-        },
-    }}});
-    let session = d.call("POST", "/session", Some(caps));
-    d.session = Some(session["sessionId"].as_str().unwrap().to_string());
+    d.open_session(&chromium, false);
 
     d.call(
         "POST",
@@ -326,16 +335,7 @@ fn a_ward_briefing_renders_in_chromium_and_prints_to_pdf() {
     let ward = crate::briefing::planted_ward(&dir, &ds);
     let base = common::serve_dataset(&dir);
     let mut d = Driver::start(&driver_path);
-    let caps = json!({"capabilities": {"alwaysMatch": {
-        "browserName": "chrome",
-        "goog:loggingPrefs": {"browser": "ALL"},
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
-        },
-    }}});
-    let session = d.call("POST", "/session", Some(caps));
-    d.session = Some(session["sessionId"].as_str().unwrap().to_string());
+    d.open_session(&chromium, true);
     d.call(
         "POST",
         &d.session_path("/url"),

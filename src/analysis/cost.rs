@@ -212,11 +212,8 @@ pub fn incidents(ds: &Dataset) -> f64 {
 
 /// Months the dataset spans.
 pub fn months(ds: &Dataset) -> f64 {
-    let m = &ds.columns.month;
-    match (
-        m.iter().filter(|v| **v != u32::MAX).min(),
-        m.iter().filter(|v| **v != u32::MAX).max(),
-    ) {
+    let m = &ds.columns.months_present;
+    match (m.first(), m.last()) {
         (Some(a), Some(b)) => (b - a + 1) as f64,
         _ => 1.0,
     }

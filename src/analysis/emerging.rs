@@ -104,7 +104,7 @@ pub const EMERGING: Analysis = Analysis {
         ],
         cli: true,
         http: true,
-        properties: EMERGING_PROPERTIES,
+        properties: &[EMERGING_PROPERTIES],
     },
     run: run_emerging,
     cost: cost_emerging,

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cost::{self, Cost, Lever, Measure};
 use super::harm::HarmTable;
+use super::param;
 use super::params::{Param, ParamType, Spec, Values, HARM, SELECTION};
 use super::predict::{disc_stencil, History, Model, Predictor, PredictorParams};
 use super::run::{Analysis, Computed, Ctx, Output};
@@ -293,13 +294,6 @@ pub struct Evaluation {
     pub winners: Vec<Winner>,
     pub cells: usize,
     pub origins: usize,
-}
-
-fn param(name: &str, message: impl Into<String>) -> AnalysisError {
-    AnalysisError::Param {
-        name: name.into(),
-        message: message.into(),
-    }
 }
 
 /// Cells ordered best first (ties by cell index, for repeatable results).

@@ -169,7 +169,7 @@ pub(crate) const WEIGHTS: Param = Param::choice(
 );
 
 /// The properties of a Gi* layer's cells (and units).
-pub(crate) const UNIT_PROPERTIES: [Property; 8] = [
+pub(crate) const UNIT_PROPERTIES: &[Property] = &[
     Property::new(
         "cell_id",
         PropType::Text,
@@ -187,15 +187,8 @@ pub(crate) const UNIT_PROPERTIES: [Property; 8] = [
     Property::new("neighbours", PropType::Integer, "neighbours in the weights"),
     Property::new("harm_*", PropType::Number, "harm figures with a harm table"),
 ];
+/// Gi*'s own properties (besides the units' [`UNIT_PROPERTIES`]).
 pub(crate) const GI_PROPERTIES: &[Property] = &[
-    UNIT_PROPERTIES[0],
-    UNIT_PROPERTIES[1],
-    UNIT_PROPERTIES[2],
-    UNIT_PROPERTIES[3],
-    UNIT_PROPERTIES[4],
-    UNIT_PROPERTIES[5],
-    UNIT_PROPERTIES[6],
-    UNIT_PROPERTIES[7],
     Property::new(
         "incidents",
         PropType::Number,
@@ -227,7 +220,7 @@ pub const GISTAR: Analysis = Analysis {
         ],
         cli: true,
         http: true,
-        properties: GI_PROPERTIES,
+        properties: &[UNIT_PROPERTIES, GI_PROPERTIES],
     },
     run: run_gistar,
     cost: cost_hotspots,
@@ -259,7 +252,7 @@ pub const HEX: Analysis = Analysis {
         ],
         cli: false,
         http: true,
-        properties: GI_PROPERTIES,
+        properties: &[UNIT_PROPERTIES, GI_PROPERTIES],
     },
     run: run_gistar,
     cost: cost_hotspots,
@@ -291,7 +284,7 @@ pub const H3: Analysis = Analysis {
         ],
         cli: false,
         http: true,
-        properties: GI_PROPERTIES,
+        properties: &[UNIT_PROPERTIES, GI_PROPERTIES],
     },
     run: run_gistar,
     cost: cost_hotspots,

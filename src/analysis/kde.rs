@@ -60,7 +60,7 @@ pub const KDE: Analysis = Analysis {
         ],
         cli: true,
         http: true,
-        properties: KDE_PROPERTIES,
+        properties: &[KDE_PROPERTIES],
     },
     run: run_kde,
     cost: cost_kde,

@@ -46,15 +46,8 @@ use super::run::{Analysis, Computed, Ctx};
 use super::weights::Weights;
 use super::AnalysisError;
 
+/// LISA's own properties (besides the units' [`UNIT_PROPERTIES`]).
 const LISA_PROPERTIES: &[Property] = &[
-    UNIT_PROPERTIES[0],
-    UNIT_PROPERTIES[1],
-    UNIT_PROPERTIES[2],
-    UNIT_PROPERTIES[3],
-    UNIT_PROPERTIES[4],
-    UNIT_PROPERTIES[5],
-    UNIT_PROPERTIES[6],
-    UNIT_PROPERTIES[7],
     Property::new("lisa_i", PropType::Number, "local Moran's I"),
     Property::new("quadrant", PropType::Text, "HH, LH, LL or HL"),
     Property::new("p_sim", PropType::Number, "permutation pseudo p-value"),
@@ -90,7 +83,7 @@ pub const LISA: Analysis = Analysis {
         ],
         cli: true,
         http: true,
-        properties: LISA_PROPERTIES,
+        properties: &[UNIT_PROPERTIES, LISA_PROPERTIES],
     },
     run: run_lisa,
     cost: super::hotspot::cost_hotspots,

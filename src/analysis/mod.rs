@@ -84,6 +84,14 @@ pub enum AnalysisError {
     TooCostly { param: String, message: String },
 }
 
+/// An error naming the request parameter at fault.
+pub(crate) fn param(name: &str, message: impl Into<String>) -> AnalysisError {
+    AnalysisError::Param {
+        name: name.into(),
+        message: message.into(),
+    }
+}
+
 /// Checks a length parameter: a finite number of metres above zero.
 pub(crate) fn positive_metres(name: &str, v: f64) -> Result<(), AnalysisError> {
     if v.is_finite() && v > 0.0 {

@@ -399,8 +399,9 @@ pub struct Spec {
     /// Offered as an HTTP collection.
     pub http: bool,
     /// The properties of its result features (what the server's property
-    /// filters may name, checked before any work).
-    pub properties: &'static [Property],
+    /// filters may name, checked before any work), in groups as the
+    /// parameters are (analyses on the same units share a group).
+    pub properties: &'static [&'static [Property]],
 }
 
 impl Spec {
@@ -416,7 +417,7 @@ impl Spec {
 
     /// The output property called `name`, if the result has one.
     pub fn property(&self, name: &str) -> Option<&'static Property> {
-        self.properties.iter().find(|p| p.matches(name))
+        self.properties.iter().flat_map(|g| g.iter()).find(|p| p.matches(name))
     }
 
     /// The HTTP parameters' names.
@@ -673,6 +674,23 @@ impl Values {
             return Ok(None);
         }
         HarmTable::from_pairs(&pairs).map(Some)
+    }
+
+    /// A `YYYY-MM..YYYY-MM` range of months (inclusive), if given.
+    pub fn month_range(&self, name: &str) -> Result<Option<(u32, u32)>, AnalysisError> {
+        let Some(s) = self.str(name) else {
+            return Ok(None);
+        };
+        let err = |message: String| super::param(name, message);
+        let (a, b) = s
+            .split_once("..")
+            .ok_or_else(|| err(format!("{s:?} is not FROM..TO (YYYY-MM..YYYY-MM)")))?;
+        let m = |t: &str| crate::month::parse(t).ok_or_else(|| err(format!("{t:?} is not a month (YYYY-MM)")));
+        let (a, b) = (m(a)?, m(b)?);
+        if a > b {
+            return Err(err(format!("{s}: the first month is after the last")));
+        }
+        Ok(Some((a, b)))
     }
 
     /// Sets a parameter the caller left out to a default of the caller's

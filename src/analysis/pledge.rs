@@ -51,6 +51,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use super::cost::{Cost, Measure};
 use super::glm::{self, Choice, Family, GlmError};
 use super::layer::{Feature, Layer};
+use super::param;
 use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, HARM};
 use super::run::{Analysis, Computed, Ctx, Output};
 use super::select::Selection;
@@ -129,7 +130,7 @@ pub const PLEDGE: Analysis = Analysis {
         ],
         cli: true,
         http: true,
-        properties: PROPERTIES,
+        properties: &[PROPERTIES],
     },
     run: run_pledge,
     cost: cost_pledge,
@@ -194,13 +195,6 @@ const PROPERTIES: &[Property] = &[
     Property::new("baseline_monthly_mean", PropType::Number, "mean baseline count a month"),
 ];
 
-fn param(name: &str, message: impl Into<String>) -> AnalysisError {
-    AnalysisError::Param {
-        name: name.into(),
-        message: message.into(),
-    }
-}
-
 fn glm_err(e: GlmError) -> AnalysisError {
     param(
         "baseline",
@@ -257,27 +251,14 @@ pub struct PledgeRequest {
     pub harm: Option<super::harm::HarmTable>,
 }
 
-/// `YYYY-MM..YYYY-MM`.
-fn parse_range(name: &str, s: &str) -> Result<(u32, u32), AnalysisError> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| param(name, format!("{s:?} is not FROM..TO (YYYY-MM..YYYY-MM)")))?;
-    let m = |t: &str| month::parse(t).ok_or_else(|| param(name, format!("{t:?} is not a month (YYYY-MM)")));
-    let (a, b) = (m(a)?, m(b)?);
-    if a > b {
-        return Err(param(name, format!("{s}: the first month is after the last")));
-    }
-    Ok((a, b))
-}
-
 impl PledgeRequest {
     /// The request from checked values: the periods' order and lengths
     /// checked here (the data's months when run).
     pub fn from_values(v: &Values) -> Result<PledgeRequest, AnalysisError> {
         let selection = v.selection()?;
         let (from, to) = selection.months()?;
-        let baseline = match (v.str("baseline"), from) {
-            (Some(b), _) => parse_range("baseline", b)?,
+        let baseline = match (v.month_range("baseline")?, from) {
+            (Some(b), _) => b,
             (None, Some(f)) if f >= MIN_BASELINE_MONTHS => (f - MIN_BASELINE_MONTHS, f - 1),
             _ => return Err(param("baseline", "give the baseline months, e.g. 2018-01..2019-12")),
         };
@@ -603,10 +584,9 @@ fn fit_series(req: &PledgeRequest, y_base: &[f64], eval_months: &[u32]) -> Resul
 pub fn pledge(ds: &Dataset, req: &PledgeRequest) -> Result<Pledge, AnalysisError> {
     let c = &ds.columns;
     // Months the dataset has any record for.
-    let present: std::collections::BTreeSet<u32> = c.month.iter().copied().filter(|m| *m != u32::MAX).collect();
+    let present = &c.months_present;
     let last = *present
-        .iter()
-        .next_back()
+        .last()
         .ok_or_else(|| AnalysisError::Empty("the dataset has no incidents".into()))?;
     let to = req.to.unwrap_or(last);
     if to < req.from {
@@ -620,7 +600,10 @@ pub fn pledge(ds: &Dataset, req: &PledgeRequest) -> Result<Pledge, AnalysisError
         ));
     }
     for (name, lo, hi) in [("baseline", req.baseline.0, req.baseline.1), ("to", req.from, to)] {
-        let missing: Vec<String> = (lo..=hi).filter(|m| !present.contains(m)).map(month::format).collect();
+        let missing: Vec<String> = (lo..=hi)
+            .filter(|m| present.binary_search(m).is_err())
+            .map(month::format)
+            .collect();
         if !missing.is_empty() {
             let name = if name == "to" && req.to.is_none() { "from" } else { name };
             return Err(param(
@@ -732,7 +715,9 @@ pub fn pledge(ds: &Dataset, req: &PledgeRequest) -> Result<Pledge, AnalysisError
         let limit = limit_l * (lambda / (2.0 - lambda) * (1.0 - (1.0 - lambda).powi(2 * t))).sqrt();
         let prev_m = m.checked_sub(12);
         let yoy_previous = prev_m
-            .filter(|p| *p >= req.baseline.0 && !(*p > req.baseline.1 && *p < req.from) && present.contains(p))
+            .filter(|p| {
+                *p >= req.baseline.0 && !(*p > req.baseline.1 && *p < req.from) && present.binary_search(p).is_ok()
+            })
             .map(|p| at(&total, p));
         let yoy_pct_change = yoy_previous
             .filter(|p| *p > 0.0)

@@ -139,7 +139,7 @@ pub const POI_RISK: Analysis = Analysis {
         ],
         cli: true,
         http: true,
-        properties: POI_PROPERTIES,
+        properties: &[POI_PROPERTIES],
     },
     run: run_poi_risk,
     cost: cost_poi_risk,

@@ -35,6 +35,7 @@ use serde_json::{json, Map, Value};
 use super::cost::{self, Cost, Lever, Measure};
 use super::harm::HarmTable;
 use super::layer::{circle_wgs84, Feature, Layer};
+use super::param;
 use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, HARM, SELECTION};
 use super::poi_risk::PoiSet;
 use super::predict::{disc_stencil, History, Model, Predictor, PredictorParams};
@@ -105,7 +106,7 @@ pub const SURGE: Analysis = Analysis {
         ],
         cli: true,
         http: true,
-        properties: SURGE_PROPERTIES,
+        properties: &[SURGE_PROPERTIES],
     },
     run: run_surge,
     cost: cost_surge,
@@ -360,13 +361,6 @@ pub fn greedy_disjoint(
         chosen.push(i);
     }
     chosen
-}
-
-fn param(name: &str, message: impl Into<String>) -> AnalysisError {
-    AnalysisError::Param {
-        name: name.into(),
-        message: message.into(),
-    }
 }
 
 /// The training window as month numbers, from the selection or the data.

@@ -31,6 +31,7 @@ use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::cost::{Cost, Measure};
+use super::param;
 use super::params::{Param, ParamType, Spec, Values, HARM, SELECTION};
 
 /// The incidents counted in dataset mode: crime types and kind as
@@ -306,13 +307,6 @@ pub fn wdd(c: &WddCounts, alpha: f64, what: &str, ring: &str) -> WddResult {
         wdq,
         wdq_note,
         sentence,
-    }
-}
-
-fn param(name: &str, message: impl Into<String>) -> AnalysisError {
-    AnalysisError::Param {
-        name: name.into(),
-        message: message.into(),
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::buckets::PointBuckets;
 use super::layer::{circle_wgs84, Feature, Layer};
+use super::param;
 use super::params::Values;
 use super::run::{Computed, Output};
 use super::select::Selection;
@@ -20,13 +21,6 @@ use crate::month;
 
 /// How automatic controls are chosen, stated in every output.
 pub const CONTROL_RULE: &str = "for each treated area in turn, the same shape moved to a position on a square grid (step: the circle's radius, or half the polygon's shorter side, at least 100 m) whose centre lies in the study area, whose shape and ring touch no treated area or ring and no control already chosen, with the closest pre-period count and pre-period trend (second half minus first half): score (|count difference| + |trend difference|) / sqrt(treated pre count + 1), ties to the nearest position";
-
-fn param(name: &str, message: impl Into<String>) -> AnalysisError {
-    AnalysisError::Param {
-        name: name.into(),
-        message: message.into(),
-    }
-}
 
 /// An area in BNG metres.
 #[derive(Debug, Clone)]
@@ -169,19 +163,14 @@ fn distance_to_boundary(mp: &MultiPolygon<f64>, x: f64, y: f64) -> f64 {
 }
 
 /// `YYYY-MM..YYYY-MM`, both months in the dataset.
-fn period(v: &Values, name: &str, present: &std::collections::BTreeSet<u32>) -> Result<(u32, u32), AnalysisError> {
-    let s = v
-        .str(name)
+fn period(v: &Values, name: &str, present: &[u32]) -> Result<(u32, u32), AnalysisError> {
+    let (a, b) = v
+        .month_range(name)?
         .ok_or_else(|| param(name, "give the months, FROM..TO (YYYY-MM..YYYY-MM)"))?;
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| param(name, format!("{s:?} is not FROM..TO (YYYY-MM..YYYY-MM)")))?;
-    let m = |t: &str| month::parse(t).ok_or_else(|| param(name, format!("{t:?} is not a month (YYYY-MM)")));
-    let (a, b) = (m(a)?, m(b)?);
-    if a > b {
-        return Err(param(name, format!("{s}: the first month is after the last")));
-    }
-    let missing: Vec<String> = (a..=b).filter(|k| !present.contains(k)).map(month::format).collect();
+    let missing: Vec<String> = (a..=b)
+        .filter(|k| present.binary_search(k).is_err())
+        .map(month::format)
+        .collect();
     if !missing.is_empty() {
         return Err(param(
             name,
@@ -391,9 +380,8 @@ pub fn compute(ds: &Dataset, v: &Values) -> Result<WddAreas, AnalysisError> {
     let buffer_m = v.number("buffer")?;
     let treated = treated_shapes(v)?;
     let c = &ds.columns;
-    let present: std::collections::BTreeSet<u32> = c.month.iter().copied().filter(|m| *m != u32::MAX).collect();
-    let pre = period(v, "pre", &present)?;
-    let post = period(v, "post", &present)?;
+    let pre = period(v, "pre", &c.months_present)?;
+    let post = period(v, "post", &c.months_present)?;
     if post.0 <= pre.1 {
         return Err(param("post", "must start after the pre period ends"));
     }

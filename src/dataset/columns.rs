@@ -20,8 +20,11 @@ pub struct IncidentColumns {
     /// WGS84 degrees.
     pub lon: Vec<f64>,
     pub lat: Vec<f64>,
-    /// Month number (`year * 12 + month - 1`).
+    /// Month number (`year * 12 + month - 1`; `u32::MAX` when null).
     pub month: Vec<u32>,
+    /// The months with at least one incident, ascending (found once here,
+    /// not by each analysis that checks its periods against the data).
+    pub months_present: Vec<u32>,
     /// Index into `crime_types` (`u16::MAX` when null).
     pub crime_type: Vec<u16>,
     pub crime_types: Vec<String>,
@@ -103,12 +106,19 @@ impl IncidentColumns {
         if incidents.height() == 0 {
             return Ok(IncidentColumns::default());
         }
-        let month = incidents
+        let month: Vec<u32> = incidents
             .column(col::MONTH_INDEX)
             .and_then(|c| c.u32().cloned())
             .map_err(|e| err(path, col::MONTH_INDEX, e))?
             .iter()
             .map(|v| v.unwrap_or(u32::MAX))
+            .collect();
+        let months_present: Vec<u32> = month
+            .iter()
+            .copied()
+            .filter(|m| *m != u32::MAX)
+            .collect::<std::collections::BTreeSet<u32>>()
+            .into_iter()
             .collect();
         let (types, crime_types) = dictionary(incidents, path, col::CRIME_TYPE)?;
         let (kinds_codes, kinds) = dictionary(incidents, path, col::KIND)?;
@@ -130,6 +140,7 @@ impl IncidentColumns {
             lon: f64s(incidents, path, col::LON)?,
             lat: f64s(incidents, path, col::LAT)?,
             month,
+            months_present,
             crime_type: types.into_iter().map(|c| c.min(u16::MAX as u32) as u16).collect(),
             crime_types,
             kind: kinds_codes.into_iter().map(|c| c.min(u8::MAX as u32) as u8).collect(),

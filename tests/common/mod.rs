@@ -29,42 +29,27 @@ pub fn repo() -> PathBuf {
 /// The Met burglary dataset (data/london-burglary.toml), ingested once per
 /// test binary into a temporary folder.
 pub fn burglary_dataset(test: &str) -> Option<PathBuf> {
-    use std::sync::OnceLock;
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let root = real_data(test)?;
-    Some(
-        DIR.get_or_init(|| {
-            let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-            let out = tmp.path().join("burglary");
-            let config = hotspots::config::Config::load(&repo().join("data/london-burglary.toml")).unwrap();
-            hotspots::ingest::ingest(
-                &config,
-                &root,
-                &out,
-                &hotspots::ingest::IngestOptions {
-                    quiet: true,
-                    force: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            out
-        })
-        .clone(),
-    )
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ingested_once(&DIR, test, "data/london-burglary.toml", "burglary")
 }
 
 /// The City of London all-crime dataset (data/city-of-london.toml),
 /// ingested once per test binary into a temporary folder.
 pub fn city_dataset(test: &str) -> Option<PathBuf> {
-    use std::sync::OnceLock;
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ingested_once(&DIR, test, "data/city-of-london.toml", "city")
+}
+
+/// The real data ingested with `config` (relative to the repo) into a
+/// temporary folder kept for the life of the test binary; `None` (the
+/// test skips) without the real data.
+fn ingested_once(dir: &'static std::sync::OnceLock<PathBuf>, test: &str, config: &str, name: &str) -> Option<PathBuf> {
     let root = real_data(test)?;
     Some(
-        DIR.get_or_init(|| {
+        dir.get_or_init(|| {
             let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-            let out = tmp.path().join("city");
-            let config = hotspots::config::Config::load(&repo().join("data/city-of-london.toml")).unwrap();
+            let out = tmp.path().join(name);
+            let config = hotspots::config::Config::load(&repo().join(config)).unwrap();
             hotspots::ingest::ingest(
                 &config,
                 &root,
