@@ -90,6 +90,22 @@ fn costly_requests_are_refused_at_once_naming_the_parameter() {
 }
 
 #[test]
+fn a_kde_layer_with_no_cell_keeps_to_auto_max_cells_and_says_so() {
+    let base = demo();
+    let meta = |q: &str| json(&get(&format!("{base}/collections/kde/items?limit=1{q}")))["metadata"].clone();
+    let raised = meta("&auto_max_cells=1000");
+    let cell = raised["cell_m"].as_f64().unwrap();
+    assert!(cell > 50.0 && cell % 10.0 == 0.0, "{raised}");
+    assert!(
+        raised["cell_rule"].as_str().unwrap().contains("auto_max_cells"),
+        "{raised}"
+    );
+    let given = meta("&auto_max_cells=1000&cell=60");
+    assert_eq!(given["cell_m"], 60.0, "a given cell is kept");
+    assert!(given.get("cell_rule").is_none(), "{given}");
+}
+
+#[test]
 fn the_cli_warns_but_runs_what_a_server_would_refuse() {
     use std::io::BufRead;
     let out = tempfile::tempdir().unwrap();

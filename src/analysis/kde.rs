@@ -48,6 +48,14 @@ pub const KDE: Analysis = Analysis {
             SELECTION,
             &[
                 Param::metres("cell", "raster cell size").default("50"),
+                Param::new(
+                    "auto_max_cells",
+                    ParamType::Integer,
+                    "when cell is not given: the most raster cells; the 50 m default is raised in 10 m steps to keep within it (the metadata says so)",
+                )
+                .default("100000")
+                .at_least(3.0)
+                .http_only(),
                 Param::metres("bandwidth", "bandwidth (search radius)")
                     .default_rule("0.9 · min(SD, √(1/ln 2)·Dm) · n^(−0.2), the spatial Silverman rule ArcGIS uses"),
                 Param::new(
@@ -74,7 +82,7 @@ pub const KDE: Analysis = Analysis {
 fn cost_kde(ds: &Dataset, v: &Values) -> Result<Cost, AnalysisError> {
     let req = KdeRequest::from_values(v)?;
     let area = cost::study_area_m2(ds);
-    let c = req.cell_m;
+    let (c, _) = interactive_cell(ds, v, req.cell_m)?;
     let cells = cost::grid_cells(area, c, false);
     let cell_lever = Some(Lever::Inverse {
         param: "cell",
@@ -117,8 +125,31 @@ impl KdeRequest {
     }
 }
 
+/// The raster cell: `cell` as given (or its 50 m default), raised in 10 m
+/// steps when it was not given and `auto_max_cells` (HTTP) bounds the
+/// raster over the study area, with the rule that raised it.
+fn interactive_cell(ds: &Dataset, v: &Values, cell_m: f64) -> Result<(f64, Option<String>), AnalysisError> {
+    let Some(max) = v.u64("auto_max_cells")?.filter(|_| !v.given("cell")) else {
+        return Ok((cell_m, None));
+    };
+    let floor = cost::cell_for(cost::study_area_m2(ds), max as f64, false);
+    let raised = (floor / 10.0).ceil() * 10.0;
+    Ok(if raised > cell_m {
+        (
+            raised,
+            Some(format!(
+                "{raised} m: the finest 10 m step at or above {cell_m} m that keeps the raster within {max} cells (auto_max_cells; no cell was given)"
+            )),
+        )
+    } else {
+        (cell_m, None)
+    })
+}
+
 fn run_kde(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
-    let req = KdeRequest::from_values(v)?;
+    let mut req = KdeRequest::from_values(v)?;
+    let (cell_m, cell_rule) = interactive_cell(c.dataset, v, req.cell_m)?;
+    req.cell_m = cell_m;
     let result = kde(c.dataset, &req)?;
     let summary = format!(
         "{} cells of {} m, bandwidth {:.0} m ({})",
@@ -127,7 +158,11 @@ fn run_kde(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
         result.bandwidth.value,
         result.bandwidth.rule
     );
-    Ok(Computed::layer(result.to_layer(), summary))
+    let mut layer = result.to_layer();
+    if let (Some(rule), Some(m)) = (cell_rule, layer.metadata.as_object_mut()) {
+        m.insert("cell_rule".into(), rule.into());
+    }
+    Ok(Computed::layer(layer, summary))
 }
 
 /// What to compute.

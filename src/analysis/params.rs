@@ -475,6 +475,10 @@ pub const HARM: &[Param] = &[
 pub struct Values {
     spec: Spec,
     given: BTreeMap<String, Vec<String>>,
+    /// Where the values come from: a parameter not offered there is absent
+    /// (its default does not apply), so an HTTP-only default such as
+    /// `auto_max_cells` never changes a CLI run.
+    surface: Surface,
 }
 
 impl Values {
@@ -504,9 +508,21 @@ impl Values {
                 }
             }
         }
-        let values = Values { spec, given };
+        let values = Values {
+            spec,
+            given,
+            surface: Surface::Both,
+        };
         values.selection()?;
         Ok(values)
+    }
+
+    /// The same values as given on one surface: on the CLI, HTTP-only
+    /// parameters are absent. (On HTTP, a run that reads a CLI-only
+    /// parameter's default, such as poi-risk's `top`, would then fail:
+    /// the server keeps `Surface::Both`.)
+    pub fn on(self, surface: Surface) -> Values {
+        Values { surface, ..self }
     }
 
     /// No values: every parameter at its default.
@@ -514,6 +530,7 @@ impl Values {
         Values {
             spec,
             given: BTreeMap::new(),
+            surface: Surface::Both,
         }
     }
 
@@ -547,7 +564,11 @@ impl Values {
             .get(name)
             .and_then(|v| v.first())
             .map(|s| s.trim())
-            .or(p.default)
+            .or(p.default.filter(|_| match self.surface {
+                Surface::Both => true,
+                Surface::Cli => p.on_cli(),
+                Surface::Http => p.on_http(),
+            }))
     }
 
     /// A number: given, or the default (`None` with neither).
@@ -693,18 +714,6 @@ impl Values {
         Ok(Some((a, b)))
     }
 
-    /// Sets a parameter the caller left out to a default of the caller's
-    /// choosing (the server's interactive defaults), checked as a given
-    /// value is. A given value is kept.
-    pub fn set_default(&mut self, name: &str, value: String) -> Result<(), AnalysisError> {
-        if self.given(name) {
-            return Ok(());
-        }
-        self.declared(name).check(&value)?;
-        self.given.insert(name.into(), vec![value]);
-        Ok(())
-    }
-
     /// Sets `from`/`to` from an OGC `datetime` range (an error if they
     /// were given too): the server's spelling of the selection's months.
     pub fn set_months(&mut self, from: Option<String>, to: Option<String>) -> Result<(), AnalysisError> {
@@ -783,6 +792,9 @@ mod tests {
         Param::new("radius", ParamType::Number, "radii")
             .list()
             .default("100,200,400"),
+        Param::new("auto_max_cells", ParamType::Integer, "a server's bound")
+            .default("40000")
+            .http_only(),
     ];
     const SPEC: Spec = Spec {
         id: "test",
@@ -840,6 +852,15 @@ mod tests {
             assert!(e.starts_with("parameter `cell`") && e.ends_with(said), "{e}");
         }
         assert!(values(&[("cell", "1")]).is_ok() && values(&[("cell", "100000")]).is_ok());
+    }
+
+    #[test]
+    fn a_cli_run_does_not_take_http_only_defaults() {
+        // auto_max_cells once coarsened Gi* cells on the CLI too.
+        assert_eq!(values(&[]).unwrap().u64("auto_max_cells").unwrap(), Some(40000));
+        let cli = values(&[]).unwrap().on(Surface::Cli);
+        assert_eq!(cli.u64("auto_max_cells").unwrap(), None);
+        assert_eq!(cli.number("cell").unwrap(), 250.0, "defaults on both surfaces stay");
     }
 
     #[test]

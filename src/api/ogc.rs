@@ -16,10 +16,6 @@ use super::analyses::{Ctx, Output};
 use super::cache::{self, Computed};
 use super::error::ApiError;
 use super::params::{self, Format, ItemsQuery};
-
-/// The most pixels a KDE layer has when the request gives no `cell`
-/// (about 130 m over London's 1,572 km²; 50 m would be 630,000 polygons).
-pub const KDE_INTERACTIVE_PIXELS: f64 = 100_000.0;
 use super::table::{Page, Table};
 use super::{html, AppState, Found};
 use crate::analysis::params::Values;
@@ -284,24 +280,6 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
                     );
                 }
             }
-        }
-    }
-    // A KDE raster with no cell given is kept to an interactive size: the
-    // CLI's 50 m, or the finest 10 m step that keeps the study area within
-    // KDE_INTERACTIVE_PIXELS.
-    if spec.id == "kde" && !values.given("cell") {
-        let area = crate::analysis::cost::study_area_m2(&st.dataset);
-        let floor = crate::analysis::cost::cell_for(area, KDE_INTERACTIVE_PIXELS, false);
-        let cell = ((floor / 10.0).ceil() * 10.0).max(50.0);
-        if cell > 50.0 {
-            values.set_default("cell", format!("{cell}"))?;
-            defaults.insert(
-                "cell".into(),
-                format!(
-                    "{cell} m: the finest 10 m step at or above 50 m that keeps the raster within {KDE_INTERACTIVE_PIXELS} pixels (no cell was given)"
-                )
-                .into(),
-            );
         }
     }
     for (name, value) in &query.filters {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use hotspots::analysis::params::{Param, ParamType, Spec, Values};
+use hotspots::analysis::params::{Param, ParamType, Spec, Surface, Values};
 use hotspots::analysis::run::{self, Analysis};
 use hotspots::analysis::AnalysisError;
 
@@ -130,7 +130,9 @@ fn cli_error(spec: &Spec, e: AnalysisError) -> anyhow::Error {
 /// writes `--out` and any extra outputs asked for, prints the summary.
 pub fn run(analysis: &Analysis, m: &ArgMatches) -> anyhow::Result<()> {
     let spec = &analysis.spec;
-    let values = Values::new(*spec, given(spec, m)).map_err(|e| cli_error(spec, e))?;
+    let values = Values::new(*spec, given(spec, m))
+        .map_err(|e| cli_error(spec, e))?
+        .on(Surface::Cli);
     let out: Option<&PathBuf> = m.get_one("out");
     if let Some(offline) = analysis.offline {
         if let Some(computed) = offline(&values).map_err(|e| cli_error(spec, e))? {
