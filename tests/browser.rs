@@ -17,18 +17,18 @@ use serde_json::{json, Value};
 
 fn browser_paths() -> Option<(PathBuf, PathBuf)> {
     let required = std::env::var("HOTSPOTS_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let chromium = std::env::var_os("HOTSPOTS_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    // Chromium found as `hotspots briefing --pdf` finds it.
+    let chromium = hotspots::briefing::pdf::find_chromium();
     let driver = std::env::var_os("HOTSPOTS_CHROMEDRIVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| "/usr/bin/chromedriver".into());
-    if chromium.exists() && driver.exists() {
-        return Some((chromium, driver));
-    }
+    let chromium = match chromium {
+        Ok(c) if driver.exists() => return Some((c, driver)),
+        Ok(c) => c.display().to_string(),
+        Err(e) => e.to_string(),
+    };
     let msg = format!(
-        "browser test: {} or {} not found (apt-get install chromium chromium-driver)",
-        chromium.display(),
+        "browser test: Chromium ({chromium}) or {} not found (apt-get install chromium chromium-driver)",
         driver.display()
     );
     if required {

@@ -170,11 +170,8 @@ impl AppState {
             .find(|c| c.id == "wards")
             .and_then(|c| c.extent)
             .or_else(|| statics.iter().find(|c| c.id == "incidents").and_then(|c| c.extent));
-        let months = statics
-            .iter()
-            .find(|c| c.id == "incidents")
-            .and_then(|c| c.table.months.as_ref())
-            .and_then(|m| Some((*m.iter().min()?, *m.iter().max()?)));
+        let present = &dataset.columns.months_present;
+        let months = present.first().copied().zip(present.last().copied());
         let nanos = cache::unix_nanos();
         Ok(AppState(Arc::new(Inner {
             dataset: Arc::new(dataset),
