@@ -15,7 +15,7 @@ use super::run::{Analysis, Computed, Ctx};
 use super::scale::{self, Choice};
 use super::select::Selection;
 use super::units::{AreaUnits, UnitKind, Units};
-use super::weights::Weights;
+use super::weights::{BandValue, Weights};
 use super::AnalysisError;
 use crate::dataset::Dataset;
 
@@ -629,15 +629,14 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         _ => {
             let band_choice = match req.band_m {
                 Some(b) => Choice::given(b),
-                None => scale::default_band(&centres, &count, units.grid().map_or(500.0, |g| g.cell_m)),
+                None => scale::default_band(units.grid(), &centres, &count, units.grid().map_or(500.0, |g| g.cell_m)),
             };
-            let inverse = req.weights == WeightKind::InverseDistance;
-            let w = match &units {
-                Units::Grid(g) if g.kind == super::grid::GridKind::Square => {
-                    Weights::square_grid_band(g, band_choice.value, inverse)
-                }
-                _ => Weights::distance_band(&centres, band_choice.value, inverse),
+            let value = if req.weights == WeightKind::InverseDistance {
+                BandValue::InverseDistance
+            } else {
+                BandValue::Binary
             };
+            let w = Weights::band(units.grid(), &centres, band_choice.value, value);
             (w, band_choice)
         }
     };

@@ -13,7 +13,8 @@
 //!   Without one, the mean distance to the K-th nearest cell, K = 5 % of the
 //!   cells (at least 3, at most 30), capped at the standard distance.
 
-use super::weights::Weights;
+use super::grid::Grid;
+use super::weights::{BandValue, Weights};
 
 /// A chosen value and the rule that chose it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -137,13 +138,13 @@ pub fn morans_i_z(x: &[f64], w: &Weights) -> f64 {
 /// per band, S0 (ordered pairs), Σ over pairs of the deviations' products,
 /// and each unit's neighbour count for S2. Equal to building each band's
 /// weights and calling [`morans_i_z`] (tested), at the cost of one.
-pub fn morans_i_z_bands(centres: &[[f64; 2]], x: &[f64], bands_m: &[f64]) -> Vec<f64> {
+pub fn morans_i_z_bands(grid: Option<&Grid>, centres: &[[f64; 2]], x: &[f64], bands_m: &[f64]) -> Vec<f64> {
     let n = x.len() as f64;
     let Some(&widest) = bands_m.last() else {
         return Vec::new();
     };
     debug_assert!(bands_m.windows(2).all(|w| w[0] <= w[1]), "bands ascending");
-    let pairs = Weights::band_distances(centres, widest);
+    let pairs = Weights::band(grid, centres, widest, BandValue::Distance);
     let mean = mean(x);
     let dev: Vec<f64> = x.iter().map(|v| v - mean).collect();
     let m2: f64 = dev.iter().map(|d| d * d).sum();
@@ -186,7 +187,9 @@ pub fn morans_i_z_bands(centres: &[[f64; 2]], x: &[f64], bands_m: &[f64]) -> Vec
 }
 
 /// Default distance band (metres) for cell centres with values `x`.
-pub fn default_band(centres: &[[f64; 2]], x: &[f64], _cell_m: f64) -> Choice {
+/// `grid`: the units' square grid, when they are one (its lattice finds
+/// the pairs faster than a spatial hash).
+pub fn default_band(grid: Option<&Grid>, centres: &[[f64; 2]], x: &[f64], _cell_m: f64) -> Choice {
     let n = centres.len();
     if n < 4 {
         return Choice {
@@ -209,7 +212,7 @@ pub fn default_band(centres: &[[f64; 2]], x: &[f64], _cell_m: f64) -> Choice {
         / n as f64)
         .sqrt();
     let distances: Vec<f64> = (0..10).map(|k| start + k as f64 * step).collect();
-    let zs = morans_i_z_bands(centres, x, &distances);
+    let zs = morans_i_z_bands(grid, centres, x, &distances);
     for c in 1..zs.len() - 1 {
         let rose = (1..=c).any(|k| zs[k] > zs[k - 1]);
         if rose && zs[c + 1] < zs[c] && zs[c] > 1.65 {
@@ -284,7 +287,7 @@ mod tests {
                 .map(|p| ((p[0] / 300.0).sin() * (p[1] / 500.0).cos() * 5.0 + 5.0).round())
                 .collect();
             let bands: Vec<f64> = (0..10).map(|k| 100.0 + 100.0 * k as f64).collect();
-            let one_pass = morans_i_z_bands(&pts, &x, &bands);
+            let one_pass = morans_i_z_bands(None, &pts, &x, &bands);
             for (t, &band) in bands.iter().enumerate() {
                 let alone = morans_i_z(&x, &Weights::distance_band(&pts, band, false));
                 assert!(
@@ -294,6 +297,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_square_grid_finds_the_same_bands_by_its_lattice() {
+        use crate::analysis::grid::GridKind;
+        use geo::polygon;
+        let area = geo::MultiPolygon(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 5000.0, y: 0.0), (x: 5000.0, y: 3000.0), (x: 2000.0, y: 4500.0), (x: 0.0, y: 3000.0), (x: 0.0, y: 0.0)
+        ]]);
+        let grid = Grid::new(GridKind::Square, 250.0, &[area]);
+        let centres: Vec<[f64; 2]> = grid.cells.iter().map(|c| c.centre).collect();
+        let x: Vec<f64> = centres
+            .iter()
+            .map(|p| ((p[0] / 700.0).sin() * (p[1] / 900.0).cos() * 4.0 + 4.0).round())
+            .collect();
+        // Bands on lattice distances (250 m steps) and between them.
+        let bands: Vec<f64> = (1..=10).map(|k| 180.0 * k as f64 + 70.0).collect();
+        let by_lattice = morans_i_z_bands(Some(&grid), &centres, &x, &bands);
+        let by_hash = morans_i_z_bands(None, &centres, &x, &bands);
+        for (t, band) in bands.iter().enumerate() {
+            let alone = morans_i_z(&x, &Weights::distance_band(&centres, *band, false));
+            for z in [by_lattice[t], by_hash[t]] {
+                assert!(
+                    (z - alone).abs() <= 1e-9 * alone.abs().max(1.0),
+                    "band {band}: {z} vs {alone}"
+                );
+            }
+        }
+        assert_eq!(
+            default_band(Some(&grid), &centres, &x, 250.0).value,
+            default_band(None, &centres, &x, 250.0).value
+        );
     }
 
     #[test]

@@ -49,6 +49,43 @@ pub struct Weights {
 /// 750.000000001 m because of floating point are still at 750 m.
 const EDGE_TOLERANCE: f64 = 1e-9;
 
+/// What a distance-band matrix keeps for each pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandValue {
+    /// Weight 1 (nothing stored).
+    Binary,
+    /// 1 / distance in metres (1 at distance 0).
+    InverseDistance,
+    /// The distance in metres itself, rows unsorted: one pass over the
+    /// widest band serves every narrower one ([`Weights::within_band`]).
+    Distance,
+}
+
+impl BandValue {
+    fn binary_or_inverse(inverse: bool) -> BandValue {
+        if inverse {
+            BandValue::InverseDistance
+        } else {
+            BandValue::Binary
+        }
+    }
+
+    /// Appends one unit's `(neighbour, distance)` row.
+    fn push_row(self, row: &mut [(u32, f64)], neighbours: &mut Vec<u32>, weights: &mut Vec<f64>) {
+        if self != BandValue::Distance {
+            row.sort_by_key(|r| r.0);
+        }
+        for &(j, d) in row.iter() {
+            neighbours.push(j);
+            match self {
+                BandValue::Binary => {}
+                BandValue::InverseDistance => weights.push(if d > 0.0 { 1.0 / d } else { 1.0 }),
+                BandValue::Distance => weights.push(d),
+            }
+        }
+    }
+}
+
 impl Weights {
     pub fn len(&self) -> usize {
         self.offsets.len().saturating_sub(1)
@@ -111,15 +148,18 @@ impl Weights {
 
     /// Distance-band weights over points (BNG metres): binary, or inverse distance.
     pub fn distance_band(points: &[[f64; 2]], band_m: f64, inverse: bool) -> Weights {
-        let inv = |d: f64| if d > 0.0 { 1.0 / d } else { 1.0 };
-        Self::band_pairs(points, band_m, inverse, inverse.then_some(&inv as &dyn Fn(f64) -> f64))
+        Self::band_pairs(points, band_m, BandValue::binary_or_inverse(inverse))
     }
 
-    /// The pairs within `band_m` with their distance in metres as the
-    /// "weight": one pass serves every narrower band (a pair is within
-    /// band `b` exactly when [`Weights::distance_band`] at `b` would keep it).
-    pub fn band_distances(points: &[[f64; 2]], band_m: f64) -> Weights {
-        Self::band_pairs(points, band_m, false, Some(&|d| d))
+    /// Distance-band pairs over units with centres `centres` (BNG metres):
+    /// on a square grid by its lattice ([`Weights::square_grid_band`]),
+    /// else by a spatial hash ([`Weights::distance_band`]); the same pairs
+    /// either way.
+    pub fn band(grid: Option<&super::grid::Grid>, centres: &[[f64; 2]], band_m: f64, value: BandValue) -> Weights {
+        match grid {
+            Some(g) if g.kind == super::grid::GridKind::Square => Self::square_grid_pairs(g, band_m, value),
+            _ => Self::band_pairs(centres, band_m, value),
+        }
     }
 
     /// Whether a pair at `d` metres is within band `b` (with the same
@@ -129,9 +169,9 @@ impl Weights {
         d * d <= limit * limit
     }
 
-    /// The pairs within `band_m`; `value` maps a distance to the stored
-    /// weight (`None`: binary, nothing stored).
-    fn band_pairs(points: &[[f64; 2]], band_m: f64, inverse: bool, value: Option<&dyn Fn(f64) -> f64>) -> Weights {
+    /// The pairs within `band_m` by a spatial hash, each row in index order
+    /// (unsorted for [`BandValue::Distance`], whose users only sum).
+    fn band_pairs(points: &[[f64; 2]], band_m: f64, value: BandValue) -> Weights {
         let limit = band_m * (1.0 + EDGE_TOLERANCE);
         let limit2 = limit * limit;
         // Bucket the points by a grid of side `band`: neighbours lie in the 3x3 block.
@@ -164,17 +204,11 @@ impl Weights {
                     }
                 }
             }
-            row.sort_by_key(|r| r.0);
-            for &(j, d) in &row {
-                neighbours.push(j);
-                if let Some(value) = value {
-                    weights.push(value(d));
-                }
-            }
+            value.push_row(&mut row, &mut neighbours, &mut weights);
             offsets.push(neighbours.len());
         }
         Weights {
-            spec: WeightsSpec::band(band_m, inverse),
+            spec: WeightsSpec::band(band_m, value == BandValue::InverseDistance),
             offsets,
             neighbours,
             weights,
@@ -185,6 +219,10 @@ impl Weights {
     /// weights as [`Weights::distance_band`] over the cell centres, found by
     /// a stencil of lattice offsets instead of a spatial hash.
     pub fn square_grid_band(grid: &super::grid::Grid, band_m: f64, inverse: bool) -> Weights {
+        Self::square_grid_pairs(grid, band_m, BandValue::binary_or_inverse(inverse))
+    }
+
+    fn square_grid_pairs(grid: &super::grid::Grid, band_m: f64, value: BandValue) -> Weights {
         debug_assert_eq!(grid.kind, super::grid::GridKind::Square);
         // Offsets with their distance; the focal cell's own weight is Gi*'s business.
         let mut stencil = super::grid::stencil_within(band_m, grid.cell_m, |d| d);
@@ -202,17 +240,11 @@ impl Weights {
                     .iter()
                     .filter_map(|&(dc, dr, d)| lattice.at(c.col + dc, c.row + dr).map(|j| (j, d))),
             );
-            row.sort_by_key(|r| r.0);
-            for &(j, d) in &row {
-                neighbours.push(j);
-                if inverse {
-                    weights.push(1.0 / d);
-                }
-            }
+            value.push_row(&mut row, &mut neighbours, &mut weights);
             offsets.push(neighbours.len());
         }
         Weights {
-            spec: WeightsSpec::band(band_m, inverse),
+            spec: WeightsSpec::band(band_m, value == BandValue::InverseDistance),
             offsets,
             neighbours,
             weights,
