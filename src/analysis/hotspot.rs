@@ -769,8 +769,14 @@ impl Hotspots {
     /// The layer: one polygon feature per cell, in WGS84, with the
     /// properties of [`Hotspots::property_columns`].
     pub fn to_layer(&self) -> Layer {
+        self.layer_with("gi_star", &self.property_columns(), self.metadata())
+    }
+
+    /// A layer of these units (one polygon feature each, WGS84) with the
+    /// given columns: Gi*'s own, or another statistic's on the same units.
+    pub fn layer_with(&self, name: &str, columns: &Columns, metadata: serde_json::Value) -> Layer {
         let ids = self.ids();
-        let properties = super::layer::properties(&ids, &self.property_columns());
+        let properties = super::layer::properties(&ids, columns);
         let features = ids
             .into_iter()
             .zip(properties)
@@ -782,9 +788,9 @@ impl Hotspots {
             })
             .collect();
         Layer {
-            name: "gi_star".into(),
+            name: name.into(),
             features,
-            metadata: self.metadata(),
+            metadata,
         }
     }
 }

@@ -38,8 +38,10 @@
 
 use super::fdr::Correction;
 use super::hotspot::{
-    HotspotRequest, AUTO_MAX_CELLS, BAND, CELL, CORRECTION, GRID, K, RESOLUTION, SEED, UNIT_PROPERTIES, WEIGHTS,
+    HotspotRequest, Hotspots, AUTO_MAX_CELLS, BAND, CELL, CORRECTION, GRID, K, RESOLUTION, SEED, UNIT_PROPERTIES,
+    WEIGHTS,
 };
+use super::layer::Values as LayerValues;
 use super::params::{Param, ParamType, PropType, Property, Spec, Values, ALPHA, HARM, SELECTION};
 use super::permutation;
 use super::run::{Analysis, Computed, Ctx};
@@ -91,14 +93,27 @@ pub const LISA: Analysis = Analysis {
 };
 
 fn run_lisa(c: &Ctx<'_>, v: &Values) -> Result<Computed, AnalysisError> {
+    let (h, l, alpha) = compute(c.dataset, v)?;
+    let summary = format!("{} cells, {} permutations", h.units.len(), permutations(v)?);
+    Ok(Computed::layer(to_layer(&h, &l, alpha), summary))
+}
+
+/// The permutations asked for (0 means 999).
+fn permutations(v: &Values) -> Result<usize, AnalysisError> {
+    let p = HotspotRequest::from_values(v)?.permutations;
+    Ok(if p == 0 { 999 } else { p })
+}
+
+/// LISA from checked values: Gi*'s units, counts and weights (Gi* run
+/// without its permutations), local Moran's I on them, and the request's
+/// alpha. The CLI's layer and the server's table are both made from this.
+pub fn compute(ds: &crate::dataset::Dataset, v: &Values) -> Result<(Hotspots, Lisa, f64), AnalysisError> {
     let mut req = HotspotRequest::from_values(v)?;
-    let permutations = if req.permutations == 0 { 999 } else { req.permutations };
-    // The units, counts and weights of Gi*, without its permutations.
+    let permutations = permutations(v)?;
     req.permutations = 0;
-    let h = super::hotspot::gi_star(c.dataset, &req)?;
+    let h = super::hotspot::gi_star(ds, &req)?;
     let l = local_morans_i(&h.count, &h.weights, permutations, req.seed);
-    let summary = format!("{} cells, {permutations} permutations", h.units.len());
-    Ok(Computed::layer(to_layer(&h, &l, req.alpha), summary))
+    Ok((h, l, req.alpha))
 }
 
 /// Local Moran's I results.
@@ -185,40 +200,50 @@ pub fn quadrant_name(q: u8) -> &'static str {
 
 /// A LISA layer on the same cells, counts and weights as a Gi* run.
 pub fn to_layer(h: &super::hotspot::Hotspots, l: &Lisa, alpha: f64) -> super::layer::Layer {
-    let mut layer = h.to_layer();
-    // `significant` under the request's correction (BH FDR by default).
+    h.layer_with("lisa", &columns(h, l, alpha), metadata(h))
+}
+
+/// LISA's properties per unit: the units' columns of Gi* (without Gi*'s
+/// own statistics), then `lisa_i`, `quadrant`, `p_sim` and `significant`
+/// under the request's correction (BH FDR by default).
+pub fn columns(h: &super::hotspot::Hotspots, l: &Lisa, alpha: f64) -> super::layer::Columns {
+    const GI_ONLY: [&str; 7] = [
+        "gi_z",
+        "gi_p",
+        "gi_q_fdr",
+        "gi_p_sim",
+        "gi_bin",
+        "gi_bin_fdr",
+        "significant",
+    ];
     let threshold = match h.request.correction {
         Correction::Fdr => super::fdr::bh_threshold(&l.p_sim, alpha),
         Correction::Bonferroni => super::fdr::bonferroni_threshold(l.p_sim.len(), alpha),
         Correction::None => alpha,
     };
-    for (k, f) in layer.features.iter_mut().enumerate() {
-        let props = &mut f.properties;
-        for key in [
-            "gi_z",
-            "gi_p",
-            "gi_q_fdr",
-            "gi_p_sim",
-            "gi_bin",
-            "gi_bin_fdr",
-            "significant",
-        ] {
-            props.shift_remove(key);
-        }
-        let num = |v: f64| {
-            if v.is_finite() {
-                serde_json::Value::from(v)
-            } else {
-                serde_json::Value::Null
-            }
-        };
-        props.insert("lisa_i".into(), num(l.i[k]));
-        props.insert("quadrant".into(), serde_json::Value::from(quadrant_name(l.quadrant[k])));
-        props.insert("p_sim".into(), num(l.p_sim[k]));
-        props.insert("significant".into(), serde_json::Value::from(l.p_sim[k] <= threshold));
-    }
-    layer.name = "lisa".into();
-    if let Some(m) = layer.metadata.as_object_mut() {
+    let mut c: super::layer::Columns = h
+        .property_columns()
+        .into_iter()
+        .filter(|(name, _)| !GI_ONLY.contains(name))
+        .collect();
+    c.push(("lisa_i", LayerValues::Num(l.i.clone())));
+    c.push((
+        "quadrant",
+        LayerValues::Str(l.quadrant.iter().map(|&q| quadrant_name(q).to_string()).collect()),
+    ));
+    c.push(("p_sim", LayerValues::Num(l.p_sim.clone())));
+    c.push((
+        "significant",
+        LayerValues::Bool(l.p_sim.iter().map(|&p| p <= threshold).collect()),
+    ));
+    c
+}
+
+/// The layer's metadata: the units' and weights' (as Gi*'s), the statistic
+/// and the permutation rule.
+pub fn metadata(h: &super::hotspot::Hotspots) -> serde_json::Value {
+    let mut m = h.metadata();
+    if let Some(m) = m.as_object_mut() {
         let correction = match h.request.correction {
             Correction::Fdr => "BH FDR",
             Correction::Bonferroni => "Bonferroni",
@@ -230,7 +255,7 @@ pub fn to_layer(h: &super::hotspot::Hotspots, l: &Lisa, alpha: f64) -> super::la
         );
         m.insert("p_sim".into(), permutation::ALTERNATIVE.into());
     }
-    layer
+    m
 }
 
 #[cfg(test)]

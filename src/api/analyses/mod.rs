@@ -1,8 +1,8 @@
 //! The analysis collections: every analysis of [`crate::analysis::run::ALL`]
 //! offered over HTTP, its query parameters those its [`Spec`] declares.
 //! Most run as the CLI runs them and serve the layer it gives
-//! (`generic`); the Gi* layers build their table column by column over
-//! a grid shape shared by every layer on that grid (`gistar.rs`).
+//! (`generic`); the Gi* layers (`gistar.rs`) and LISA build their table
+//! column by column over a grid shape shared by every layer on that grid.
 
 mod gistar;
 
@@ -43,6 +43,18 @@ impl Output {
     /// From Gi* results, column by column; grid cells share their shape
     /// (`shape`, when already at hand).
     pub fn hotspots(c: &Ctx<'_>, h: &Hotspots, shape: Option<Arc<Shape>>) -> Output {
+        Output::units(c, h, shape, h.property_columns(), h.metadata())
+    }
+
+    /// Columns of a statistic on Gi*'s units (Gi*'s own, or LISA's) over
+    /// the units' shape.
+    pub fn units(
+        c: &Ctx<'_>,
+        h: &Hotspots,
+        shape: Option<Arc<Shape>>,
+        columns: crate::analysis::layer::Columns,
+        metadata: serde_json::Value,
+    ) -> Output {
         let shape = match (h.units.grid(), shape) {
             (Some(g), Some(s)) if s.len() == g.cells.len() => s,
             (Some(g), _) => c.shapes.grid(g.kind, g.cell_m, || Shape::grid(g)),
@@ -53,8 +65,8 @@ impl Output {
             }
         };
         Output {
-            table: Table::from_columns(shape, h.property_columns()),
-            metadata: h.metadata(),
+            table: Table::from_columns(shape, columns),
+            metadata,
         }
     }
 }
@@ -98,6 +110,20 @@ impl AnalysisCollection {
     }
 }
 
+/// LISA: its columns over Gi*'s units and their shared shape, without a
+/// JSON map per cell.
+fn lisa(c: &Ctx<'_>, _: &Analysis, v: &Values) -> Result<Output, AnalysisError> {
+    use crate::analysis::lisa;
+    let (h, l, alpha) = lisa::compute(c.dataset, v)?;
+    Ok(Output::units(
+        c,
+        &h,
+        None,
+        lisa::columns(&h, &l, alpha),
+        lisa::metadata(&h),
+    ))
+}
+
 /// Runs the analysis as the CLI does and serves its layer.
 fn generic(c: &Ctx<'_>, a: &Analysis, v: &Values) -> Result<Output, AnalysisError> {
     let ctx = run::Ctx {
@@ -119,6 +145,7 @@ pub fn analysis_collections() -> Vec<AnalysisCollection> {
             analysis,
             run: match analysis.spec.id {
                 "gistar" | "hex" | "h3" => gistar::run,
+                "lisa" => lisa,
                 _ => generic,
             },
         })
