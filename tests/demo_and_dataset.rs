@@ -191,7 +191,9 @@ fn geojson_wards_ingest_like_the_shapefile() {
     let demo = hotspots::demo::run(dir.path(), 5, true).unwrap();
     // Write the demo's wards as RFC 7946 GeoJSON (WGS84) from the dataset.
     let ds = Dataset::open(&demo.dataset).unwrap();
-    let polys = hotspots::dataset::polygons_from_wkb(&ds.wards, "geometry_wgs84_wkb", &demo.dataset).unwrap();
+    let polys =
+        hotspots::dataset::polygons_from_wkb(&ds.wards, hotspots::dataset::schema::areas::GEOMETRY, &demo.dataset)
+            .unwrap();
     let col = |name: &str| -> Vec<String> {
         ds.wards
             .column(name)

@@ -153,9 +153,9 @@ impl AreaUnits {
             return Err(AnalysisError::Data(format!("{file} is empty")));
         }
         let path = ds.dir.join(file);
-        let bng = crate::dataset::polygons_from_wkb(df, "geometry_bng_wkb", &path)
+        let bng = crate::dataset::polygons_from_wkb(df, crate::dataset::schema::areas::GEOMETRY_BNG_WKB, &path)
             .map_err(|e| AnalysisError::Data(e.to_string()))?;
-        let wgs = crate::dataset::polygons_from_wkb(df, "geometry_wgs84_wkb", &path)
+        let wgs = crate::dataset::polygons_from_wkb(df, crate::dataset::schema::areas::GEOMETRY, &path)
             .map_err(|e| AnalysisError::Data(e.to_string()))?;
         let strs = |c: &str| -> Result<Vec<String>, AnalysisError> {
             Ok(df

@@ -5,7 +5,7 @@
 use crate::dataset::schema::{areas, incidents as inc, pois, tables};
 use polars::prelude::*;
 
-use super::table::{Geoms, Ids, Table};
+use super::table::{BngGeoms, Geoms, Ids, Table};
 use crate::dataset::{polygons_from_wkb, Dataset, DatasetError};
 
 /// A layer of the dataset itself, ready to page.
@@ -62,7 +62,8 @@ fn ids(df: &DataFrame, column: &str, table: &str) -> Result<Ids, DatasetError> {
     }
 }
 
-fn points(df: &DataFrame, table: &str) -> Result<Vec<[f64; 2]>, DatasetError> {
+/// The `x`, `y` columns as points (`lon`/`lat`, or `easting_m`/`northing_m`).
+fn points(df: &DataFrame, table: &str, x: &str, y: &str) -> Result<Vec<[f64; 2]>, DatasetError> {
     let get = |name: &str| -> Result<Vec<f64>, DatasetError> {
         Ok(df
             .column(name)
@@ -74,11 +75,7 @@ fn points(df: &DataFrame, table: &str) -> Result<Vec<[f64; 2]>, DatasetError> {
             .map(|v| v.unwrap_or(f64::NAN))
             .collect())
     };
-    Ok(get(pois::LON)?
-        .into_iter()
-        .zip(get(pois::LAT)?)
-        .map(|(x, y)| [x, y])
-        .collect())
+    Ok(get(x)?.into_iter().zip(get(y)?).map(|(x, y)| [x, y]).collect())
 }
 
 fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<Table, DatasetError> {
@@ -93,23 +90,30 @@ fn point_table(df: &DataFrame, table: &str, id: &str, skip: &[&str]) -> Result<T
     let columns = Table::frame_columns(df, skip).map_err(|e| col_err(table, e))?;
     Ok(Table::new(
         ids(df, id, table)?,
-        Geoms::Points(points(df, table)?),
+        Geoms::Points(points(df, table, pois::LON, pois::LAT)?),
         columns,
         None,
-    ))
+    )
+    .with_bng(BngGeoms::Points(points(df, table, pois::EASTING_M, pois::NORTHING_M)?)))
 }
 
 fn area_table(ds: &Dataset, df: &DataFrame, table: &str, counts_by: &str) -> Result<Table, DatasetError> {
-    let polys = polygons_from_wkb(df, areas::GEOMETRY_WGS84_WKB, &ds.dir.join(format!("{table}.parquet")))?;
+    let path = ds.dir.join(format!("{table}.parquet"));
+    let polys = polygons_from_wkb(df, areas::GEOMETRY, &path)?;
     let geoms: Vec<geo::Geometry<f64>> = polys.into_iter().map(geo::Geometry::MultiPolygon).collect();
-    let columns = Table::frame_columns(df, &[areas::GEOMETRY_BNG_WKB, areas::GEOMETRY_WGS84_WKB])
-        .map_err(|e| col_err(table, e))?;
+    let bng: Vec<geo::Geometry<f64>> = polygons_from_wkb(df, areas::GEOMETRY_BNG_WKB, &path)?
+        .into_iter()
+        .map(geo::Geometry::MultiPolygon)
+        .collect();
+    let columns =
+        Table::frame_columns(df, &[areas::GEOMETRY_BNG_WKB, areas::GEOMETRY]).map_err(|e| col_err(table, e))?;
     let mut t = Table::new(
         ids(df, areas::CODE, table)?,
         Geoms::json(geoms.len(), |i| &geoms[i]),
         columns,
         None,
-    );
+    )
+    .with_bng(BngGeoms::json(bng.len(), |i| &bng[i]));
     // Recorded crimes (all months and types) per area: the choropleth's figure.
     let mut counts = rustc_hash::FxHashMap::<&str, f64>::default();
     if ds.incidents.height() > 0 {

@@ -24,7 +24,9 @@ pub mod briefing;
 pub mod cache;
 pub mod collections;
 pub mod compute;
+pub mod crs;
 pub mod error;
+pub mod filter;
 pub mod html;
 pub mod map;
 pub mod ogc;
@@ -237,6 +239,7 @@ pub fn router(state: AppState) -> Router {
         .route("/collections", get(ogc::collections))
         .route("/collections/{collection_id}", get(ogc::collection))
         .route("/collections/{collection_id}/items", get(ogc::items))
+        .route("/collections/{collection_id}/queryables", get(ogc::queryables))
         .route("/collections/{collection_id}/items/{feature_id}", get(ogc::item))
         .route("/status", get(ogc::status))
         .route("/wards/{code}/briefing", get(briefing::page))

@@ -2,7 +2,9 @@
 //! collections, a collection, its items and one item. Items are GeoJSON
 //! (`application/geo+json`, RFC 7946: CRS84 lon/lat, 6 decimals, exterior
 //! rings counter-clockwise) with `numberMatched`, `numberReturned`,
-//! `timeStamp` and `self`/`next`/`prev` links.
+//! `timeStamp` and `self`/`next`/`prev` links; with Part 2's `crs` in
+//! EPSG:4326 or British National Grid instead, saying which in the
+//! `Content-Crs` header ([`super::crs`]).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -26,9 +28,10 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
 
-const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+use super::crs::{ApiCrs, CRS84};
 const GEOJSON: &str = "application/geo+json";
 
 /// `http://host` from the request's Host header: links are absolute, as QGIS follows them.
@@ -94,7 +97,7 @@ pub async fn landing(
     }
     let doc = json!({
         "title": "hotspots: crime hotspot layers for London",
-        "description": "The dataset's layers and hotspot analyses as OGC API - Features collections (GeoJSON, CRS84).",
+        "description": "The dataset's layers and hotspot analyses as OGC API - Features collections (GeoJSON in CRS84, EPSG:4326 or British National Grid EPSG:27700 with crs=).",
         "links": [
             link(format!("{base}/"), "self", "application/json", "this document"),
             link(format!("{base}/?f=html"), "alternate", "text/html", "this document as HTML"),
@@ -109,10 +112,82 @@ pub async fn landing(
 
 /// `GET /conformance`.
 pub async fn conformance(headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let all: Vec<&str> = CONFORMANCE.iter().chain(super::filter::CONFORMANCE).copied().collect();
     if wants_html(&headers, q.as_deref())? {
-        return Ok(Html(html::conformance(CONFORMANCE)).into_response());
+        return Ok(Html(html::conformance(&all)).into_response());
     }
-    Ok(json_response(&json!({ "conformsTo": CONFORMANCE }), "application/json"))
+    Ok(json_response(&json!({ "conformsTo": all }), "application/json"))
+}
+
+/// `GET /collections/{id}/queryables` (OGC API – Features Part 3): a JSON
+/// Schema of every property a `filter` (or a `name=value` parameter) may
+/// name, with its type; `geometry` for `S_INTERSECTS`, `month` for the
+/// temporal operators where the features have one.
+pub async fn queryables(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    params::only_format(&params::pairs(q.as_deref())?)?;
+    let found = st.find(&id).ok_or_else(|| ApiError::NoCollection(id.clone()))?;
+    let base = base_url(&st, &headers);
+    let mut props = serde_json::Map::new();
+    let mut patterns = serde_json::Map::new();
+    props.insert(
+        super::filter::GEOMETRY.into(),
+        json!({"title": "the feature's geometry", "format": "geometry-any", "x-ogc-role": "primary-geometry"}),
+    );
+    let title = match &found {
+        Found::Static(c) => {
+            for col in &c.table.columns {
+                props.insert(col.name.clone(), json!({"type": col.schema_type()}));
+            }
+            if c.table.months.is_some() {
+                props.insert(
+                    "month".into(),
+                    json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "title": "the month (YYYY-MM); the temporal operators and comparisons with DATE take it as a whole month", "x-ogc-role": "primary-instant"}),
+                );
+            }
+            c.title
+        }
+        Found::Analysis(c) => {
+            for p in c.spec().properties.iter().flat_map(|g| g.iter()) {
+                let schema = json!({"type": p.ty.json_type(), "description": p.doc});
+                match p.name.strip_suffix('*') {
+                    Some(prefix) => {
+                        patterns.insert(format!("^{}.+$", regex_escape(prefix)), schema);
+                    }
+                    None => {
+                        props.insert(p.name.into(), schema);
+                    }
+                }
+            }
+            c.title()
+        }
+    };
+    let mut doc = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{base}/collections/{id}/queryables"),
+        "type": "object",
+        "title": title,
+        "properties": props,
+        "additionalProperties": false,
+    });
+    if !patterns.is_empty() {
+        doc["patternProperties"] = Value::Object(patterns);
+    }
+    Ok(json_response(&doc, "application/schema+json"))
+}
+
+/// `s` with the regular-expression metacharacters escaped.
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect()
 }
 
 fn month_interval(st: &AppState) -> Value {
@@ -138,6 +213,11 @@ pub fn collection_doc(st: &AppState, base: &str, found: &Found<'_>) -> Value {
         ),
         Found::Analysis(c) => (c.id(), c.title(), c.description(), st.extent, true),
     };
+    // The dataset's layers are stored in BNG; analysis layers are held in WGS84.
+    let storage = match found {
+        Found::Static(_) => super::crs::EPSG_27700,
+        Found::Analysis(_) => CRS84,
+    };
     let mut extent = json!({"spatial": {"bbox": [bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0])], "crs": CRS84}});
     if temporal {
         extent["temporal"] =
@@ -148,13 +228,14 @@ pub fn collection_doc(st: &AppState, base: &str, found: &Found<'_>) -> Value {
         "title": title,
         "description": description,
         "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": CRS84,
+        "crs": super::crs::SUPPORTED,
+        "storageCrs": storage,
         "extent": extent,
         "links": [
             link(format!("{base}/collections/{id}"), "self", "application/json", "this collection"),
             link(format!("{base}/collections/{id}?f=html"), "alternate", "text/html", "this collection as HTML"),
             link(format!("{base}/collections/{id}/items"), "items", GEOJSON, "the features"),
+            link(format!("{base}/collections/{id}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "what filter may name"),
         ],
     })
 }
@@ -293,6 +374,16 @@ async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<
             ));
         }
     }
+    if let Some(f) = &query.filter {
+        for name in super::filter::properties(&f.expr) {
+            if name != super::filter::GEOMETRY && spec.property(name).is_none() {
+                return Err(ApiError::param(
+                    "filter",
+                    format!("no queryable `{name}` in this collection (see /collections/{id}/queryables)"),
+                ));
+            }
+        }
+    }
     let key = format!("{}?{}", c.id(), values.canonical());
     if let Some(computed) = st.engine.cached(&key) {
         return Ok(resolved(computed, query, true));
@@ -378,10 +469,13 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
     Some(r)
 }
 
-fn geojson_response(body: Vec<u8>, etag: &str, hit: Option<bool>) -> Response {
+fn geojson_response(body: Vec<u8>, etag: &str, hit: Option<bool>, crs: ApiCrs) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON));
+    if let Ok(v) = HeaderValue::from_str(&crs.header()) {
+        h.insert("content-crs", v);
+    }
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
@@ -469,10 +563,10 @@ pub async fn items(
         if k > 0 {
             out.push(b',');
         }
-        table.write_feature(i as usize, &columns, &mut out);
+        table.write_feature_in(i as usize, &columns, r.query.crs, &mut out);
     }
     out.extend_from_slice(b"]}");
-    Ok(geojson_response(out, &etag, r.cache_hit))
+    Ok(geojson_response(out, &etag, r.cache_hit, r.query.crs))
 }
 
 /// `GET /collections/{id}/items/{featureId}`.
@@ -492,6 +586,8 @@ pub async fn item(
     }
     for (given, name) in [
         (q.bbox.is_some(), "bbox"),
+        (pairs.iter().any(|(k, _)| k == "bbox-crs"), "bbox-crs"),
+        (q.filter.is_some(), "filter"),
         (q.datetime.is_some(), "datetime"),
         (!q.sortby.is_empty(), "sortby"),
         (pairs.iter().any(|(k, _)| k == "limit"), "limit"),
@@ -512,7 +608,7 @@ pub async fn item(
     })?;
     let columns = table.chosen_columns(q.properties.as_deref())?;
     let mut out = Vec::with_capacity(2048);
-    table.write_feature(i, &columns, &mut out);
+    table.write_feature_in(i, &columns, q.crs, &mut out);
     if q.format == Some(params::Format::Html) {
         // `f=html`: the feature's properties as a page (a ward's links to its briefing).
         let feature: Value = serde_json::from_slice(&out).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -537,7 +633,7 @@ pub async fn item(
         ],
     );
     out.push(b'}');
-    Ok(geojson_response(out, &etag, r.cache_hit))
+    Ok(geojson_response(out, &etag, r.cache_hit, q.crs))
 }
 
 /// Any other path: a 404 problem document.

@@ -64,15 +64,28 @@ fn problem_responses(with: &[u16]) -> Value {
 }
 
 fn items_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
-    let mut parameters: Vec<Value> = ["bbox", "limit", "offset", "datetime", "properties", "sortby", "f"]
-        .iter()
-        .map(|n| reference(n))
-        .collect();
+    let mut parameters: Vec<Value> = [
+        "bbox",
+        "bbox-crs",
+        "crs",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "limit",
+        "offset",
+        "datetime",
+        "properties",
+        "sortby",
+        "f",
+    ]
+    .iter()
+    .map(|n| reference(n))
+    .collect();
     parameters.extend(extra);
     let mut responses = problem_responses(&[404, 422, 503]);
     responses["304"] = json!({"description": "not modified (If-None-Match names this page's ETag)"});
     responses["200"] = json!({
-        "description": "a page of features (GeoJSON FeatureCollection, CRS84)",
+        "description": "a page of features (GeoJSON FeatureCollection; CRS84 unless crs says otherwise, as the Content-Crs header tells)",
         "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/featureCollection"}}},
     });
     json!({"get": {
@@ -84,8 +97,23 @@ fn items_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
     }})
 }
 
+fn queryables_op(id: &str, title: &str) -> Value {
+    let mut responses = problem_responses(&[404]);
+    responses["200"] = json!({
+        "description": "a JSON Schema of the properties a filter may name (OGC API - Features Part 3)",
+        "content": {"application/schema+json": {"schema": {"type": "object"}}},
+    });
+    json!({"get": {
+        "operationId": format!("getQueryables_{id}"),
+        "summary": format!("the queryables of {title}"),
+        "tags": [id],
+        "parameters": [reference("f")],
+        "responses": responses,
+    }})
+}
+
 fn item_op(id: &str, title: &str, extra: Vec<Value>) -> Value {
-    let mut parameters = vec![reference("featureId"), reference("f")];
+    let mut parameters = vec![reference("featureId"), reference("crs"), reference("f")];
     parameters.extend(extra);
     let mut responses = problem_responses(&[404, 422, 503]);
     responses["304"] = json!({"description": "not modified (If-None-Match names this feature's ETag)"});
@@ -160,6 +188,10 @@ pub fn document(st: &AppState, base: &str) -> Value {
             .collect();
         paths.insert(format!("/collections/{}/items", c.id), items_op(c.id, c.title, filters));
         paths.insert(
+            format!("/collections/{}/queryables", c.id),
+            queryables_op(c.id, c.title),
+        );
+        paths.insert(
             format!("/collections/{}/items/{{featureId}}", c.id),
             item_op(c.id, c.title, vec![]),
         );
@@ -202,6 +234,10 @@ pub fn document(st: &AppState, base: &str) -> Value {
             })
             .collect();
         paths.insert(
+            format!("/collections/{}/queryables", c.id()),
+            queryables_op(c.id(), c.title()),
+        );
+        paths.insert(
             format!("/collections/{}/items", c.id()),
             items_op(c.id(), c.title(), own.clone()),
         );
@@ -215,7 +251,7 @@ pub fn document(st: &AppState, base: &str) -> Value {
         "info": {
             "title": "hotspots",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Crime hotspot layers for London as OGC API - Features (Part 1: Core, GeoJSON, OAS 3.0, HTML). Coordinates are CRS84 (WGS84 lon/lat). Errors are RFC 9457 problem documents naming the parameter at fault.",
+            "description": "Crime hotspot layers for London as OGC API - Features (Part 1: Core, GeoJSON, OAS 3.0, HTML; Part 2: CRS by reference). Coordinates are CRS84 (WGS84 lon/lat) unless crs asks for EPSG:4326 or British National Grid (EPSG:27700). Errors are RFC 9457 problem documents naming the parameter at fault.",
         },
         "servers": [{"url": base}],
         "paths": paths,
@@ -226,8 +262,13 @@ pub fn document(st: &AppState, base: &str) -> Value {
                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
                 "offset": query_param("offset", "features to skip (next/prev links set it)", json!({"type": "integer", "minimum": 0, "default": 0})),
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
-                    "description": "minlon,minlat,maxlon,maxlat in CRS84 degrees: features whose geometry intersects it, boundary included (a feature whose bounding box reaches into it but whose outline does not is left out)",
+                    "description": "minlon,minlat,maxlon,maxlat in CRS84 degrees (or in bbox-crs): features whose geometry intersects it, boundary included (a feature whose bounding box reaches into it but whose outline does not is left out)",
                     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+                "crs": query_param("crs", "the CRS of the features' geometry (OGC API - Features Part 2): CRS84 lon/lat (default), EPSG:4326 lat/lon, or British National Grid EPSG:27700 easting/northing in metres (the dataset's own coordinates for its layers)", json!({"type": "string", "format": "uri", "enum": super::crs::SUPPORTED, "default": super::crs::CRS84})),
+                "filter": query_param("filter", "a CQL2 expression over the collection's queryables (/collections/{id}/queryables): comparisons, AND/OR/NOT, LIKE, IN, BETWEEN, IS NULL, S_INTERSECTS(geometry, ...) and temporal operators on month; e.g. crime_type = 'Burglary' AND month >= '2024-01' AND S_INTERSECTS(geometry, POLYGON((...)))", json!({"type": "string"})),
+                "filter-lang": query_param("filter-lang", "the language of filter", json!({"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"})),
+                "filter-crs": query_param("filter-crs", "the CRS of the geometries in filter", json!({"type": "string", "format": "uri", "enum": super::crs::SUPPORTED, "default": super::crs::CRS84})),
+                "bbox-crs": query_param("bbox-crs", "the CRS of bbox: CRS84 (default), EPSG:4326 (minlat,minlon,maxlat,maxlon) or EPSG:27700 (metres)", json!({"type": "string", "format": "uri", "enum": super::crs::SUPPORTED, "default": super::crs::CRS84})),
                 "datetime": query_param("datetime", "a month (2024-03), a date-time, or an interval start/end with .. for open ends; months are whole", json!({"type": "string"})),
                 "properties": query_param("properties", "only these properties, comma-separated", json!({"type": "array", "items": {"type": "string"}})),
                 "sortby": query_param("sortby", "sort by properties, comma-separated; - for descending (sortby=-count)", json!({"type": "array", "items": {"type": "string"}})),

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use super::crs::ApiCrs;
 use super::error::ApiError;
+use super::filter::{Filter, FilterLang};
 
 /// Items per page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -127,6 +129,33 @@ pub fn datetime(v: &str) -> Result<MonthRange, ApiError> {
 /// Parses `bbox=minlon,minlat,maxlon,maxlat` (CRS84 degrees; 6 numbers
 /// with heights are accepted and the heights ignored).
 pub fn bbox(v: &str) -> Result<[f64; 4], ApiError> {
+    lonlat_box(bbox_numbers(v, "minlon,minlat,maxlon,maxlat")?)
+}
+
+/// A bbox in `crs` (`bbox-crs`): the lon/lat box to test against, and for
+/// a BNG box the WGS84 region it covers.
+pub fn bbox_in(v: &str, crs: ApiCrs) -> Result<([f64; 4], Option<geo::Polygon<f64>>), ApiError> {
+    match crs {
+        ApiCrs::Crs84 => Ok((bbox(v)?, None)),
+        ApiCrs::Epsg4326 => {
+            let b = bbox_numbers(v, "minlat,minlon,maxlat,maxlon")?;
+            Ok((lonlat_box([b[1], b[0], b[3], b[2]])?, None))
+        }
+        ApiCrs::Bng => {
+            let b = bbox_numbers(v, "min_easting,min_northing,max_easting,max_northing")?;
+            if b[0] > b[2] || b[1] > b[3] {
+                return Err(ApiError::param("bbox", "the minimum is above the maximum"));
+            }
+            use geo::BoundingRect;
+            let region = super::crs::bng_box_in_wgs84(b)?;
+            let r = region.bounding_rect().expect("a box has a bounding box");
+            Ok(([r.min().x, r.min().y, r.max().x, r.max().y], Some(region)))
+        }
+    }
+}
+
+/// Four numbers (of 4, or 6 with heights).
+fn bbox_numbers(v: &str, order: &str) -> Result<[f64; 4], ApiError> {
     let bad = |why: String| ApiError::param("bbox", why);
     let nums: Vec<f64> = v
         .split(',')
@@ -141,8 +170,14 @@ pub fn bbox(v: &str) -> Result<[f64; 4], ApiError> {
     let b = match nums.len() {
         4 => [nums[0], nums[1], nums[2], nums[3]],
         6 => [nums[0], nums[1], nums[3], nums[4]],
-        n => return Err(bad(format!("needs 4 numbers (minlon,minlat,maxlon,maxlat), got {n}"))),
+        n => return Err(bad(format!("needs 4 numbers ({order}), got {n}"))),
     };
+    Ok(b)
+}
+
+/// Checks a lon/lat box's ranges.
+fn lonlat_box(b: [f64; 4]) -> Result<[f64; 4], ApiError> {
+    let bad = |why: String| ApiError::param("bbox", why);
     if !(-180.0..=180.0).contains(&b[0]) || !(-180.0..=180.0).contains(&b[2]) {
         return Err(bad("longitudes must be within -180..180".into()));
     }
@@ -169,7 +204,14 @@ fn count(name: &str, v: &str, min: usize) -> Result<usize, ApiError> {
 /// The standard items parameters, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemsQuery {
+    /// `[minlon, minlat, maxlon, maxlat]`, whatever `bbox-crs` the box came in.
     pub bbox: Option<[f64; 4]>,
+    /// A box given in BNG (`bbox-crs`), as the WGS84 region it covers.
+    pub bbox_region: Option<geo::Polygon<f64>>,
+    /// The CRS of the answer's geometry (`crs`).
+    pub crs: ApiCrs,
+    /// A CQL2 filter (`filter`, `filter-lang`, `filter-crs`).
+    pub filter: Option<Filter>,
     /// The page size actually used (capped at [`MAX_LIMIT`]).
     pub limit: usize,
     pub offset: usize,
@@ -187,6 +229,9 @@ impl Default for ItemsQuery {
     fn default() -> Self {
         ItemsQuery {
             bbox: None,
+            bbox_region: None,
+            crs: ApiCrs::Crs84,
+            filter: None,
             limit: DEFAULT_LIMIT,
             offset: 0,
             datetime: None,
@@ -216,6 +261,8 @@ pub fn items(
     let mut q = ItemsQuery::default();
     let mut analysis: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut seen: Vec<&str> = Vec::new();
+    let (mut bbox_text, mut bbox_crs) = (None, ApiCrs::Crs84);
+    let (mut filter_text, mut filter_lang, mut filter_crs) = (None, FilterLang::Text, ApiCrs::Crs84);
     for (k, v) in pairs {
         let key = k.as_str();
         if analysis_names.contains(&key) {
@@ -225,7 +272,27 @@ pub fn items(
         match key {
             "bbox" => {
                 once(&mut seen, key)?;
-                q.bbox = Some(bbox(v)?);
+                bbox_text = Some(v.as_str());
+            }
+            "bbox-crs" => {
+                once(&mut seen, key)?;
+                bbox_crs = ApiCrs::parse(key, v)?;
+            }
+            "crs" => {
+                once(&mut seen, key)?;
+                q.crs = ApiCrs::parse(key, v)?;
+            }
+            "filter" => {
+                once(&mut seen, key)?;
+                filter_text = Some(v.as_str());
+            }
+            "filter-lang" => {
+                once(&mut seen, key)?;
+                filter_lang = FilterLang::parse(v)?;
+            }
+            "filter-crs" => {
+                once(&mut seen, key)?;
+                filter_crs = ApiCrs::parse(key, v)?;
             }
             "limit" => {
                 once(&mut seen, key)?;
@@ -268,6 +335,15 @@ pub fn items(
             }
             _ => q.filters.push((k.clone(), v.clone())),
         }
+    }
+    if let Some(v) = bbox_text {
+        (q.bbox, q.bbox_region) = bbox_in(v, bbox_crs).map(|(b, r)| (Some(b), r))?;
+    }
+    if let Some(v) = filter_text {
+        q.filter = Some(Filter {
+            expr: super::filter::parse(v, filter_lang)?,
+            crs: filter_crs,
+        });
     }
     Ok((q, analysis))
 }

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, IncidentFormat, IncidentKind};
 
-/// Bumped whenever a table's schema changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped whenever a table's schema changes incompatibly (2: GeoParquet
+/// geometry columns; the WGS84 area column renamed `geometry`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {

@@ -5,8 +5,13 @@
 //! | `incidents.parquet` | accepted incidents, with BNG and WGS84 coordinates, ward, borough, nearest school and station |
 //! | `rejects.parquet` | every row that could not be used: file, line, reason, detail, raw row |
 //! | `files.parquet` | the file table `file_id` columns point into |
-//! | `wards.parquet`, `boroughs.parquet` | polygons as WKB, in BNG (`geometry_bng_wkb`) and WGS84 (`geometry_wgs84_wkb`) |
-//! | `schools.parquet`, `stations.parquet`, `pois_<kind>.parquet` | points of interest |
+//! | `wards.parquet`, `boroughs.parquet` | areas: polygons as WKB in WGS84 (`geometry`) and BNG (`geometry_bng_wkb`) |
+//! | `schools.parquet`, `stations.parquet`, `pois_<kind>.parquet` | points of interest, with the same two geometry columns |
+//!
+//! Every table with geometry is GeoParquet 1.1 ([`geoparquet`]): `geometry`
+//! (WGS84) is the primary column, `geometry_bng_wkb` (EPSG:27700) a second
+//! declared one, `bbox` the covering column; the incidents carry their point
+//! the same way after their attribute columns.
 //! | (in memory) | [`columns::IncidentColumns`]: incidents as typed vectors for fast selection |
 //! | `manifest.json` | schema version, CRS, sources with sha256 and counts, build time |
 //! | `cache/index.json` | the ingest's: where each source file's rows went, by sha256, so a re-ingest skips unchanged files ([`crate::ingest::cache`]) |
@@ -17,6 +22,7 @@
 //! the API: they build on it.
 
 pub mod columns;
+pub mod geoparquet;
 pub mod lock;
 pub mod manifest;
 pub mod row_group;
@@ -211,10 +217,17 @@ impl Dataset {
     /// Opens a dataset, loading the incident columns `frame` asks for.
     pub fn open_with(dir: &Path, frame: IncidentFrame) -> Result<Dataset, DatasetError> {
         let manifest = read_manifest(dir)?;
+        let schema = schema::incidents_schema();
+        let attributes: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
         let table = |name: &str| -> Result<DataFrame, DatasetError> {
             let p = dir.join(format!("{name}.parquet"));
-            let columns =
-                (name == "incidents" && frame == IncidentFrame::AnalysisOnly).then_some(&ANALYSIS_COLUMNS[..]);
+            // The incidents' attribute columns only: their geometry columns
+            // (for other tools) repeat `lon`/`lat` and `easting_m`/`northing_m`.
+            let columns = match frame {
+                _ if name != schema::tables::INCIDENTS => None,
+                IncidentFrame::AnalysisOnly => Some(&ANALYSIS_COLUMNS[..]),
+                IncidentFrame::All => Some(&attributes[..]),
+            };
             if p.exists() {
                 read_parquet_columns(&p, columns)
             } else {
@@ -231,7 +244,7 @@ impl Dataset {
             },
         );
         let (incidents, wards, boroughs, schools, stations) = (incidents?, wards?, boroughs?, schools?, stations?);
-        let ward_polys = polygons_from_wkb(&wards, "geometry_bng_wkb", &dir.join("wards.parquet"))?;
+        let ward_polys = polygons_from_wkb(&wards, schema::areas::GEOMETRY_BNG_WKB, &dir.join("wards.parquet"))?;
         let point_index = |df: &DataFrame, name: &str| -> Result<PointIndex, DatasetError> {
             if df.height() == 0 {
                 return Ok(PointIndex::new(&[]));

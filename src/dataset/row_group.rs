@@ -27,25 +27,34 @@ use rustc_hash::FxHashMap;
 /// One column of a row group: its values and how to encode them.
 pub struct ColumnChunk {
     pub array: Box<dyn Array>,
-    pub encoding: Encoding,
+    /// One per Parquet leaf column (a struct has one per field).
+    pub encodings: Vec<Encoding>,
 }
 
 impl ColumnChunk {
     /// A primitive column (integers, floats), encoded as polars encodes it
     /// (integers as a dictionary when their range is small, floats plain).
     pub fn primitive<T: polars_arrow::types::NativeType>(array: PrimitiveArray<T>) -> ColumnChunk {
-        let encoding = get_dtype_encoding(array.dtype())[0];
-        ColumnChunk {
-            array: Box::new(array),
-            encoding,
-        }
+        ColumnChunk::as_polars_would(Box::new(array))
+    }
+
+    /// Any column, each leaf encoded as polars encodes it (a struct of
+    /// floats: every field plain).
+    pub fn as_polars_would(array: Box<dyn Array>) -> ColumnChunk {
+        let encodings = get_dtype_encoding(array.dtype());
+        ColumnChunk { array, encodings }
     }
 
     /// Text with few repeats (ids): plain, not tried as a dictionary.
     pub fn plain_text(values: MutableBinaryViewArray<str>) -> ColumnChunk {
+        ColumnChunk::plain(values.freeze().boxed())
+    }
+
+    /// A column of one leaf written plain (ids, WKB): not tried as a dictionary.
+    pub fn plain(array: Box<dyn Array>) -> ColumnChunk {
         ColumnChunk {
-            array: values.freeze().boxed(),
-            encoding: Encoding::Plain,
+            array,
+            encodings: vec![Encoding::Plain],
         }
     }
 }
@@ -60,15 +69,18 @@ pub fn options_uncompressed() -> WriteOptions {
     }
 }
 
-/// Encodes one column's pages.
-fn encode(chunk: &ColumnChunk, field: &ParquetType, options: WriteOptions) -> PolarsResult<Vec<CompressedPage>> {
-    let mut pages = Vec::new();
-    for leaf in array_to_columns(chunk.array.as_ref(), field.clone(), options, &[chunk.encoding])? {
+/// Encodes one column's pages, per Parquet leaf column (a struct has one
+/// leaf per field).
+fn encode(chunk: &ColumnChunk, field: &ParquetType, options: WriteOptions) -> PolarsResult<Vec<Vec<CompressedPage>>> {
+    let mut leaves = Vec::new();
+    for leaf in array_to_columns(chunk.array.as_ref(), field.clone(), options, &chunk.encodings)? {
+        let mut pages = Vec::new();
         for page in leaf {
             pages.push(compress(page?, Vec::new(), options.compression).map_err(PolarsError::from)?);
         }
+        leaves.push(pages);
     }
-    Ok(pages)
+    Ok(leaves)
 }
 
 /// Builds (in parallel, each by its closure) and writes one row group of
@@ -104,7 +116,10 @@ pub fn write_row_group<W: Write>(
             }
             encode(&chunk, field, options)
         })
-        .collect::<PolarsResult<Vec<_>>>()?;
+        .collect::<PolarsResult<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
     writer.write_row_group(rows as u64, &pages)
 }
 
@@ -159,7 +174,7 @@ impl<'a> DictColumn<'a> {
             .expect("keys come from DictColumn::key, so index its values");
         ColumnChunk {
             array: Box::new(array),
-            encoding: Encoding::RleDictionary,
+            encodings: vec![Encoding::RleDictionary],
         }
     }
 }

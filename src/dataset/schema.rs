@@ -49,6 +49,7 @@ pub mod incidents {
     pub const NEAREST_SCHOOL_M: &str = "nearest_school_m";
     pub const NEAREST_STATION_ID: &str = "nearest_station_id";
     pub const NEAREST_STATION_M: &str = "nearest_station_m";
+    pub use super::geometry::*;
 }
 
 /// `rejects.parquet`: one row per row that could not be used.
@@ -79,8 +80,19 @@ pub mod areas {
     pub const BOROUGH_CODE: &str = "borough_code";
     pub const BOROUGH_NAME: &str = "borough_name";
     pub const AREA_KM2: &str = "area_km2";
+    pub use super::geometry::*;
+}
+
+/// The geometry columns of every table with geometry (areas, points of
+/// interest, incidents), declared in the file's GeoParquet 1.1 metadata
+/// ([`super::geoparquet`]).
+pub mod geometry {
+    /// The primary geometry: WKB in WGS84 lon/lat (`OGC:CRS84`).
+    pub const GEOMETRY: &str = "geometry";
+    /// The same geometry as WKB in British National Grid metres (EPSG:27700).
     pub const GEOMETRY_BNG_WKB: &str = "geometry_bng_wkb";
-    pub const GEOMETRY_WGS84_WKB: &str = "geometry_wgs84_wkb";
+    /// GeoParquet's covering of `geometry`: struct `xmin, ymin, xmax, ymax` (degrees).
+    pub const BBOX: &str = "bbox";
 }
 
 /// `schools.parquet` and `stations.parquet`.
@@ -95,9 +107,24 @@ pub mod pois {
     pub const WARD_CODE: &str = "ward_code";
     pub const BOROUGH_CODE: &str = "borough_code";
     pub const ATTRIBUTES: &str = "attributes";
+    pub use super::geometry::*;
 }
 
-/// The incidents table's columns, in order.
+/// The incidents table's columns as written: [`incidents_schema`], then
+/// the point as GeoParquet geometry columns ([`geometry`]).
+pub fn incidents_file_schema() -> Schema {
+    let mut s = incidents_schema();
+    s.extend([
+        Field::new(geometry::GEOMETRY.into(), DataType::Binary),
+        Field::new(geometry::GEOMETRY_BNG_WKB.into(), DataType::Binary),
+        Field::new(geometry::BBOX.into(), super::geoparquet::bbox_dtype()),
+    ]);
+    s
+}
+
+/// The incidents table's attribute columns, in order: what the server and
+/// the analyses read (the geometry columns after them repeat `lon`/`lat`
+/// and `easting_m`/`northing_m` for other tools).
 pub fn incidents_schema() -> Schema {
     use incidents::*;
     use DataType::*;

@@ -27,15 +27,19 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), DatasetError
     write_parquet_with(path, df, ParquetCompression::Lz4Raw)
 }
 
-/// Writes one frame as Parquet with the given compression.
+/// Writes one frame as Parquet with the given compression; a frame with
+/// geometry columns as GeoParquet ([`super::geoparquet::prepare`] adds its
+/// covering column and metadata).
 pub fn write_parquet_with(
     path: &Path,
     df: &mut DataFrame,
     compression: ParquetCompression,
 ) -> Result<(), DatasetError> {
+    let geo = super::geoparquet::prepare(df, &path.display().to_string())?;
     let file = std::fs::File::create(path).map_err(io_err(path))?;
     ParquetWriter::new(std::io::BufWriter::new(file))
         .with_compression(compression)
+        .with_key_value_metadata(Some(super::geoparquet::footer(df.schema(), geo.as_deref())))
         .finish(df)
         .map_err(|source| DatasetError::Polars {
             path: path.display().to_string(),

@@ -29,7 +29,7 @@ use crate::dataset::schema::{incidents as inc, rejects as rej};
 pub const INDEX_PATH: &str = "cache/index.json";
 
 /// Bumped when parsing or the index changes, so old caches are not trusted.
-const PARSER_VERSION: u32 = 4;
+const PARSER_VERSION: u32 = 5;
 
 /// Where one file's rows went in the dataset, and how it was parsed.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Assembling the ingest's results into polars frames (the dataset's tables).
 
+use crate::dataset::geoparquet::{multipolygon_wkb, point_wkb};
 use crate::dataset::schema::{areas, files as files_col, pois, rejects as rej};
-use geo::MultiPolygon;
 use polars::prelude::*;
 
 use super::boundaries::Area;
@@ -21,20 +21,6 @@ pub struct FileEntry {
 
 fn polars_err(e: PolarsError) -> IngestError {
     IngestError::Invalid(format!("building a table: {e}"))
-}
-
-/// Geometry as little-endian WKB (what GeoParquet and DuckDB read).
-pub fn to_wkb(g: &MultiPolygon<f64>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    wkb::writer::write_geometry(
-        &mut buf,
-        g,
-        &wkb::writer::WriteOptions {
-            endianness: wkb::Endianness::LittleEndian,
-        },
-    )
-    .expect("writing WKB to a Vec cannot fail");
-    buf
 }
 
 /// The rejects table: every row that could not be used, verbatim.
@@ -100,10 +86,11 @@ pub fn files_frame(files: &[FileEntry]) -> Result<DataFrame, IngestError> {
     .map_err(polars_err)
 }
 
-/// Wards or boroughs, with geometry as WKB in BNG and in WGS84.
+/// Wards or boroughs, with geometry as WKB in WGS84 (`geometry`) and in
+/// BNG (`geometry_bng_wkb`); the writer adds GeoParquet's covering `bbox`.
 pub fn areas_frame(areas: &[Area], with_parent: bool) -> Result<DataFrame, IngestError> {
-    let bng: Vec<Vec<u8>> = areas.iter().map(|a| to_wkb(&a.geometry_bng)).collect();
-    let wgs: Vec<Vec<u8>> = areas.iter().map(|a| to_wkb(&a.geometry_wgs84)).collect();
+    let bng: Vec<Vec<u8>> = areas.iter().map(|a| multipolygon_wkb(&a.geometry_bng)).collect();
+    let wgs: Vec<Vec<u8>> = areas.iter().map(|a| multipolygon_wkb(&a.geometry_wgs84)).collect();
     let mut cols = vec![
         Column::new(
             areas::CODE.into(),
@@ -129,12 +116,12 @@ pub fn areas_frame(areas: &[Area], with_parent: bool) -> Result<DataFrame, Inges
         areas.iter().map(|a| a.area_km2()).collect::<Vec<_>>(),
     ));
     cols.push(Column::new(
-        areas::GEOMETRY_BNG_WKB.into(),
-        bng.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
+        areas::GEOMETRY.into(),
+        wgs.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
     ));
     cols.push(Column::new(
-        areas::GEOMETRY_WGS84_WKB.into(),
-        wgs.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
+        areas::GEOMETRY_BNG_WKB.into(),
+        bng.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
     ));
     DataFrame::new(areas.len(), cols).map_err(polars_err)
 }
@@ -157,6 +144,8 @@ pub fn pois_frames(
                 .iter()
                 .map(|p| ward_index.locate(p.easting_m, p.northing_m).map(|w| &wards[w as usize]))
                 .collect();
+            let wgs: Vec<[u8; 21]> = ps.iter().map(|p| point_wkb(p.lon, p.lat)).collect();
+            let bng: Vec<[u8; 21]> = ps.iter().map(|p| point_wkb(p.easting_m, p.northing_m)).collect();
             let table = match kind {
                 "school" => "schools".to_string(),
                 "station" => "stations".to_string(),
@@ -200,6 +189,14 @@ pub fn pois_frames(
                     Column::new(
                         pois::ATTRIBUTES.into(),
                         ps.iter().map(|p| p.attributes.as_str()).collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        pois::GEOMETRY.into(),
+                        wgs.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
+                    ),
+                    Column::new(
+                        pois::GEOMETRY_BNG_WKB.into(),
+                        bng.iter().map(|b| b.as_slice()).collect::<Vec<_>>(),
                     ),
                 ],
             )

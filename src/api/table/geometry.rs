@@ -69,6 +69,19 @@ impl Rings {
         out.extend_from_slice(b"]]}");
     }
 
+    /// Writes cell `i` with each vertex written by `push` (its WGS84 lon, lat).
+    pub(super) fn write_with(&self, i: usize, out: &mut Vec<u8>, push: &dyn Fn(&mut Vec<u8>, f64, f64)) {
+        out.extend_from_slice(b"{\"type\":\"Polygon\",\"coordinates\":[[");
+        for (k, &v) in self.rings.ring(i).iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            let c = self.rings.vertices[v as usize];
+            push(out, c.x, c.y);
+        }
+        out.extend_from_slice(b"]]}");
+    }
+
     pub(super) fn bbox(&self, i: usize) -> [f64; 4] {
         self.rings.ring(i).iter().fold(
             [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
@@ -117,11 +130,49 @@ impl Geoms {
     }
 }
 
+/// Feature geometry in British National Grid metres, as the dataset holds
+/// it: what an item asked for in EPSG:27700 is written from (OGC API –
+/// Features Part 2, [`crate::api::crs`]).
+#[derive(Debug)]
+pub enum BngGeoms {
+    /// Points, `[easting_m, northing_m]`.
+    Points(Vec<[f64; 2]>),
+    /// GeoJSON geometry text, coordinates unrounded.
+    Json(Vec<Box<str>>),
+}
+
+impl BngGeoms {
+    /// BNG GeoJSON text of `n` geometries, written in parallel.
+    pub fn json<G: Borrow<geo::Geometry<f64>>>(n: usize, geometry: impl Fn(usize) -> G + Sync) -> BngGeoms {
+        BngGeoms::Json(
+            (0..n)
+                .into_par_iter()
+                .with_min_len(256)
+                .map(|i| {
+                    let mut out = Vec::new();
+                    crate::api::crs::geometry_json(geometry(i).borrow(), &crate::api::crs::push_bng, &mut out);
+                    String::from_utf8(out).expect("JSON text is UTF-8").into_boxed_str()
+                })
+                .collect(),
+        )
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            BngGeoms::Points(p) => p.len() * 16,
+            BngGeoms::Json(t) => t.iter().map(|t| t.len() + 16).sum(),
+        }
+    }
+}
+
 /// Feature ids and geometry, shareable between tables.
 #[derive(Debug)]
 pub struct Shape {
     pub ids: Ids,
     pub geoms: Geoms,
+    /// The same geometry in BNG as the dataset holds it, for the dataset's
+    /// own layers (`None`: derived from `geoms` through OSTN15 when asked).
+    pub bng: Option<BngGeoms>,
     pub(super) lookup: FxHashMap<Box<str>, u32>,
 }
 
@@ -142,7 +193,7 @@ impl Shape {
             }
             Geoms::Rings(r) => r.rings.vertices.len() * 16 + r.rings.rings.len() * 4 + r.text.len() + r.ends.len() * 4,
         };
-        ids + geoms + self.lookup.len() * 40
+        ids + geoms + self.bng.as_ref().map_or(0, BngGeoms::heap_bytes) + self.lookup.len() * 40
     }
 
     /// A shape; builds the id lookup.
@@ -151,7 +202,18 @@ impl Shape {
             Ids::Str(v) => v.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect(),
             Ids::Int(_) => FxHashMap::default(),
         };
-        Shape { ids, geoms, lookup }
+        Shape {
+            ids,
+            geoms,
+            bng: None,
+            lookup,
+        }
+    }
+
+    /// With the dataset's own BNG geometry (same features, same order).
+    pub fn with_bng(mut self, bng: BngGeoms) -> Shape {
+        self.bng = Some(bng);
+        self
     }
 
     /// The cells of a grid: their ids and WGS84 polygons (each shared
@@ -191,20 +253,32 @@ impl Table {
     /// maxlon, maxlat]` (boundary included), exactly: a ward whose bounding
     /// box reaches into the box but whose outline does not is left out.
     pub fn meets(&self, i: usize, b: [f64; 4]) -> bool {
+        let rect = geo::Rect::new(geo::coord! { x: b[0], y: b[1] }, geo::coord! { x: b[2], y: b[3] });
+        self.meets_region(i, b, &rect)
+    }
+
+    /// Whether feature `i`'s geometry meets `region` (WGS84; a box given in
+    /// another CRS, [`crate::api::crs::bng_box_in_wgs84`]), whose bounding
+    /// box is `b`.
+    pub fn meets_region<R>(&self, i: usize, b: [f64; 4], region: &R) -> bool
+    where
+        geo::Geometry<f64>: geo::Intersects<R>,
+        geo::Point<f64>: geo::Intersects<R>,
+        geo::Polygon<f64>: geo::Intersects<R>,
+        R: geo::BoundingRect<f64>,
+    {
         use geo::Intersects;
         let f = self.bbox(i);
         if f[0] > b[2] || f[2] < b[0] || f[1] > b[3] || f[3] < b[1] {
             return false;
         }
-        let rect = geo::Rect::new(geo::coord! { x: b[0], y: b[1] }, geo::coord! { x: b[2], y: b[3] });
         match &self.shape.geoms {
-            // A point is its own bounding box.
-            Geoms::Points(_) => true,
-            Geoms::Json { shapes, .. } => shapes[i].intersects(&rect),
+            Geoms::Points(p) => geo::Point::new(p[i][0], p[i][1]).intersects(region),
+            Geoms::Json { shapes, .. } => shapes[i].intersects(region),
             Geoms::Rings(r) => {
                 let ring: Vec<geo::Coord<f64>> =
                     r.rings.ring(i).iter().map(|&v| r.rings.vertices[v as usize]).collect();
-                geo::Polygon::new(geo::LineString(ring), Vec::new()).intersects(&rect)
+                geo::Polygon::new(geo::LineString(ring), Vec::new()).intersects(region)
             }
         }
     }

@@ -27,7 +27,7 @@ use polars::prelude::*;
 use serde_json::Value;
 
 pub use columns::{Column, ColumnData};
-pub use geometry::{Geoms, Ids, Rings, Shape};
+pub use geometry::{BngGeoms, Geoms, Ids, Rings, Shape};
 pub use query::Page;
 
 use crate::analysis::layer::Layer;
@@ -49,6 +49,16 @@ impl Table {
             columns,
             months,
         }
+    }
+
+    /// With the dataset's own BNG geometry for its features (a new table:
+    /// its shape is not shared yet).
+    pub fn with_bng(mut self, bng: BngGeoms) -> Table {
+        match Arc::get_mut(&mut self.shape) {
+            Some(shape) => shape.bng = Some(bng),
+            None => unreachable!("with_bng on a table whose shape is shared"),
+        }
+        self
     }
 
     /// A table over a (shared) shape from a layer's property columns.

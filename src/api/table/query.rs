@@ -54,8 +54,9 @@ impl Table {
             (Some(r), Some(m)) => Some((r, m)),
             (Some(_), None) => return Err(ApiError::param("datetime", "this collection has no time dimension")),
         };
+        let filter = q.filter.as_ref().map(|f| self.compile(f)).transpose()?;
         let n = self.len();
-        if q.bbox.is_none() && months.is_none() && matchers.is_empty() && sort.is_empty() {
+        if q.bbox.is_none() && months.is_none() && matchers.is_empty() && sort.is_empty() && filter.is_none() {
             let start = q.offset.min(n);
             let end = (start + q.limit).min(n);
             return Ok(Page {
@@ -65,7 +66,12 @@ impl Table {
             });
         }
         let keep = |i: usize| -> bool {
-            if q.bbox.is_some_and(|b| !self.meets(i, b)) {
+            let in_box = match (q.bbox, &q.bbox_region) {
+                (None, _) => true,
+                (Some(b), None) => self.meets(i, b),
+                (Some(b), Some(region)) => self.meets_region(i, b, region),
+            };
+            if !in_box {
                 return false;
             }
             if let Some(((from, to), m)) = months {
@@ -73,7 +79,7 @@ impl Table {
                     return false;
                 }
             }
-            matchers.iter().all(|m| m(i))
+            matchers.iter().all(|m| m(i)) && filter.as_ref().is_none_or(|f| f(i))
         };
         let mut rows: Vec<u32> = (0..n).filter(|&i| keep(i)).map(|i| i as u32).collect();
         if !sort.is_empty() {
