@@ -44,6 +44,36 @@ fn get(addr: std::net::SocketAddr, path: &str) -> (String, usize, Duration) {
     (status, body, elapsed)
 }
 
+/// The ward with the most incidents, and its WGS84 polygon as WKT.
+fn busiest_ward(dir: &std::path::Path) -> (String, String) {
+    use geo_traits::to_geo::ToGeoGeometry;
+    let inc = hotspots::dataset::read_parquet(&dir.join("incidents.parquet")).expect("incidents");
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for w in inc.column("ward_code").unwrap().str().unwrap().iter().flatten() {
+        *counts.entry(w.to_string()).or_default() += 1;
+    }
+    let best = counts.into_iter().max_by_key(|(_, n)| *n).expect("a ward").0;
+    let wards = hotspots::dataset::read_parquet(&dir.join("wards.parquet")).expect("wards");
+    let k = wards
+        .column("code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .position(|c| c == Some(best.as_str()))
+        .expect("the ward");
+    let wkb = wards
+        .column("geometry")
+        .unwrap()
+        .binary()
+        .unwrap()
+        .get(k)
+        .unwrap()
+        .to_vec();
+    let g = wkb::reader::read_wkb(&wkb).unwrap().to_geometry();
+    (best, wkt::ToWkt::wkt_string(&g))
+}
+
 fn main() {
     // As `hotspots serve`: 4 KiB pages.
     hotspots::sys::small_pages();
@@ -128,6 +158,42 @@ fn main() {
         "/collections/incidents/items?limit=100&offset=5000",
     );
     report("page of 100 wards", "/collections/wards/items?limit=100");
+    // OGC API – Features Part 2 and 3: the same pages in British National
+    // Grid, and a filter over every incident (median of 15 requests each).
+    let median = |what: &str, path: &str| {
+        let mut runs: Vec<(Duration, usize)> = (0..15)
+            .map(|_| {
+                let (status, len, t) = get(addr, path);
+                assert!(status.contains("200"), "{path}: {status}");
+                (t, len)
+            })
+            .collect();
+        runs.sort();
+        let (t, len) = runs[runs.len() / 2];
+        println!("{what:<58} {:>7.1} ms  ({len} bytes, median of 15)", ms(t));
+    };
+    let bng = "crs=http%3A%2F%2Fwww.opengis.net%2Fdef%2Fcrs%2FEPSG%2F0%2F27700";
+    median("page of 100 wards, CRS84", "/collections/wards/items?limit=100");
+    median(
+        "page of 100 wards, EPSG:27700",
+        &format!("/collections/wards/items?limit=100&{bng}"),
+    );
+    median(
+        "page of 100 incidents, CRS84",
+        "/collections/incidents/items?limit=100&offset=5000",
+    );
+    median(
+        "page of 100 incidents, EPSG:27700",
+        &format!("/collections/incidents/items?limit=100&offset=5000&{bng}"),
+    );
+    let (ward, wkt) = busiest_ward(&dir);
+    let filter =
+        format!("crime_type = 'Burglary' AND month BETWEEN '2023-01' AND '2023-12' AND S_INTERSECTS(geometry, {wkt})");
+    let filter: String = form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    median(
+        &format!("filter: burglary, 2023, S_INTERSECTS ward {ward}"),
+        &format!("/collections/incidents/items?limit=100&filter={filter}"),
+    );
     println!("resident after the requests: {:.0} MB", rss_mb());
     let _ = tx.send(());
     let _ = rt.block_on(server);

@@ -22,14 +22,14 @@
 //! | [`config`] | the ingest config (`data/london.toml`): what to read and how fields map; paths kept inside the data root |
 //! | [`progress`] | progress bars that stay quiet in scripts |
 //! | [`sys`] | every call into C (`renameat2`, `prctl`, `malloc_trim`, libdeflate): the crate's only `unsafe` code |
-//! | [`dataset`] | the tables' vocabulary ([`dataset::schema`]: column names, reject reasons); Parquet tables and `manifest.json`; one writer at a time ([`dataset::lock`]) and atomic writes; [`dataset::Dataset::open`] with the incidents as typed columns |
+//! | [`dataset`] | the tables' vocabulary ([`dataset::schema`]: column names, reject reasons); Parquet tables (GeoParquet 1.1 where they have geometry: [`dataset::geoparquet`]) and `manifest.json`; one writer at a time ([`dataset::lock`]) and atomic writes; [`dataset::Dataset::open`] with the incidents as typed columns |
 //! | [`ingest`] | readers for shapefiles, GeoJSON, police.uk CSV and API JSON, POI CSVs; validation into rejects; the spatial join; the re-ingest cache; the pipeline's stages ([`ingest::pipeline`]) |
 //! | [`analysis`] | one method per file (grids, weights, Gi* with FDR, LISA, KDE, emerging hot spots, POI risk, surge areas, the backtest, the pledge's counterfactual with its count GLMs, the WDD test of a deployment), each declaring its parameters once ([`analysis::params`]) and registered in [`analysis::run::ALL`] |
 //! | [`info`] | the `hotspots info` report |
 //! | [`fetch`] | `hotspots fetch`: downloads the official boundaries, police.uk crime (archive or API by ward), GIAS schools and stations into a data root, with resume, retries and checksums |
 //! | [`demo`] | a synthetic London-like city in the real file formats, with planted hotspots and their ground truth |
 //! | [`briefing`] | ward briefings: one self-contained HTML page per ward (counts and changes with exact Poisson tests and BH, rates, a seasonal monthly chart, an SVG map in BNG metres with Gi* cells, schools and stations, places, emerging categories, outcomes, harm), index pages, PDFs through headless Chromium |
-//! | [`api`] | the HTTP server (axum): OGC API – Features over the dataset's layers and one collection per analysis, `/map`, problem documents |
+//! | [`api`] | the HTTP server (axum): OGC API – Features (Part 1; Part 2 CRS in `api::crs`; Part 3 queryables and CQL2 filters in `api::filter`) over the dataset's layers and one collection per analysis, `/map`, problem documents |
 //!
 //! Adding an analysis: one file in `analysis/` that declares its
 //! [`analysis::params::Spec`] and a [`analysis::run::RunFn`], and one line in

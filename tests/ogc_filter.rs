@@ -367,3 +367,45 @@ fn bad_filters_are_400s_that_say_what_and_where() {
         assert!(f["properties"]["count"].as_f64().unwrap() >= 5.0);
     }
 }
+
+/// A filter's cost is known before any row is tested: over the server's
+/// `--max-work`, a 422 naming `filter`.
+#[test]
+fn a_filter_over_the_work_limit_is_refused_before_any_work() {
+    let Some(ds) = common::city_dataset("a_filter_over_the_work_limit_is_refused_before_any_work") else {
+        return;
+    };
+    let mut config = hotspots::api::ServerConfig::default();
+    config.limits.max_work = 1e6;
+    let base = common::serve_with_config(&ds, config);
+    // A 100-vertex ring around the City: 26k incidents x ~100 steps > 10^6.
+    let ring: Vec<String> = (0..=100)
+        .map(|k| {
+            let a = std::f64::consts::TAU * (k % 100) as f64 / 100.0;
+            format!("{} {}", -0.09 + 0.02 * a.cos(), 51.515 + 0.01 * a.sin())
+        })
+        .collect();
+    let filter = format!("S_INTERSECTS(geometry, POLYGON(({})))", ring.join(", "));
+    let r = http::request(
+        "GET",
+        &format!("{base}/collections/incidents/items?filter={}", enc(&filter)),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    let p: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(p["parameter"], "filter");
+    // A simple one is well inside the limit.
+    let r = http::request(
+        "GET",
+        &format!(
+            "{base}/collections/incidents/items?limit=1&filter={}",
+            enc("crime_type = 'Robbery'")
+        ),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+}

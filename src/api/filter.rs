@@ -77,8 +77,32 @@ fn bad(why: impl Into<String>) -> ApiError {
     ApiError::param("filter", why.into())
 }
 
+/// The deepest nesting of brackets a filter may have: the parsers recurse
+/// once per level, and a request must not be able to exhaust a worker's stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// The deepest nesting of `(`, `[` and `{` in `text` (outside '...' strings).
+fn depth(text: &str) -> usize {
+    let (mut d, mut max, mut quoted) = (0usize, 0usize, false);
+    for c in text.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' | '[' | '{' if !quoted => {
+                d += 1;
+                max = max.max(d);
+            }
+            ')' | ']' | '}' if !quoted => d = d.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// Parses `filter` in `lang`; a syntax error says where.
 pub fn parse(text: &str, lang: FilterLang) -> Result<Expr, ApiError> {
+    if depth(text) > MAX_DEPTH {
+        return Err(bad(format!("nested more than {MAX_DEPTH} levels deep")));
+    }
     match lang {
         FilterLang::Text => cql2::parse_text(text).map_err(|e| match e {
             cql2::Error::Pest(p) => bad(format!("cql2-text does not parse:\n{p}")),
@@ -92,6 +116,28 @@ pub fn parse(text: &str, lang: FilterLang) -> Result<Expr, ApiError> {
             ))
         }),
     }
+}
+
+/// The work of testing every one of `rows` rows against `e`: per row, one
+/// step per operator and literal and one per vertex of each geometry (a
+/// point-in-polygon test walks the polygon's edges), for the same budget
+/// as the analyses (`--max-work`).
+pub fn work(e: &Expr, rows: usize) -> f64 {
+    fn steps(e: &Expr) -> f64 {
+        match e {
+            Expr::Operation { args, .. } | Expr::Array(args) => 1.0 + args.iter().map(|a| steps(a)).sum::<f64>(),
+            Expr::Geometry(g) => {
+                use geo::CoordsIter;
+                use wkt::TryFromWkt;
+                g.to_wkt()
+                    .ok()
+                    .and_then(|t| geo::Geometry::<f64>::try_from_wkt_str(&t).ok())
+                    .map_or(1.0, |g| g.coords_count() as f64)
+            }
+            _ => 1.0,
+        }
+    }
+    steps(e) * rows as f64
 }
 
 /// Every property an expression names.
@@ -532,6 +578,20 @@ mod tests {
         assert!(like("", "%"));
         assert!(!like("", "_"));
         assert!(like("Criminal damage and arson", "%damage%arson"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = format!("{}a = 1{}", "(".repeat(10_000), ")".repeat(10_000));
+        let e = parse(&deep, FilterLang::Text).unwrap_err();
+        assert!(e.to_string().contains("nested"), "{e}");
+        assert_eq!(depth("a = '((((' AND (b = 1)"), 1, "brackets in strings do not count");
+        let poly = parse(
+            "S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 0)))",
+            FilterLang::Text,
+        )
+        .unwrap();
+        assert_eq!(work(&poly, 10), 10.0 * (1.0 + 1.0 + 4.0));
     }
 
     #[test]

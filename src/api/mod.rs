@@ -1,23 +1,27 @@
 //! The HTTP API (axum): OGC API – Features Part 1 (Core, GeoJSON, OAS 3.0,
-//! HTML) over the dataset's layers and the analysis layers, the web map at
+//! HTML), Part 2 (CRS by reference) and Part 3 (queryables, CQL2 filters)
+//! over the dataset's layers and the analysis layers, the web map at
 //! `/map`, and one problem-document error response.
 //!
 //! | file | owns |
 //! |---|---|
 //! | `mod.rs` | [`AppState`], the router, [`serve`] (takes a bound listener: tests use port 0) |
 //! | `error.rs` | [`ApiError`] → RFC 9457 `application/problem+json`, naming the bad parameter |
-//! | `params.rs` | strict query parsing: bbox, limit, offset, datetime, properties, sortby; the analysis parameters go to their [`crate::analysis::params::Values`] |
+//! | `params.rs` | strict query parsing: bbox, bbox-crs, crs, filter, limit, offset, datetime, properties, sortby; the analysis parameters go to their [`crate::analysis::params::Values`] |
+//! | `crs.rs` | Part 2: the CRSs items and bboxes may be in (CRS84, EPSG:4326, EPSG:27700), axis swapping, BNG coordinates |
+//! | `filter.rs` | Part 3: CQL2 (text, JSON) to a row predicate; its conformance classes and cost |
 //! | `table.rs` | a collection's features in compact form (ids and geometry in a shareable [`table::Shape`]); filtering, sorting, paging, GeoJSON writing |
 //! | `collections.rs` | the dataset's own collections (wards, boroughs, incidents, schools, stations) |
 //! | `analyses/` | the analysis collections, one per analysis offered over HTTP; Gi*'s shared-shape tables (`gistar.rs`) |
 //! | `cache.rs` | computed layers cached by canonical parameters; grid shapes shared by the layers on a grid; strong ETags (per content coding) |
-//! | `ogc.rs` | the OGC API – Features handlers |
+//! | `ogc.rs` | the OGC API – Features handlers (queryables among them) |
 //! | `openapi.rs` | the OpenAPI 3.0 document at `/api` |
 //! | `html.rs` | HTML for browsers (landing page, collections) |
 //! | `briefing.rs` | `/wards/{code}/briefing`: a ward's briefing page ([`crate::briefing`]), its London-wide work built by the first request and kept |
 //! | `map.rs` | `/map`: Leaflet (vendored, served by us) over the collections |
 //!
-//! Coordinates in every response are WGS84 lon/lat degrees (CRS84), per RFC 7946.
+//! Coordinates in every response are WGS84 lon/lat degrees (CRS84), per RFC
+//! 7946, unless `crs` asks for EPSG:4326 or British National Grid.
 
 pub mod analyses;
 pub mod briefing;

@@ -516,6 +516,20 @@ pub async fn items(
         return Ok(resp);
     }
     let table = r.table.get();
+    if let Some(f) = &r.query.filter {
+        // The filter's cost is known before any row is tested.
+        let work = super::filter::work(&f.expr, table.len());
+        if work > st.config.limits.max_work {
+            return Err(ApiError::TooCostly {
+                parameter: "filter".into(),
+                message: format!(
+                    "testing {} features against this filter is about {work:.1e} steps, over the server's limit of {:.1e} (--max-work): use a simpler geometry, or bbox first",
+                    table.len(),
+                    st.config.limits.max_work
+                ),
+            });
+        }
+    }
     let Page { matched, rows, columns } = table.query(&r.query)?;
     let (limit, offset) = (r.query.limit, r.query.offset);
     let mut links = vec![link(
