@@ -19,6 +19,7 @@ mod ingest_safety;
 mod notebooks;
 mod ogc_crs;
 mod ogc_filter;
+mod past_one_machine;
 mod pledge;
 mod precision;
 mod real_data;

@@ -74,6 +74,10 @@ pub struct HotspotRequest {
     /// this way; `None` on the CLI).
     #[serde(default)]
     pub auto_max_cells: Option<usize>,
+    /// Per-cell counts computed elsewhere ([`super::cell_counts`]), used
+    /// instead of counting the dataset's incidents (square grid, given cell).
+    #[serde(default)]
+    pub counts: Option<std::path::PathBuf>,
 }
 
 impl Default for HotspotRequest {
@@ -92,6 +96,7 @@ impl Default for HotspotRequest {
             alpha: 0.05,
             correction: Correction::Fdr,
             auto_max_cells: None,
+            counts: None,
         }
     }
 }
@@ -217,6 +222,7 @@ pub const GISTAR: Analysis = Analysis {
             SELECTION,
             &[GRID, CELL, AUTO_MAX_CELLS, BAND, WEIGHTS, RESOLUTION, K, ALPHA, CORRECTION, PERMUTATIONS, SEED],
             HARM,
+            &[COUNTS],
         ],
         cli: true,
         http: true,
@@ -226,6 +232,14 @@ pub const GISTAR: Analysis = Analysis {
     cost: cost_hotspots,
     offline: None,
 };
+
+/// Per-cell counts from elsewhere (CLI only: a file).
+pub const COUNTS: Param = Param::new(
+    "counts",
+    ParamType::Path,
+    "per-cell counts computed elsewhere (e.g. DuckDB over a national table): Parquet with cell_id (sq{cell}-{floor(easting_m/cell)}-{floor(northing_m/cell)}) and count; square grid with --cell; the selection flags do not apply",
+)
+.cli_only();
 
 /// `hex`: Gi* on hexagons (a collection of the server's).
 pub const HEX: Analysis = Analysis {
@@ -331,6 +345,7 @@ impl HotspotRequest {
             },
             alpha: v.number("alpha")?,
             correction: v.choice("correction")?.unwrap_or(d.correction),
+            counts: if opt("counts") { v.given_path("counts") } else { None },
             auto_max_cells: if opt("auto_max_cells") {
                 v.u64("auto_max_cells")?.map(|m| m as usize)
             } else {
@@ -478,12 +493,20 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
     let (units, points, cell_choice) = match req.grid.grid() {
         Some(kind) => {
             // With the cell size given, the grid only needs the selected rows'
-            // coordinates, which `ds.columns` already holds: no copy.
-            let points = match req.cell_m {
-                Some(_) => Selected::Rows(req.selection.rows(ds)?),
-                None => Selected::Points(req.selection.apply(ds)?),
+            // coordinates, which `ds.columns` already holds: no copy. Counts
+            // from a file need no rows at all.
+            let points = match (req.cell_m, &req.counts) {
+                (Some(_), Some(_)) if kind == super::grid::GridKind::Square => Selected::Rows(Vec::new()),
+                (_, Some(_)) => {
+                    return Err(AnalysisError::Param {
+                        name: "counts".into(),
+                        message: "counts from a file need a square grid and a given --cell".into(),
+                    })
+                }
+                (Some(_), None) => Selected::Rows(req.selection.rows(ds)?),
+                (None, None) => Selected::Points(req.selection.apply(ds)?),
             };
-            if points.is_empty() {
+            if points.is_empty() && req.counts.is_none() {
                 return Err(AnalysisError::Empty(req.selection.to_string()));
             }
             let cell_choice = match (req.cell_m, &points) {
@@ -607,6 +630,11 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
             }
         }
     }
+    if let (Some(path), Units::Grid(g)) = (&req.counts, &units) {
+        count = super::cell_counts::read(path, g)?;
+        incidents_per_unit = count.clone();
+    }
+    let counted_elsewhere = incidents_per_unit.iter().sum::<f64>() as usize;
     let centres: Vec<[f64; 2]> = (0..units.len()).map(|i| units.centre(i)).collect();
     let (weights, band_choice) = match (&units, req.weights) {
         (Units::Areas(a), WeightKind::Queen | WeightKind::Rook) => {
@@ -667,11 +695,22 @@ pub fn gi_star(ds: &Dataset, req: &HotspotRequest) -> Result<Hotspots, AnalysisE
         bin,
         bin_fdr,
         significant,
-        incidents: points.len(),
+        incidents: match &req.counts {
+            Some(_) => counted_elsewhere,
+            None => points.len(),
+        },
         outside_grid,
-        counted: match &points {
-            Selected::Rows(rows) => req.selection.counted_rows(ds, rows),
-            Selected::Points(p) => p.counted(&req.selection),
+        counted: match (&req.counts, &points) {
+            (Some(path), _) => super::select::Counted {
+                kind: "counted elsewhere".into(),
+                crime_types: Default::default(),
+                rule: format!(
+                    "per-cell counts read from {} (the selection flags do not apply)",
+                    path.display()
+                ),
+            },
+            (None, Selected::Rows(rows)) => req.selection.counted_rows(ds, rows),
+            (None, Selected::Points(p)) => p.counted(&req.selection),
         },
     })
 }

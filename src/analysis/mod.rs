@@ -37,6 +37,7 @@
 
 pub mod buckets;
 pub mod cancel;
+pub mod cell_counts;
 pub mod cost;
 pub mod emerging;
 pub mod evaluate;

@@ -22,6 +22,10 @@ pub struct IngestArgs {
     /// Let the config name files outside --data-root (absolute paths or `..`).
     #[arg(long)]
     allow_outside_data_root: bool,
+    /// Also write the incidents Hive-partitioned (`month`: incidents/month=YYYY-MM/
+    /// part-0.parquet, GeoParquet) for DuckDB, Sedona or BigQuery.
+    #[arg(long, value_parser = ["month"])]
+    partition: Option<String>,
 }
 
 pub fn ingest(a: IngestArgs, quiet: bool) -> anyhow::Result<()> {
@@ -34,6 +38,7 @@ pub fn ingest(a: IngestArgs, quiet: bool) -> anyhow::Result<()> {
         quiet,
         force: a.force,
         allow_outside_data_root: a.allow_outside_data_root,
+        partition_by_month: a.partition.as_deref() == Some("month"),
     };
     let m = hotspots::ingest::ingest(&cfg, &a.data_root, &a.out, &opts)
         .with_context(|| format!("ingesting {}", a.config.display()))?;

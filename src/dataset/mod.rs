@@ -25,6 +25,7 @@ pub mod columns;
 pub mod geoparquet;
 pub mod lock;
 pub mod manifest;
+pub mod partition;
 pub mod row_group;
 pub mod schema;
 pub mod write;
@@ -93,6 +94,8 @@ pub struct Tables {
     /// (table name, frame): `schools`, `stations`, `pois_<kind>`.
     pub pois: Vec<(String, DataFrame)>,
     pub manifest: Manifest,
+    /// Also write the incidents Hive-partitioned by month ([`partition`]).
+    pub partition_by_month: bool,
 }
 
 /// An opened dataset: its frames and the spatial indexes over them.

@@ -224,6 +224,15 @@ fn write_into(
     );
     a?;
     b?;
+    if tables.partition_by_month {
+        let t = std::time::Instant::now();
+        let parts = super::partition::write_by_month(&tmp.join("incidents.parquet"), &tmp.join(super::partition::DIR))?;
+        tracing::debug!(
+            parts,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "wrote incidents by month"
+        );
+    }
     // Files the writer keeps beside the tables (the ingest's re-parse
     // cache, `cache/index.json`).
     for (rel, bytes) in extra_files {

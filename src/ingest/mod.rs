@@ -68,6 +68,9 @@ pub struct IngestOptions {
     /// Let the config name files outside the data root (absolute paths,
     /// `..`). Off by default: [`Config::check_paths_within_root`].
     pub allow_outside_data_root: bool,
+    /// Also write the incidents as Hive-partitioned GeoParquet by month
+    /// (`incidents/month=YYYY-MM/part-0.parquet`).
+    pub partition_by_month: bool,
 }
 
 /// Reads the sources a config names under `data_root`, validates and joins
@@ -106,7 +109,8 @@ fn ingest_in_pool(
     })?;
     crate::dataset::write::check_replaceable(out)?;
     let previous = if opts.force { None } else { Cache::open(out) };
-    let (tables, cache) = build(config, data_root, &progress, previous.as_ref())?;
+    let (mut tables, cache) = build(config, data_root, &progress, previous.as_ref())?;
+    tables.partition_by_month = opts.partition_by_month;
     let bar = progress.step("writing dataset");
     let t = std::time::Instant::now();
     let manifest = crate::dataset::write::write_atomic(out, &tables, &[cache.index_file()], started)?;

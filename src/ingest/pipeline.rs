@@ -404,6 +404,7 @@ fn assemble(
         boroughs: boroughs_frame,
         pois: pois_frames?,
         manifest,
+        partition_by_month: false,
     };
     Ok((tables_out, Cache::new(books.cache_entries)))
 }

@@ -265,7 +265,6 @@ impl Table {
         geo::Geometry<f64>: geo::Intersects<R>,
         geo::Point<f64>: geo::Intersects<R>,
         geo::Polygon<f64>: geo::Intersects<R>,
-        R: geo::BoundingRect<f64>,
     {
         use geo::Intersects;
         let f = self.bbox(i);
