@@ -25,4 +25,5 @@ mod precision;
 mod real_data;
 mod schemathesis;
 mod server_safety;
+mod tiles;
 mod wdd;

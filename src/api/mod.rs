@@ -10,6 +10,7 @@
 //! | `params.rs` | strict query parsing: bbox, bbox-crs, crs, filter, limit, offset, datetime, properties, sortby; the analysis parameters go to their [`crate::analysis::params::Values`] |
 //! | `crs.rs` | Part 2: the CRSs items and bboxes may be in (CRS84, EPSG:4326, EPSG:27700), axis swapping, BNG coordinates |
 //! | `filter.rs` | Part 3: CQL2 (text, JSON) to a row predicate; its conformance classes and cost |
+//! | `tiles.rs` | OGC API – Tiles: Mapbox Vector Tiles of every collection (WebMercatorQuad), tileset metadata, TileJSON, a byte-bounded tile cache |
 //! | `table.rs` | a collection's features in compact form (ids and geometry in a shareable [`table::Shape`]); filtering, sorting, paging, GeoJSON writing |
 //! | `collections.rs` | the dataset's own collections (wards, boroughs, incidents, schools, stations) |
 //! | `analyses/` | the analysis collections, one per analysis offered over HTTP; Gi*'s shared-shape tables (`gistar.rs`) |
@@ -38,6 +39,7 @@ pub mod openapi;
 pub mod params;
 pub mod server;
 pub mod table;
+pub mod tiles;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -119,6 +121,8 @@ pub struct Inner {
     pub engine: Arc<compute::Engine>,
     /// Cell ids and polygons of the grids layers were computed on.
     pub shapes: cache::ShapeCache,
+    /// Encoded vector tiles by ETag ([`tiles`]).
+    pub tiles: tiles::TileCache,
     /// What analyses keep between requests (the study-area raster of POI-risk layers).
     pub memo: crate::analysis::run::Memo,
     pub config: ServerConfig,
@@ -189,7 +193,8 @@ impl AppState {
                 config.cache_bytes / 4 * 3,
                 config.threads,
             )),
-            shapes: cache::ShapeCache::new(CACHE_GRIDS, config.cache_bytes / 4),
+            shapes: cache::ShapeCache::new(CACHE_GRIDS, config.cache_bytes / 8),
+            tiles: tiles::TileCache::new(config.cache_bytes / 8),
             memo: Default::default(),
             public_url: std::sync::OnceLock::new(),
             version: format!("{nanos:x}"),
@@ -244,6 +249,16 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{collection_id}", get(ogc::collection))
         .route("/collections/{collection_id}/items", get(ogc::items))
         .route("/collections/{collection_id}/queryables", get(ogc::queryables))
+        .route("/collections/{collection_id}/tiles", get(tiles::tilesets))
+        .route("/collections/{collection_id}/tiles/{tms}", get(tiles::tileset))
+        .route(
+            "/collections/{collection_id}/tiles/{tms}/tilejson",
+            get(tiles::tilejson),
+        )
+        .route(
+            "/collections/{collection_id}/tiles/{tms}/{z}/{row}/{col}",
+            get(tiles::tile),
+        )
         .route("/collections/{collection_id}/items/{feature_id}", get(ogc::item))
         .route("/status", get(ogc::status))
         .route("/wards/{code}/briefing", get(briefing::page))

@@ -294,13 +294,19 @@ pub async fn collection(
 }
 
 /// The layer behind a collection and the ETag seed of its responses.
-struct Resolved {
+pub(super) struct Resolved {
     table: TableRef,
-    query: ItemsQuery,
-    version: String,
+    pub(super) query: ItemsQuery,
+    pub(super) version: String,
     time_stamp: String,
     metadata: Option<Value>,
-    cache_hit: Option<bool>,
+    pub(super) cache_hit: Option<bool>,
+}
+
+impl Resolved {
+    pub(super) fn table(&self) -> &Table {
+        self.table.get()
+    }
 }
 
 enum TableRef {
@@ -317,7 +323,7 @@ impl TableRef {
     }
 }
 
-async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<Resolved, ApiError> {
+pub(super) async fn resolve(st: &AppState, id: &str, pairs: &[(String, String)]) -> Result<Resolved, ApiError> {
     if let Some(i) = st.statics.iter().position(|c| c.id == id) {
         let (query, _) = params::items(pairs, &[])?;
         return Ok(Resolved {
@@ -457,7 +463,7 @@ pub async fn status(State(st): State<AppState>, RawQuery(q): RawQuery) -> Result
 
 /// A 304 when `If-None-Match` names this representation or its gzip form
 /// (with the tag it named: the two differ, see [`cache::encoded_etag`]).
-fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
+pub(super) fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
     let inm = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
     let tag = cache::none_match(inm, etag)?;
     let mut r = StatusCode::NOT_MODIFIED.into_response();

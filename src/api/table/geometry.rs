@@ -249,6 +249,19 @@ impl Table {
         }
     }
 
+    /// Feature `i`'s geometry (WGS84 lon/lat).
+    pub fn geometry(&self, i: usize) -> geo::Geometry<f64> {
+        match &self.shape.geoms {
+            Geoms::Points(p) => geo::Geometry::Point(geo::Point::new(p[i][0], p[i][1])),
+            Geoms::Json { shapes, .. } => shapes[i].clone(),
+            Geoms::Rings(r) => {
+                let ring: Vec<geo::Coord<f64>> =
+                    r.rings.ring(i).iter().map(|&v| r.rings.vertices[v as usize]).collect();
+                geo::Geometry::Polygon(geo::Polygon::new(geo::LineString(ring), Vec::new()))
+            }
+        }
+    }
+
     /// Whether feature `i`'s geometry meets the box `[minlon, minlat,
     /// maxlon, maxlat]` (boundary included), exactly: a ward whose bounding
     /// box reaches into the box but whose outline does not is left out.
