@@ -432,6 +432,22 @@ fn an_unknown_ward_is_a_clear_error_on_the_command_line_and_a_404_over_http() {
     assert_eq!(r.status, 200);
     let item = String::from_utf8(r.body).unwrap();
     assert!(item.contains(&format!("href=\"/wards/{planted}/briefing\"")), "{item}");
+    // A browser asking for HTML gets the same page without `f=html`; a
+    // GeoJSON client the feature, under another ETag.
+    let url = format!("{base}/collections/wards/items/{planted}");
+    let browser = common::http::request(
+        "GET",
+        &url,
+        &[("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(browser.status, 200);
+    assert_eq!(String::from_utf8(browser.body.clone()).unwrap(), item);
+    let client = common::http::request("GET", &url, &[("Accept", "application/geo+json")], None).unwrap();
+    assert_eq!(client.header("content-type"), Some("application/geo+json"));
+    assert_ne!(client.header("etag"), browser.header("etag"));
+    assert_eq!(client.header("vary").map(|v| v.contains("accept")), Some(true));
     let r = common::http::request("GET", &format!("{base}/map"), &[], None).unwrap();
     assert!(String::from_utf8_lossy(&r.body).contains("/briefing"));
 }
@@ -525,8 +541,12 @@ fn real_met_burglary_pages_match_an_independent_count() {
     totals.sort();
     let top = totals.last().unwrap().1.clone();
     let middle = totals[totals.len() / 2].1.clone();
-    let (b, _) = check_ward(&dir, &ds, &ctx, &top);
+    let (b, page) = check_ward(&dir, &ds, &ctx, &top);
     assert!(b.total.year_earlier.is_some(), "135 months cover a year earlier");
+    // The headline names the one crime type the dataset has.
+    assert_eq!(b.total.crime_type, "Burglary (the only crime type in this dataset)");
+    assert!(page.contains("Burglary (the only crime type in this dataset)"));
+    assert!(!page.contains("All crime"));
     assert!(!b.pois.is_empty() || b.poi_note.is_some());
     check_ward(&dir, &ds, &ctx, &middle);
     let (city, _) = check_ward(&dir, &ds, &ctx, "E05000001");

@@ -617,7 +617,23 @@ pub async fn item(
             return Err(ApiError::UnknownParameter(name.into()));
         }
     }
-    let etag = cache::etag(&[&r.version, &id, &feature_id, &base, uri.query().unwrap_or("")]);
+    // HTML for `f=html`, or for a browser's `Accept: text/html` without `f`.
+    let html = match q.format {
+        Some(params::Format::Html) => true,
+        Some(params::Format::Json) => false,
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html")),
+    };
+    let etag = cache::etag(&[
+        &r.version,
+        &id,
+        &feature_id,
+        &base,
+        uri.query().unwrap_or(""),
+        if html { "html" } else { "json" },
+    ]);
     if let Some(resp) = not_modified(&headers, &etag) {
         return Ok(resp);
     }
@@ -629,10 +645,16 @@ pub async fn item(
     let columns = table.chosen_columns(q.properties.as_deref())?;
     let mut out = Vec::with_capacity(2048);
     table.write_feature_in(i, &columns, q.crs, &mut out);
-    if q.format == Some(params::Format::Html) {
-        // `f=html`: the feature's properties as a page (a ward's links to its briefing).
+    if html {
+        // The feature's properties as a page (a ward's links to its briefing).
         let feature: Value = serde_json::from_slice(&out).map_err(|e| ApiError::Internal(e.to_string()))?;
-        return Ok(Html(html::feature(&id, &feature_id, &feature["properties"])).into_response());
+        let mut resp = Html(html::feature(&id, &feature_id, &feature["properties"])).into_response();
+        let h = resp.headers_mut();
+        h.append(header::VARY, HeaderValue::from_static("accept"));
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, v);
+        }
+        return Ok(resp);
     }
     out.pop();
     out.push(b',');
@@ -653,7 +675,10 @@ pub async fn item(
         ],
     );
     out.push(b'}');
-    Ok(geojson_response(out, &etag, r.cache_hit, q.crs))
+    let mut resp = geojson_response(out, &etag, r.cache_hit, q.crs);
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept"));
+    Ok(resp)
 }
 
 /// Any other path: a 404 problem document.

@@ -311,6 +311,16 @@ pub fn ward_briefing(ds: &Dataset, ctx: &Context, code: &str) -> Result<Briefing
     );
     if !ctx.options.crime_types.is_empty() {
         total.crime_type = "All selected crime".into();
+    } else {
+        // A dataset of one crime type (the Met burglary folder) is not "all crime".
+        let types: Vec<&String> = c
+            .crime_types
+            .iter()
+            .filter(|t| t.as_str() != "Anti-social behaviour" && crate::crime_types::canonical(t).is_some())
+            .collect();
+        if let [only] = types.as_slice() {
+            total.crime_type = format!("{only} (the only crime type in this dataset)");
+        }
     }
     total.q_previous = total.p_previous;
     total.q_year = total.p_year;
