@@ -279,6 +279,10 @@ fn demo_pages_match_an_independent_count_and_the_planted_ward_is_hot() {
         "the ward's polygon drawn"
     );
     assert_eq!(b.monthly.len(), 36.min(b.chart.to as usize - b.chart.from as usize + 1));
+    // The demo covers too few months for the pledge's 24-month baseline
+    // before the period: the page says so instead of a figure.
+    assert!(b.pledge_line.starts_with("No pledge figures"), "{}", b.pledge_line);
+    assert!(b.pledge_line.contains("baseline"), "{}", b.pledge_line);
     // A few more wards, spread over the list.
     let codes = ward_codes(&ds);
     for code in codes.iter().step_by((codes.len() / 4).max(1)) {
@@ -608,6 +612,28 @@ fn real_all_crime_without_pois_matches_an_independent_count() {
         assert!(b.few || page.contains("the dataset has no schools or stations"));
         assert!(b.few || b.by_type.len() > 1, "all crime types");
     }
+    let (b, page) = check_ward(&dir, &ds, &ctx, &city.last().unwrap().1);
+    // The pledge line: the borough's row of `hotspots pledge --by borough`
+    // over the same period, run here on its own.
+    let given: std::collections::BTreeMap<String, Vec<String>> = [
+        ("from", hotspots::month::format(ctx.period.from)),
+        ("to", hotspots::month::format(ctx.period.to)),
+        ("by", "borough".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), vec![v]))
+    .collect();
+    let values = hotspots::analysis::params::Values::new(hotspots::analysis::pledge::PLEDGE.spec, given).unwrap();
+    let req = hotspots::analysis::pledge::PledgeRequest::from_values(&values).unwrap();
+    let p = hotspots::analysis::pledge::pledge(&ds, &req).unwrap();
+    let row = p.areas.iter().find(|a| a.code == b.borough_code).unwrap();
+    let f = row.figures.as_ref().unwrap();
+    assert!(!row.small, "the City has enough violence");
+    let want = format!("{:.0} recorded against {:.0} expected", f.observed, f.expected);
+    assert!(b.pledge_line.contains(&want), "{} lacks {want}", b.pledge_line);
+    assert!(b.pledge_line.contains(&row.area_verdict));
+    assert!(page.contains("Is it working?"));
+
     // With the Met's all-crime sample (2023-01 only) the period moves to
     // 2022-02..2023-01: the City's wards have no incidents in it, and no
     // earlier months are covered to compare with.

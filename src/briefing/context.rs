@@ -113,10 +113,31 @@ pub struct Context {
     pub poi: Result<PoiRisk, String>,
     /// Emerging hot spots over the chart's months, or why not.
     pub emerging: Result<Emerging, String>,
+    /// The violence pledge by borough over the period (issue 24's
+    /// counterfactual, [`crate::analysis::pledge`]), or why not.
+    pub pledge: Result<crate::analysis::pledge::Pledge, String>,
     /// The dataset's first and last covered month, its build time.
     pub first_month: u32,
     pub built_at: String,
     pub sources: Vec<String>,
+}
+
+/// The pledge's default basket (violence) by borough, evaluated over the
+/// briefing's period against the 24 months before it: as `hotspots pledge
+/// --from PERIOD_START --to PERIOD_END --by borough` gives it.
+fn pledge_by_borough(ds: &Dataset, period: Range) -> Result<crate::analysis::pledge::Pledge, String> {
+    use crate::analysis::pledge;
+    let given: std::collections::BTreeMap<String, Vec<String>> = [
+        ("from", crate::month::format(period.from)),
+        ("to", crate::month::format(period.to)),
+        ("by", "borough".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), vec![v]))
+    .collect();
+    let values = crate::analysis::params::Values::new(pledge::PLEDGE.spec, given).map_err(|e| e.to_string())?;
+    let req = pledge::PledgeRequest::from_values(&values).map_err(|e| e.to_string())?;
+    pledge::pledge(ds, &req).map_err(|e| e.to_string())
 }
 
 /// The ward and borough codes of a dataset's `wards` frame.
@@ -280,6 +301,7 @@ impl Context {
                 )
             },
         );
+        let pledge = pledge_by_borough(ds, period);
         let mut sources: Vec<String> = ds
             .manifest
             .sources
@@ -311,6 +333,7 @@ impl Context {
             hotspots,
             poi,
             emerging,
+            pledge,
             first_month: first,
             built_at: ds.manifest.built_at.clone(),
             sources,

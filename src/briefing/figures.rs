@@ -183,6 +183,9 @@ pub struct Briefing {
     /// Emerging hot spot category → cells of the ward.
     pub emerging: Vec<(String, usize)>,
     pub emerging_note: Option<String>,
+    /// The borough's violence against its counterfactual over the period
+    /// (the pledge, by borough), in words; or why there is none.
+    pub pledge_line: String,
     pub outcomes: Vec<Outcome>,
     pub harm: Option<Vec<Harm>>,
     pub harm_source: Option<String>,
@@ -233,6 +236,32 @@ pub fn poisson_quantile(mean: f64, p: f64) -> u64 {
         k += 1;
     }
     k
+}
+
+/// The borough's row of the pledge, in words.
+fn pledge_line(ctx: &Context, borough_code: &str) -> String {
+    let p = match &ctx.pledge {
+        Ok(p) => p,
+        Err(e) => return format!("No pledge figures: {e}."),
+    };
+    let Some(row) = p.areas.iter().find(|a| a.code == borough_code) else {
+        return "No pledge figures: the ward's borough is not in the dataset's boroughs.".into();
+    };
+    match &row.figures {
+        Some(f) if !row.small => format!(
+            "Violence in {}, {}: {:.0} recorded against {:.0} expected from the {} baseline (seasonal trend), {:+.0}% (95% {:+.0}% to {:+.0}%): {}.",
+            row.name,
+            p.evaluation,
+            f.observed,
+            f.expected,
+            p.baseline,
+            f.pct_change,
+            f.pct_lower,
+            f.pct_upper,
+            row.area_verdict
+        ),
+        _ => format!("No pledge verdict for {}: {}.", row.name, row.area_verdict),
+    }
 }
 
 /// The ward with `code`'s figures.
@@ -644,6 +673,7 @@ pub fn ward_briefing(ds: &Dataset, ctx: &Context, code: &str) -> Result<Briefing
         poi_note,
         emerging,
         emerging_note,
+        pledge_line: pledge_line(ctx, ctx.boroughs.codes.get(b as usize).map_or("", |c| c.as_str())),
         outcomes,
         harm,
         harm_source: ctx.options.harm.as_ref().map(|h| h.source.clone()),

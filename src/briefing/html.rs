@@ -301,6 +301,11 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
                 );
             }
         }
+        let _ = write!(
+            s,
+            "<h2>Is it working? The violence pledge in the borough</h2><p class=\"pledge\">{}</p>",
+            escape(&b.pledge_line)
+        );
         s.push_str("<div class=\"row\"><div><h2>Emerging hot spot categories of the ward's cells</h2>");
         if b.emerging.is_empty() {
             let _ = write!(
