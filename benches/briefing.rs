@@ -5,21 +5,74 @@
 //! does per request once the server holds the context), and one borough's
 //! PDFs through headless Chromium when it is installed.
 //!
-//! `HOTSPOTS_DATA=../shared/data cargo bench --bench briefing`
+//! `HOTSPOTS_DATA=../shared/data cargo bench --bench briefing`, or
+//! `HOTSPOTS_DATASET=DIR` for an ingested dataset (the full
+//! `data/london.toml`); then also the first served briefing (the shared
+//! work built by that request) and a second one, over HTTP.
 
 mod common;
+
+use std::io::{Read, Write};
+use std::time::Instant;
 
 use common::{ms, time};
 
 use hotspots::briefing::output::{self, Scope};
 use hotspots::briefing::{figures, html, Context, Options};
 
+/// A GET over a fresh connection: status line and wall time.
+fn get(addr: std::net::SocketAddr, path: &str) -> (String, std::time::Duration) {
+    let t = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let status = String::from_utf8_lossy(&buf).lines().next().unwrap_or("").to_string();
+    (status, t.elapsed())
+}
+
+/// The first and a second served briefing of `code`.
+fn served(dir: &std::path::Path, code: &str) {
+    let ds = hotspots::dataset::Dataset::open(dir).expect("open");
+    let state = hotspots::api::AppState::new(ds).expect("state");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(hotspots::api::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    let (status, first) = get(addr, &format!("/wards/{code}/briefing"));
+    assert!(status.contains("200"), "{status}");
+    let (_, second) = get(addr, &format!("/wards/{code}/briefing"));
+    println!(
+        "served /wards/{code}/briefing: first (builds the shared work) {:>8.1} ms, then {:>6.1} ms",
+        ms(first),
+        ms(second)
+    );
+    let _ = tx.send(());
+    let _ = rt.block_on(server);
+}
+
 fn main() {
-    let Some(root) = common::data() else {
-        eprintln!("SKIPPED briefing bench: set HOTSPOTS_DATA to the real data folder");
-        return;
+    let (_tmp, ds) = match std::env::var_os("HOTSPOTS_DATASET") {
+        Some(d) => (
+            None,
+            hotspots::dataset::Dataset::open_for_analysis(std::path::Path::new(&d)).expect("open"),
+        ),
+        None => {
+            let Some(root) = common::data() else {
+                eprintln!("SKIPPED briefing bench: set HOTSPOTS_DATA to the real data folder (or HOTSPOTS_DATASET)");
+                return;
+            };
+            let (tmp, ds) = common::burglary_dataset(&root);
+            (Some(tmp), ds)
+        }
     };
-    let (_tmp, ds) = common::burglary_dataset(&root);
+    println!("{} incidents, {} wards", ds.columns.len(), ds.wards.height());
     let (best, median) = time(3, || Context::build(&ds, Options::default()).unwrap());
     println!(
         "shared work (Gi* 250 m, POI risk, emerging over 36 months, text columns)   best {:>8.1} ms  median {:>8.1} ms",
@@ -32,7 +85,7 @@ fn main() {
         output::write(&ds, &ctx, &Scope::All, out.path(), false, "bench").unwrap()
     });
     println!(
-        "--all: shared work + 649 ward pages + indexes written                    best {:>8.1} ms  median {:>8.1} ms",
+        "--all: shared work + every ward page + indexes written                   best {:>8.1} ms  median {:>8.1} ms",
         ms(best),
         ms(median)
     );
@@ -51,6 +104,7 @@ fn main() {
         ms(best),
         ms(median)
     );
+    served(&ds.dir, &code);
     if hotspots::briefing::pdf::find_chromium().is_err() {
         eprintln!("SKIPPED the PDF figure: no Chromium");
         return;
