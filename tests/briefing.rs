@@ -279,6 +279,25 @@ fn demo_pages_match_an_independent_count_and_the_planted_ward_is_hot() {
         "the ward's polygon drawn"
     );
     assert_eq!(b.monthly.len(), 36.min(b.chart.to as usize - b.chart.from as usize + 1));
+    // Surge-team areas touching the ward: London's plan (`hotspots surge`
+    // with its defaults) run here, each circle tested against the ward's
+    // polygon with geo's point-to-polygon distance.
+    let plan = hotspots::analysis::surge::surge(&ds, &Default::default()).unwrap();
+    let wards = ds.wards.column("code").unwrap().str().unwrap().clone();
+    let k = wards.iter().position(|c| c == Some(planted.as_str())).unwrap();
+    let polygon = hotspots::dataset::polygons_from_wkb(&ds.wards, "geometry_bng_wkb", &dir).unwrap()[k].clone();
+    let touching: Vec<usize> = plan
+        .areas
+        .iter()
+        .filter(|a| {
+            use geo::{Distance, Euclidean};
+            Euclidean.distance(&geo::Point::new(a.easting_m, a.northing_m), &polygon) <= a.radius_m
+        })
+        .map(|a| a.rank)
+        .collect();
+    assert!(!touching.is_empty(), "the planted hotspot draws a surge team");
+    assert_eq!(b.surge.iter().map(|m| m.rank).collect::<Vec<_>>(), touching);
+    assert_eq!(page.matches("class=\"surge\"").count(), touching.len());
     // The demo covers too few months for the pledge's 24-month baseline
     // before the period: the page says so instead of a figure.
     assert!(b.pledge_line.starts_with("No pledge figures"), "{}", b.pledge_line);

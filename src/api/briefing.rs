@@ -1,8 +1,9 @@
 //! `GET /wards/{code}/briefing`: a ward's briefing page
 //! ([`crate::briefing`]), the same page `hotspots briefing` writes. The
-//! London-wide work (Gi* cells, POI risk, emerging hot spots) is done by
-//! the first request and kept for the server's life; each page after that
-//! is the ward's own figures. An unknown ward code is a 404 problem
+//! London-wide work (Gi* cells, POI risk, emerging hot spots, the surge
+//! plan, the pledge by borough) is built in the background when the server
+//! starts ([`warm`]) and kept for its life; each page is the ward's own
+//! figures. An unknown ward code is a 404 problem
 //! document; the route takes no query parameters.
 
 use std::sync::Arc;
@@ -35,6 +36,15 @@ async fn context(st: &AppState) -> Result<Arc<Context>, ApiError> {
         .await
         .clone()
         .map_err(ApiError::Internal)
+}
+
+/// Builds the shared work in the background when the server starts, so the
+/// first ward's page does not wait for it (a request arriving meanwhile
+/// waits for the one build).
+pub async fn warm(st: AppState) {
+    if let Err(e) = context(&st).await {
+        tracing::warn!("ward briefings are unavailable: {e}");
+    }
 }
 
 /// Whether the dataset has a ward with this code (checked before any work).

@@ -326,5 +326,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    tokio::spawn(briefing::warm(state.clone()));
     server::serve(listener, state, shutdown).await
 }

@@ -113,6 +113,9 @@ pub struct Context {
     pub poi: Result<PoiRisk, String>,
     /// Emerging hot spots over the chart's months, or why not.
     pub emerging: Result<Emerging, String>,
+    /// The surge-team plan for the month after the data (`hotspots surge`'s
+    /// defaults on the briefing's selection), or why not.
+    pub surge: Result<crate::analysis::surge::SurgePlan, String>,
     /// The violence pledge by borough over the period (issue 24's
     /// counterfactual, [`crate::analysis::pledge`]), or why not.
     pub pledge: Result<crate::analysis::pledge::Pledge, String>,
@@ -302,6 +305,14 @@ impl Context {
             },
         );
         let pledge = pledge_by_borough(ds, period);
+        let surge = crate::analysis::surge::surge(
+            ds,
+            &crate::analysis::surge::SurgeRequest {
+                selection: selection.clone(),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.to_string());
         let mut sources: Vec<String> = ds
             .manifest
             .sources
@@ -333,6 +344,7 @@ impl Context {
             hotspots,
             poi,
             emerging,
+            surge,
             pledge,
             first_month: first,
             built_at: ds.manifest.built_at.clone(),

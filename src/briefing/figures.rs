@@ -183,6 +183,10 @@ pub struct Briefing {
     /// Emerging hot spot category → cells of the ward.
     pub emerging: Vec<(String, usize)>,
     pub emerging_note: Option<String>,
+    /// Surge-team areas (circles in BNG metres) that touch the ward.
+    pub surge: Vec<SurgeMark>,
+    /// Why no surge area is drawn, when none touches or none was planned.
+    pub surge_note: Option<String>,
     /// The borough's violence against its counterfactual over the period
     /// (the pledge, by borough), in words; or why there is none.
     pub pledge_line: String,
@@ -236,6 +240,47 @@ pub fn poisson_quantile(mean: f64, p: f64) -> u64 {
         k += 1;
     }
     k
+}
+
+/// A surge-team area on the ward's map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurgeMark {
+    /// Its rank in London's plan (1 = where a team does most good).
+    pub rank: usize,
+    pub easting_m: f64,
+    pub northing_m: f64,
+    pub radius_m: f64,
+    pub expected_incidents: f64,
+}
+
+/// The plan's areas whose circle touches the ward (centre within a radius
+/// of the ward's outline, or inside it).
+fn surge_marks(ctx: &Context, polygon: &geo::MultiPolygon<f64>) -> (Vec<SurgeMark>, Option<String>) {
+    match &ctx.surge {
+        Err(e) => (Vec::new(), Some(format!("no surge plan: {e}"))),
+        Ok(plan) => {
+            let marks: Vec<SurgeMark> = plan
+                .areas
+                .iter()
+                .filter(|a| distance_to(polygon, [a.easting_m, a.northing_m]) <= a.radius_m)
+                .map(|a| SurgeMark {
+                    rank: a.rank,
+                    easting_m: a.easting_m,
+                    northing_m: a.northing_m,
+                    radius_m: a.radius_m,
+                    expected_incidents: a.expected_incidents,
+                })
+                .collect();
+            let note = marks.is_empty().then(|| {
+                format!(
+                    "none of London's {} surge-team areas for {} touches the ward",
+                    plan.areas.len(),
+                    plan.predicted_month
+                )
+            });
+            (marks, note)
+        }
+    }
 }
 
 /// The borough's row of the pledge, in words.
@@ -574,6 +619,8 @@ pub fn ward_briefing(ds: &Dataset, ctx: &Context, code: &str) -> Result<Briefing
         Err(e) => (Vec::new(), Some(e.clone())),
     };
 
+    let (surge, surge_note) = surge_marks(ctx, &polygon);
+
     // Emerging hot spot categories of the ward's cells (centre in the ward).
     let (emerging, emerging_note) = match &ctx.emerging {
         Ok(e) if !few => {
@@ -673,6 +720,8 @@ pub fn ward_briefing(ds: &Dataset, ctx: &Context, code: &str) -> Result<Briefing
         poi_note,
         emerging,
         emerging_note,
+        surge,
+        surge_note,
         pledge_line: pledge_line(ctx, ctx.boroughs.codes.get(b as usize).map_or("", |c| c.as_str())),
         outcomes,
         harm,

@@ -32,6 +32,7 @@ svg.chart{width:100%;height:auto}
 svg .frame{fill:#fafafa}
 svg .neighbour{fill:#f0f0f0;stroke:#999;stroke-width:.8}
 svg .ward{fill:none;stroke:#000;stroke-width:2.5}
+svg .surge{fill:#7b3294;fill-opacity:.12;stroke:#7b3294;stroke-width:2;stroke-dasharray:6 3}
 svg .cell{stroke:none}
 svg .hot.b3{fill:#b2182b;fill-opacity:.85}svg .hot.b2{fill:#ef8a62;fill-opacity:.85}svg .hot.b1{fill:#fddbc7;fill-opacity:.9}
 svg .cold.b3{fill:#2166ac;fill-opacity:.85}svg .cold.b2{fill:#67a9cf;fill-opacity:.85}svg .cold.b1{fill:#d1e5f0;fill-opacity:.9}
@@ -237,8 +238,18 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
             "<h2>Map: hot and cold spots, schools and stations</h2><figure>{}<figcaption class=\"legend note\">\
 <span style=\"background:#b2182b\"></span>hot spot<span style=\"background:#2166ac\"></span>cold spot\
 <span style=\"background:#fff;border-radius:50%\"></span>school<span style=\"background:#fff\"></span>station\
-<span style=\"background:#ffd400;border:2px solid #000\"></span>above London's rate (flagged) · grey: neighbouring wards · grid north up · {hot_text}</figcaption></figure>",
-            svg::map(b)
+<span style=\"background:#ffd400;border:2px solid #000\"></span>above London's rate (flagged)\
+<span style=\"background:#efe4f4;border:2px dashed #7b3294;border-radius:50%\"></span>surge-team area (rank in London's plan on hover) · grey: neighbouring wards · grid north up · {hot_text} · {surge_text}</figcaption></figure>",
+            svg::map(b),
+            surge_text = match &b.surge_note {
+                Some(n) => escape(n),
+                None => format!(
+                    "{} surge-team area{} of London's plan touch{} the ward",
+                    b.surge.len(),
+                    if b.surge.len() == 1 { "" } else { "s" },
+                    if b.surge.len() == 1 { "es" } else { "" }
+                ),
+            }
         );
         s.push_str("</div><div><h2>Places with most incidents</h2>");
         if b.places.is_empty() {

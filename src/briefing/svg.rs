@@ -98,6 +98,18 @@ aria-label=\"Map of {name} ward (British National Grid, grid north up)\" data-vi
             f.y(c.centre[1] + b.cell_m / 2.0),
         );
     }
+    for a in &b.surge {
+        let _ = write!(
+            s,
+            "<circle class=\"surge\" data-rank=\"{}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{:.1}\"><title>surge-team area {} of London's plan: {:.1} incidents expected next month</title></circle>",
+            a.rank,
+            f.x(a.easting_m),
+            f.y(a.northing_m),
+            a.radius_m * f.scale,
+            a.rank,
+            a.expected_incidents
+        );
+    }
     let _ = write!(
         s,
         "<path class=\"ward\" data-ward=\"{}\" d=\"{}\"><title>{}</title></path>",
