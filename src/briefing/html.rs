@@ -50,7 +50,8 @@ footer li{margin:.1em 0}
 nav.back{font-size:.9em}
 @page{size:A4;margin:9mm 10mm}
 @media print{
- body{font-size:8.5pt;line-height:1.35;max-width:none;margin:0;padding:0}
+ body{font-size:8.5pt;line-height:1.32;max-width:none;margin:0;padding:0}
+ p.pledge{margin:.4em 0}
  nav.back{display:none}
  h2{margin:.6em 0 .2em;break-after:avoid}
  svg.map{width:85mm;max-width:85mm}
@@ -60,7 +61,7 @@ nav.back{font-size:.9em}
  footer p{margin:.3em 0}
  section.briefing+section.briefing{break-before:page}
  table,figure,svg,tr{break-inside:avoid}
- footer{font-size:6.3pt;margin-top:.5em;line-height:1.25}
+ footer{font-size:6.3pt;margin-top:.5em;line-height:1.2}
 }
 "#;
 
@@ -314,7 +315,7 @@ The counts above are exact; hot spots, trends, the seasonal band and rankings wo
         }
         let _ = write!(
             s,
-            "<h2>Is it working? The violence pledge in the borough</h2><p class=\"pledge\">{}</p>",
+            "<p class=\"pledge\"><b>Is it working? The violence pledge in the borough.</b> {}</p>",
             escape(&b.pledge_line)
         );
         s.push_str("<div class=\"row\"><div><h2>Emerging hot spot categories of the ward's cells</h2>");
