@@ -12,24 +12,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::time::Instant;
-
-use common::{ms, time};
+use common::{get, ms, time};
 
 use hotspots::briefing::output::{self, Scope};
 use hotspots::briefing::{figures, html, Context, Options};
-
-/// A GET over a fresh connection: status line and wall time.
-fn get(addr: std::net::SocketAddr, path: &str) -> (String, std::time::Duration) {
-    let t = Instant::now();
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
-    let status = String::from_utf8_lossy(&buf).lines().next().unwrap_or("").to_string();
-    (status, t.elapsed())
-}
 
 /// The first and a second served briefing of `code`.
 fn served(dir: &std::path::Path, code: &str) {
@@ -45,9 +31,9 @@ fn served(dir: &std::path::Path, code: &str) {
     let server = rt.spawn(hotspots::api::serve(listener, state, async {
         let _ = rx.await;
     }));
-    let (status, first) = get(addr, &format!("/wards/{code}/briefing"));
+    let (status, _, first) = get(addr, &format!("/wards/{code}/briefing"));
     assert!(status.contains("200"), "{status}");
-    let (_, second) = get(addr, &format!("/wards/{code}/briefing"));
+    let (_, _, second) = get(addr, &format!("/wards/{code}/briefing"));
     println!(
         "served /wards/{code}/briefing: first (builds the shared work) {:>8.1} ms, then {:>6.1} ms",
         ms(first),

@@ -11,10 +11,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::ms;
+use common::{get, ms};
 use hotspots::analysis::hotspot::{gi_star, HotspotRequest};
 use hotspots::api::table::{Shape, Table};
 
@@ -28,20 +27,6 @@ fn rss_mb() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// A GET over a fresh connection: (status line, body length, wall time).
-fn get(addr: std::net::SocketAddr, path: &str) -> (String, usize, Duration) {
-    let t = Instant::now();
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
-    let elapsed = t.elapsed();
-    let text = String::from_utf8_lossy(&buf);
-    let status = text.lines().next().unwrap_or("").to_string();
-    let body = text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
-    (status, body, elapsed)
 }
 
 /// The ward with the most incidents, and its WGS84 polygon as WKT.

@@ -49,3 +49,18 @@ pub fn burglary_dataset(root: &std::path::Path) -> (tempfile::TempDir, hotspots:
     let ds = hotspots::dataset::Dataset::open(&dir).expect("open");
     (out, ds)
 }
+
+/// A GET over a fresh connection: (status line, body length, wall time).
+pub fn get(addr: std::net::SocketAddr, path: &str) -> (String, usize, std::time::Duration) {
+    use std::io::{Read, Write};
+    let t = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let elapsed = t.elapsed();
+    let text = String::from_utf8_lossy(&buf);
+    let status = text.lines().next().unwrap_or("").to_string();
+    let body = text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
+    (status, body, elapsed)
+}

@@ -73,7 +73,7 @@ fn wants_html(headers: &HeaderMap, q: Option<&str>) -> Result<bool, ApiError> {
     })
 }
 
-fn json_response(v: &Value, content_type: &'static str) -> Response {
+pub(super) fn json_response(v: &Value, content_type: &'static str) -> Response {
     let mut r = v.to_string().into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -17,7 +17,6 @@
 //! quarter pixel, and polygons smaller than a pixel are left out. Tiles are
 //! cached by their ETag in a cache bounded in bytes.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -44,48 +43,69 @@ const HALF_WORLD_M: f64 = 20_037_508.342_789_244;
 /// The media type of an MVT tile.
 const MVT: &str = "application/vnd.mapbox-vector-tile";
 
-/// Encoded tiles by ETag, the most recently used last, within a byte budget.
+/// Encoded tiles by ETag within a byte budget, the least recently used
+/// evicted first.
 pub struct TileCache {
-    tiles: Mutex<VecDeque<(String, Arc<Vec<u8>>)>>,
+    tiles: Mutex<Tiles>,
     max_bytes: usize,
+}
+
+/// Tiles by ETag with the tick of their last use, and the bytes held.
+#[derive(Default)]
+struct Tiles {
+    by_etag: rustc_hash::FxHashMap<String, (Arc<Vec<u8>>, u64)>,
+    tick: u64,
+    bytes: usize,
 }
 
 impl TileCache {
     pub fn new(max_bytes: usize) -> TileCache {
         TileCache {
-            tiles: Mutex::new(VecDeque::new()),
+            tiles: Mutex::new(Tiles::default()),
             max_bytes,
         }
     }
 
     fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
-        let mut q = self.tiles.lock().unwrap_or_else(|e| e.into_inner());
-        let k = q.iter().position(|(t, _)| t == key)?;
-        let hit = q.remove(k)?;
-        let bytes = hit.1.clone();
-        q.push_back(hit);
-        Some(bytes)
+        let mut t = self.tiles.lock().unwrap_or_else(|e| e.into_inner());
+        t.tick += 1;
+        let tick = t.tick;
+        let hit = t.by_etag.get_mut(key)?;
+        hit.1 = tick;
+        Some(hit.0.clone())
     }
 
     fn put(&self, key: String, bytes: Arc<Vec<u8>>) {
-        if bytes.len() > self.max_bytes {
+        let size = key.len() + bytes.len();
+        if size > self.max_bytes {
             return;
         }
-        let mut q = self.tiles.lock().unwrap_or_else(|e| e.into_inner());
-        q.push_back((key, bytes));
-        let mut total: usize = q.iter().map(|(k, b)| k.len() + b.len()).sum();
-        while total > self.max_bytes {
-            match q.pop_front() {
-                Some((k, b)) => total -= k.len() + b.len(),
-                None => break,
+        let mut t = self.tiles.lock().unwrap_or_else(|e| e.into_inner());
+        t.tick += 1;
+        let tick = t.tick;
+        if let Some((old, _)) = t.by_etag.insert(key.clone(), (bytes, tick)) {
+            t.bytes -= key.len() + old.len();
+        }
+        t.bytes += size;
+        // Over budget: the least recently used go (a scan, on eviction only).
+        while t.bytes > self.max_bytes {
+            let Some(oldest) = t
+                .by_etag
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((b, _)) = t.by_etag.remove(&oldest) {
+                t.bytes -= oldest.len() + b.len();
             }
         }
     }
 
     /// Bytes held now.
     pub fn bytes(&self) -> usize {
-        let q = self.tiles.lock().unwrap_or_else(|e| e.into_inner());
-        q.iter().map(|(k, b)| k.len() + b.len()).sum()
+        self.tiles.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 }
 
@@ -114,6 +134,18 @@ pub fn lonlat(x: f64, y: f64) -> (f64, f64) {
         (x / r).to_degrees(),
         (2.0 * (y / r).exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees(),
     )
+}
+
+/// The one tile matrix set served, or a 400 naming `tileMatrixSetId`.
+fn check_tms(tms: &str) -> Result<(), ApiError> {
+    if tms == TMS {
+        Ok(())
+    } else {
+        Err(ApiError::param(
+            "tileMatrixSetId",
+            format!("{tms:?}: this server serves {TMS} only"),
+        ))
+    }
 }
 
 fn check_tile(z: u8, row: u32, col: u32) -> Result<(), ApiError> {
@@ -245,12 +277,7 @@ pub async fn tile(
     };
     let z = number("tileMatrix", &z)?.min(u32::from(u8::MAX)) as u8;
     let (row, col) = (number("tileRow", &row)?, number("tileCol", &col)?);
-    if tms != TMS {
-        return Err(ApiError::param(
-            "tileMatrixSetId",
-            format!("{tms:?}: this server serves {TMS} only"),
-        ));
-    }
+    check_tms(&tms)?;
     check_tile(z, row, col)?;
     let pairs = params::pairs(uri.query())?;
     for (k, _) in &pairs {
@@ -326,7 +353,7 @@ pub async fn tilesets(
         "links": [{"href": format!("{base}/collections/{id}/tiles"), "rel": "self", "type": "application/json"}],
         "tilesets": [tileset_link(&base, &id, uri.query())],
     });
-    Ok(json(&doc, "application/json"))
+    Ok(ogc::json_response(&doc, "application/json"))
 }
 
 fn tileset_link(base: &str, id: &str, query: Option<&str>) -> Value {
@@ -349,12 +376,7 @@ pub async fn tileset(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    if tms != TMS {
-        return Err(ApiError::param(
-            "tileMatrixSetId",
-            format!("{tms:?}: this server serves {TMS} only"),
-        ));
-    }
+    check_tms(&tms)?;
     let fields = fields(&st, &id)?;
     let base = ogc::base_url(&st, &headers);
     let mut doc = tileset_link(&base, &id, uri.query());
@@ -363,7 +385,7 @@ pub async fn tileset(
     if let Some(a) = doc["links"].as_array_mut() {
         a.push(json!({"href": format!("{base}/collections/{id}/tiles/{TMS}/tilejson"), "rel": "alternate", "type": "application/json", "title": "TileJSON"}));
     }
-    Ok(json(&doc, "application/json"))
+    Ok(ogc::json_response(&doc, "application/json"))
 }
 
 /// `GET /collections/{id}/tiles/WebMercatorQuad/tilejson`: TileJSON 3.0.
@@ -373,12 +395,7 @@ pub async fn tilejson(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    if tms != TMS {
-        return Err(ApiError::param(
-            "tileMatrixSetId",
-            format!("{tms:?}: this server serves {TMS} only"),
-        ));
-    }
+    check_tms(&tms)?;
     let fields = fields(&st, &id)?;
     let base = ogc::base_url(&st, &headers);
     let b = st.extent.unwrap_or([-180.0, -85.0, 180.0, 85.0]);
@@ -392,14 +409,7 @@ pub async fn tilejson(
         "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, 10],
         "vector_layers": [{"id": id, "fields": fields}],
     });
-    Ok(json(&doc, "application/json"))
-}
-
-fn json(v: &Value, content_type: &'static str) -> Response {
-    let mut r = v.to_string().into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
+    Ok(ogc::json_response(&doc, "application/json"))
 }
 
 #[cfg(test)]
