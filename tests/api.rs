@@ -240,9 +240,14 @@ fn landing_conformance_collections() {
     let map = get(&format!("{base}/map"));
     assert!(map.content_type.starts_with("text/html"));
     assert!(String::from_utf8_lossy(&map.body).contains("\"crime_types\":[\"Anti-social behaviour\""));
-    let js = get(&format!("{base}/map/leaflet.js"));
+    let js = get(&format!("{base}/map/maplibre-gl.js"));
     assert_eq!(js.status, 200);
-    assert!(js.body.len() > 100_000, "Leaflet served by us");
+    assert!(js.body.len() > 1_000_000, "MapLibre GL JS served by us");
+    assert!(js.content_type.starts_with("text/javascript"));
+    let css = get(&format!("{base}/map/maplibre-gl.css"));
+    assert_eq!(css.status, 200);
+    assert!(css.content_type.starts_with("text/css"));
+    assert_eq!(get(&format!("{base}/map/leaflet.js")).status, 404);
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! The web map end to end in headless Chromium (Debian's `chromium` and
 //! `chromium-driver`), driven over the W3C WebDriver protocol: the page
-//! loads, its layers draw (SVG paths per layer), changing a control changes
-//! the hotspot layer, a click shows a feature's figures. A screenshot goes
-//! to `target/browser/map.png`.
+//! loads, MapLibre draws its vector tiles with WebGL (SwiftShader) at
+//! several zooms with no console errors and no request leaving the host,
+//! changing a control changes the hotspot layer, a click shows a feature's
+//! figures and a ward's links to its briefing. A screenshot goes to
+//! `target/browser/map.png`.
 //!
 //! Skipped with a message when Chromium is absent, unless
 //! `HOTSPOTS_REQUIRE_BROWSER=1` (as in CI), when it fails instead.
@@ -110,7 +112,12 @@ impl Driver {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
+                // WebGL (the map) through SwiftShader, on machines without a GPU;
+                // any host but this one fails to resolve, so a request
+                // leaving the host would show as an error.
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
+                         "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"],
             },
         });
         if console_log {
@@ -177,15 +184,94 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// Clicks the page at viewport pixel `(x, y)` with a real pointer (W3C
+/// WebDriver actions), as a user's mouse would.
+fn click_at(d: &Driver, x: i64, y: i64) {
+    let pointer = json!([{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+        {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y},
+        {"type": "pointerDown", "button": 0},
+        {"type": "pointerUp", "button": 0},
+    ]}]);
+    d.call("POST", &d.session_path("/actions"), Some(json!({"actions": pointer})));
+    d.call("DELETE", &d.session_path("/actions"), None);
+}
+
+/// A viewport pixel where the topmost clickable feature is on map layer
+/// `layer` (the page's own click order), or `None`.
+fn pixel_on(d: &Driver, layer: &str) -> Option<(i64, i64)> {
+    let v = d.script(&format!(
+        "const m = window.hotspotsMap, c = m.getCanvas().getBoundingClientRect();
+         const layers = CLICKABLE.filter((l) => m.getLayer(l));
+         for (let y = 25; y < c.height - 25; y += 9) for (let x = 25; x < c.width - 25; x += 9) {{
+           const f = m.queryRenderedFeatures([x, y], {{ layers }})[0];
+           if (f && f.layer.id === {}) return [Math.round(c.x + x), Math.round(c.y + y)];
+         }}
+         return null;",
+        json!(layer)
+    ));
+    v.as_array().map(|a| (a[0].as_i64().unwrap(), a[1].as_i64().unwrap()))
+}
+
+/// Moves the map and waits until it has drawn the new view.
+fn jump(d: &Driver, lon: f64, lat: f64, zoom: f64) {
+    d.script(&format!(
+        "window.hotspotsIdle = false; const m = window.hotspotsMap;
+         m.once('idle', () => {{ window.hotspotsIdle = true; }});
+         m.jumpTo({{ center: [{lon}, {lat}], zoom: {zoom} }});"
+    ));
+    d.wait_for(
+        &format!("the map at zoom {zoom}"),
+        "return window.hotspotsIdle === true;",
+    );
+}
+
+/// Features drawn in the view on map layer `layer`, and how many distinct ids.
+fn drawn(d: &Driver, layer: &str) -> (u64, u64) {
+    let v = d.script(&format!(
+        "const fs = window.hotspotsMap.queryRenderedFeatures({{ layers: [{}] }});
+         return [fs.length, new Set(fs.map((f) => f.properties.id !== undefined ? f.properties.id : f.id)).size];",
+        json!(layer)
+    ));
+    (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+}
+
+/// No console errors, no request that left the host, no map errors.
+fn assert_clean(d: &Driver, base: &str) {
+    let logs = d.call("POST", &d.session_path("/se/log"), Some(json!({"type": "browser"})));
+    let errors: Vec<&Value> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["level"] == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    let state = d.script("return window.hotspotsState;");
+    assert_eq!(state["errors"], json!([]), "map errors: {state}");
+    assert_eq!(
+        state["external"],
+        json!([]),
+        "requests that would leave the host: {state}"
+    );
+    // The page's own requests (scripts, style, items) all went to the server.
+    let resources = d.script("return performance.getEntriesByType('resource').map(e => e.name);");
+    for r in resources.as_array().unwrap() {
+        assert!(r.as_str().unwrap().starts_with(base), "a request left the host: {r}");
+    }
+}
+
 #[test]
-fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
+fn the_map_draws_its_tiles_at_several_zooms_and_its_controls_change_the_hotspots() {
     let Some((chromium, driver_path)) = browser_paths() else {
         return;
     };
-    let base = common::serve_dataset(&common::demo_dataset());
+    let dir = common::demo_dataset();
+    let base = common::serve_dataset(&dir);
+    let wards = common::http::request("GET", &format!("{base}/collections/wards/items?limit=1"), &[], None).unwrap();
+    let wards_total = serde_json::from_slice::<Value>(&wards.body).unwrap()["numberMatched"]
+        .as_u64()
+        .unwrap();
     let mut d = Driver::start(&driver_path);
-    d.open_session(&chromium, false);
-
+    d.open_session(&chromium, true);
     d.call(
         "POST",
         &d.session_path("/url"),
@@ -195,56 +281,80 @@ fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
         "the first load",
         "return !!window.hotspotsState && window.hotspotsState.loads >= 1;",
     );
-    let state = d.script("return window.hotspotsState;");
-    assert_eq!(state["errors"], json!([]), "no load errors: {state}");
-    let (wards, hot, schools, stations) = (
-        count(&d, "path.hs-ward"),
-        count(&d, "path.hs-hotspot"),
-        count(&d, "path.hs-schools"),
-        count(&d, "path.hs-stations"),
+    assert!(
+        d.script("return !!window.hotspotsMap.painter.context.gl;") == Value::Bool(true),
+        "MapLibre draws with WebGL"
     );
-    eprintln!("map drew {wards} wards, {hot} hotspot cells, {schools} schools, {stations} stations");
-    assert!(wards >= 10, "ward choropleth drawn");
-    assert_eq!(wards, state["wardFeatures"].as_u64().unwrap());
+    assert_clean(&d, &base);
+    // The whole city in view: every ward drawn from the tiles, hot cells,
+    // schools and stations.
+    let (_, wards) = drawn(&d, "wards-fill");
+    let (hot, _) = drawn(&d, "hotspots-fill");
+    let (schools, _) = drawn(&d, "schools");
+    let (stations, _) = drawn(&d, "stations");
+    eprintln!("map drew {wards} wards, {hot} hotspot cell pieces, {schools} schools, {stations} stations");
+    assert_eq!(wards, wards_total, "every ward drawn");
     assert!(hot > 0, "hotspot layer drawn");
     assert!(schools > 0 && stations > 0, "schools and stations drawn");
     assert!(count(&d, "script[src^='http']") == 0, "no scripts from elsewhere");
 
-    // A click shows the feature's figures: a real click on whichever
-    // feature is topmost at the centre of a hotspot cell.
-    let target = d.script(
-        "const r = document.querySelector('path.hs-hotspot').getBoundingClientRect();
-         const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-         top.classList.add('click-me');
-         return top.getAttribute('class');",
+    // Zoom in on a hot cell step by step, past the tiles' deepest zoom (16,
+    // over-zoomed beyond): each view is drawn from tiles of its own zoom.
+    let centre = d.script(
+        "const f = window.hotspotsMap.queryRenderedFeatures({ layers: ['hotspots-fill'] })
+           .find((f) => f.geometry.type === 'Polygon');
+         const ring = f.geometry.coordinates[0];
+         const n = ring.length - 1;
+         return [ring.slice(0, n).reduce((a, c) => a + c[0], 0) / n, ring.slice(0, n).reduce((a, c) => a + c[1], 0) / n];",
     );
+    let (lon, lat) = (centre[0].as_f64().unwrap(), centre[1].as_f64().unwrap());
+    for zoom in [11.0, 13.0, 15.0, 17.5] {
+        jump(&d, lon, lat, zoom);
+        let (hot, _) = drawn(&d, "hotspots-fill");
+        let (wards, _) = drawn(&d, "wards-fill");
+        let (incidents, _) = drawn(&d, "incidents");
+        eprintln!("zoom {zoom}: {hot} hotspot pieces, {wards} ward pieces, {incidents} incidents");
+        assert!(hot > 0 && wards > 0, "zoom {zoom}: hot cells and wards drawn");
+        if zoom >= 13.0 {
+            assert!(incidents > 0, "zoom {zoom}: incidents drawn");
+        } else {
+            assert_eq!(incidents, 0, "zoom {zoom}: incidents are drawn from zoom 12");
+        }
+    }
+    let zooms = d.script("return window.hotspotsState.tileZooms;");
+    for z in [11, 13, 15, 16] {
+        assert!(
+            zooms.as_array().unwrap().contains(&json!(z)),
+            "tiles of zoom {z} asked for: {zooms}"
+        );
+    }
     assert!(
-        target.as_str().unwrap_or("").contains("hs-"),
-        "a feature is under the point: {target}"
+        !zooms.as_array().unwrap().contains(&json!(17)),
+        "no tiles past 16 (over-zoomed)"
     );
-    let marker = d.call(
-        "POST",
-        &d.session_path("/element"),
-        Some(json!({"using": "css selector", "value": ".click-me"})),
-    );
-    let eid = marker
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string();
-    d.call(
-        "POST",
-        &d.session_path(&format!("/element/{eid}/click")),
-        Some(json!({})),
-    );
+    assert_clean(&d, &base);
+
+    // Back to the city. A click on a hot cell shows its figures; a click on
+    // a ward links to its briefing, which the server answers.
+    jump(&d, lon, lat, 12.0);
+    let (x, y) = pixel_on(&d, "hotspots-fill").expect("a hot cell on screen");
+    click_at(&d, x, y);
     d.wait_for(
-        "a popup",
-        "return !!document.querySelector('.leaflet-popup-content table.props');",
+        "a hot cell's popup",
+        "return !!document.querySelector('.maplibregl-popup-content table.props');",
     );
+    let text = d.script("return document.querySelector('.maplibregl-popup-content').textContent;");
+    assert!(text.as_str().unwrap().contains("gi_bin_fdr"), "{text}");
+    let (x, y) = pixel_on(&d, "wards-fill").expect("a ward with no cell over it on screen");
+    click_at(&d, x, y);
+    d.wait_for(
+        "a ward's popup",
+        "return !!document.querySelector('.maplibregl-popup-content a.briefing-link');",
+    );
+    let href = d.script("return document.querySelector('.maplibregl-popup-content a.briefing-link').href;");
+    let page = common::http::request("GET", href.as_str().unwrap(), &[], None).unwrap();
+    assert_eq!(page.status, 200, "{href}");
+    assert!(String::from_utf8_lossy(&page.body).contains("ward briefing"));
 
     // Changing the method changes the hotspot layer.
     let before = d.script("return window.hotspotsState.hotspotUrl;");
@@ -252,11 +362,11 @@ fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
     d.wait_for("the KDE layer", "return window.hotspotsState.loads >= 2;");
     let state = d.script("return window.hotspotsState;");
     assert_ne!(state["hotspotUrl"], before);
-    assert!(state["hotspotUrl"].as_str().unwrap().contains("/collections/kde/items"));
-    let kde_cells = count(&d, "path.hs-hotspot");
-    assert!(kde_cells > 0, "KDE drawn");
-    assert_eq!(kde_cells, state["hotspotFeatures"].as_u64().unwrap());
-    assert_ne!(kde_cells, hot, "a different layer");
+    assert!(state["hotspotUrl"]
+        .as_str()
+        .unwrap()
+        .contains("/collections/kde/tiles/WebMercatorQuad/"));
+    assert!(drawn(&d, "hotspots-fill").0 > 0, "KDE drawn");
 
     // Changing the crime type re-queries with it.
     d.script(
@@ -268,7 +378,8 @@ fn the_map_draws_its_layers_and_its_controls_change_the_hotspots() {
         state["hotspotUrl"].as_str().unwrap().contains("crime_type=Burglary"),
         "{state}"
     );
-    assert_eq!(state["errors"], json!([]), "{state}");
+    assert!(drawn(&d, "hotspots-fill").0 > 0, "burglary KDE drawn");
+    assert_clean(&d, &base);
 
     let png = base64_decode(d.call("GET", &d.session_path("/screenshot"), None).as_str().unwrap());
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");

@@ -19,7 +19,7 @@
 //! | `openapi.rs` | the OpenAPI 3.0 document at `/api` |
 //! | `html.rs` | HTML for browsers (landing page, collections) |
 //! | `briefing.rs` | `/wards/{code}/briefing`: a ward's briefing page ([`crate::briefing`]), its London-wide work built by the first request and kept |
-//! | `map.rs` | `/map`: Leaflet (vendored, served by us) over the collections |
+//! | `map.rs` | `/map`: MapLibre GL JS (vendored, served by us) over the collections' vector tiles |
 //!
 //! Coordinates in every response are WGS84 lon/lat degrees (CRS84), per RFC
 //! 7946, unless `crs` asks for EPSG:4326 or British National Grid.
