@@ -327,5 +327,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(briefing::warm(state.clone()));
+    // The large static layers' R-trees (the incidents': about a second on
+    // the full London dataset), so the first tile does not wait for them.
+    let statics = state.clone();
+    tokio::task::spawn_blocking(move || {
+        for c in statics.statics.iter() {
+            c.table.shape.warm_index();
+        }
+    });
     server::serve(listener, state, shutdown).await
 }

@@ -117,6 +117,17 @@ pub fn tile_bounds_m(z: u8, row: u32, col: u32) -> [f64; 4] {
     [left, top - size, left + size, top]
 }
 
+/// The box `[minlon, minlat, maxlon, maxlat]` (CRS84 degrees) of the
+/// features a tile draws: the tile and a sixteenth of a tile around it, so
+/// lines and outlines run on past the edge instead of stopping at it.
+pub fn padded_box(z: u8, row: u32, col: u32) -> [f64; 4] {
+    let [left, bottom, right, top] = tile_bounds_m(z, row, col);
+    let pad = (right - left) / 16.0;
+    let (lon0, lat0) = lonlat(left - pad, bottom - pad);
+    let (lon1, lat1) = lonlat(right + pad, top + pad);
+    [lon0, lat0, lon1, lat1]
+}
+
 /// WGS84 lon/lat (degrees) to Web Mercator metres.
 pub fn mercator(lon: f64, lat: f64) -> (f64, f64) {
     let lat = lat.clamp(-85.051_128_779_806_6, 85.051_128_779_806_6);
@@ -177,12 +188,7 @@ pub fn encode(table: &Table, rows: &[u32], columns: &[usize], layer: &str, z: u8
     use geo::{BoundingRect, MapCoords, Simplify};
     let [left, bottom, right, top] = tile_bounds_m(z, row, col);
     let size = right - left;
-    // A sixteenth of a tile around it, so lines and outlines run on past
-    // the edge instead of stopping at it.
-    let pad = size / 16.0;
-    let (lon0, lat0) = lonlat(left - pad, bottom - pad);
-    let (lon1, lat1) = lonlat(right + pad, top + pad);
-    let bbox = [lon0, lat0, lon1, lat1];
+    let bbox = padded_box(z, row, col);
     let pixel = size / 256.0;
     let thin = z < FULL_DETAIL_ZOOM;
     let mut seen_pixels = rustc_hash::FxHashSet::default();
@@ -297,7 +303,9 @@ pub async fn tile(
             let mut q = r.query.clone();
             q.limit = usize::MAX;
             q.offset = 0;
-            let page = table.query(&q)?;
+            // The R-tree's features near the tile (large tables), then the query.
+            let near = table.shape.rows_meeting(padded_box(z, row, col));
+            let page = table.query_among(&q, near)?;
             let b = Arc::new(encode(table, &page.rows, &page.columns, &id, z, row, col));
             st.tiles.put(etag.clone(), b.clone());
             b

@@ -2,12 +2,13 @@
 //! tables ([`Shape`]); bounding boxes and the exact `bbox` test.
 
 use std::borrow::Borrow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use geo::BoundingRect;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use super::index::BoxIndex;
 use super::Table;
 use crate::analysis::grid::{CellRings, Grid};
 use crate::analysis::layer::{geometry_json, push_coord};
@@ -174,6 +175,8 @@ pub struct Shape {
     /// own layers (`None`: derived from `geoms` through OSTN15 when asked).
     pub bng: Option<BngGeoms>,
     pub(super) lookup: FxHashMap<Box<str>, u32>,
+    /// The features' boxes in an R-tree, built on first use (large shapes only).
+    pub(super) index: OnceLock<BoxIndex>,
 }
 
 impl Shape {
@@ -193,7 +196,39 @@ impl Shape {
             }
             Geoms::Rings(r) => r.rings.vertices.len() * 16 + r.rings.rings.len() * 4 + r.text.len() + r.ends.len() * 4,
         };
-        ids + geoms + self.bng.as_ref().map_or(0, BngGeoms::heap_bytes) + self.lookup.len() * 40
+        // R-tree leaves (24 or 40 bytes) and about a third more for nodes.
+        let index = match self.index.get() {
+            Some(BoxIndex::Points(t)) => t.size() * 32,
+            Some(BoxIndex::Boxes(t)) => t.size() * 54,
+            None => 0,
+        };
+        ids + geoms + self.bng.as_ref().map_or(0, BngGeoms::heap_bytes) + self.lookup.len() * 40 + index
+    }
+
+    /// The rows whose bounding box meets `b` (`[minlon, minlat, maxlon,
+    /// maxlat]`, CRS84 degrees), ascending, from the shape's R-tree (built
+    /// now if not yet); `None` for a shape too small to index: scan it.
+    pub fn rows_meeting(&self, b: [f64; 4]) -> Option<Vec<u32>> {
+        if self.len() < BoxIndex::MIN_FEATURES {
+            return None;
+        }
+        Some(self.index.get_or_init(|| self.build_index()).rows_meeting(b))
+    }
+
+    /// Builds the R-tree now if the shape is large enough to use one (so
+    /// the first tile or `bbox` query does not wait for it).
+    pub fn warm_index(&self) {
+        if self.len() >= BoxIndex::MIN_FEATURES {
+            self.index.get_or_init(|| self.build_index());
+        }
+    }
+
+    fn build_index(&self) -> BoxIndex {
+        match &self.geoms {
+            Geoms::Points(p) => BoxIndex::points(p),
+            Geoms::Json { bbox, .. } => BoxIndex::boxes(bbox.len(), |i| bbox[i]),
+            Geoms::Rings(r) => BoxIndex::boxes(self.len(), |i| r.bbox(i)),
+        }
     }
 
     /// A shape; builds the id lookup.
@@ -207,6 +242,7 @@ impl Shape {
             geoms,
             bng: None,
             lookup,
+            index: OnceLock::new(),
         }
     }
 

@@ -14,10 +14,12 @@
 //! | `geometry.rs` | ids and geometry storage ([`Ids`], [`Geoms`], [`Shape`]); bounding boxes and the exact `bbox` test |
 //! | `columns.rs` | typed property columns: values, comparison, filters |
 //! | `query.rs` | filtering, sorting and paging ([`Table::query`]) |
+//! | `index.rs` | an R-tree of the features' boxes for `bbox` queries and tiles ([`Shape::rows_meeting`]) |
 //! | `json.rs` | GeoJSON feature writing, straight into bytes |
 
 mod columns;
 mod geometry;
+mod index;
 mod json;
 mod query;
 
@@ -295,6 +297,52 @@ mod tests {
         assert_eq!(q("bbox=0,0,0.3,0.3"), 0, "inside the bounding box, outside the cell");
         assert_eq!(q("bbox=0.8,0.8,1.2,1.2"), 1, "inside the cell");
         assert_eq!(q("bbox=0.4,0.4,0.6,0.6"), 1, "on the outline");
+    }
+
+    #[test]
+    fn bbox_queries_on_an_indexed_table_find_what_a_scan_finds() {
+        // Enough points for the R-tree (a 200 x 150 lattice over London,
+        // some on the query box's edges), a property to filter and sort on.
+        let n = 200 * 150;
+        assert!(n >= index::BoxIndex::MIN_FEATURES);
+        let points: Vec<[f64; 2]> = (0..n)
+            .map(|i| [-0.5 + (i % 200) as f64 * 0.005, 51.3 + (i / 200) as f64 * 0.0025])
+            .collect();
+        let ids = Ids::Int((0..n as u64).collect());
+        let odd = Column::strings("parity", (0..n).map(|i| Some(if i % 2 == 1 { "odd" } else { "even" })));
+        let t = Table::new(ids, Geoms::Points(points.clone()), vec![odd], None);
+        let q = |s: &str| {
+            let (q, _) = super::super::params::items(&super::super::params::pairs(Some(s)).unwrap(), &[]).unwrap();
+            t.query(&q).unwrap()
+        };
+        let b = [-0.2, 51.4, -0.1, 51.45];
+        let inside = |i: usize| {
+            let p = points[i];
+            b[0] <= p[0] && p[0] <= b[2] && b[1] <= p[1] && p[1] <= b[3]
+        };
+        let want: Vec<u32> = (0..n).filter(|&i| inside(i)).map(|i| i as u32).collect();
+        assert!(want.len() > 100);
+        let page = q("bbox=-0.2,51.4,-0.1,51.45&limit=10000");
+        assert!(t.shape.index.get().is_some(), "the R-tree was used");
+        assert_eq!(page.matched, want.len());
+        assert_eq!(page.rows, want, "the same rows in the same order as a scan");
+        let odd: Vec<u32> = want.iter().copied().filter(|i| i % 2 == 1).collect();
+        let page = q("bbox=-0.2,51.4,-0.1,51.45&parity=odd&limit=10&offset=3");
+        assert_eq!((page.matched, page.rows), (odd.len(), odd[3..13].to_vec()));
+        // A tile's candidates: the same answer as the scan the tile did before.
+        let (mut all, _) =
+            super::super::params::items(&super::super::params::pairs(Some("parity=even")).unwrap(), &[]).unwrap();
+        all.limit = usize::MAX;
+        let near = t.shape.rows_meeting(b).unwrap();
+        let scan: Vec<u32> = t
+            .query(&all)
+            .unwrap()
+            .rows
+            .into_iter()
+            .filter(|&i| inside(i as usize))
+            .collect();
+        let indexed: Vec<u32> = t.query_among(&all, Some(near)).unwrap().rows;
+        assert_eq!(indexed, scan);
     }
 
     #[test]

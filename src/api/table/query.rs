@@ -32,8 +32,17 @@ impl Table {
     }
 
     /// Applies bbox, datetime, property filters, sortby, offset and limit.
-    /// `bbox` keeps the features whose geometry intersects it ([`Table::meets`]).
+    /// `bbox` keeps the features whose geometry intersects it ([`Table::meets`]);
+    /// on a large table the R-tree picks the features to test.
     pub fn query(&self, q: &ItemsQuery) -> Result<Page, ApiError> {
+        let candidates = q.bbox.and_then(|b| self.shape.rows_meeting(b));
+        self.query_among(q, candidates)
+    }
+
+    /// [`Table::query`] over `candidates` only (ascending rows, a superset
+    /// of what the query could keep, e.g. the R-tree's rows near a tile),
+    /// or over every feature when `None`.
+    pub fn query_among(&self, q: &ItemsQuery, candidates: Option<Vec<u32>>) -> Result<Page, ApiError> {
         let columns = self.chosen_columns(q.properties.as_deref())?;
         let mut matchers = Vec::with_capacity(q.filters.len());
         for (name, value) in &q.filters {
@@ -56,7 +65,13 @@ impl Table {
         };
         let filter = q.filter.as_ref().map(|f| self.compile(f)).transpose()?;
         let n = self.len();
-        if q.bbox.is_none() && months.is_none() && matchers.is_empty() && sort.is_empty() && filter.is_none() {
+        if candidates.is_none()
+            && q.bbox.is_none()
+            && months.is_none()
+            && matchers.is_empty()
+            && sort.is_empty()
+            && filter.is_none()
+        {
             let start = q.offset.min(n);
             let end = (start + q.limit).min(n);
             return Ok(Page {
@@ -81,7 +96,13 @@ impl Table {
             }
             matchers.iter().all(|m| m(i)) && filter.as_ref().is_none_or(|f| f(i))
         };
-        let mut rows: Vec<u32> = (0..n).filter(|&i| keep(i)).map(|i| i as u32).collect();
+        let mut rows: Vec<u32> = match candidates {
+            Some(mut c) => {
+                c.retain(|&i| keep(i as usize));
+                c
+            }
+            None => (0..n).filter(|&i| keep(i)).map(|i| i as u32).collect(),
+        };
         if !sort.is_empty() {
             rows.sort_by(|&a, &b| {
                 for &(c, desc) in &sort {
